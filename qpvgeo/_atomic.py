@@ -1,0 +1,47 @@
+"""Atomic file writes: write to a temporary file beside the target, then rename.
+
+A crash or an error half-way never leaves a truncated output, and an existing file is
+only replaced once the new one is complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, *, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
+
+    The temporary file keeps the target's suffix so that drivers choosing a format from
+    the extension (pyogrio, matplotlib) still work. On error it is removed.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "out.csv"
+    >>> with atomic_path(target) as tmp:
+    ...     _ = tmp.write_text("a;b\\n")
+    >>> target.read_text()
+    'a;b\\n'
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=suffix if suffix is not None else target.suffix,
+        dir=target.parent,
+    )
+    os.close(fd)
+    tmp = Path(tmp_name)
+    # Some writers (GeoPackage) refuse to write over an existing empty file.
+    tmp.unlink()
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()

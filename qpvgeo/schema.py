@@ -1,0 +1,294 @@
+"""The canonical schema: column names, dtypes and CRS, written down once.
+
+Every reader translates a publisher's layout into these names; nothing downstream of
+the readers knows a publisher's column name. Columns are French, as the publishers and
+the analysts say them; shares are fractions in ``[0, 1]``; every geometry is in
+Lambert-93 (EPSG:2154).
+
+Frames
+------
+QPV (``read_qpv``)
+    ``code_qpv`` (str, ``QPdddnnn`` for 2015, ``QNdddnnX`` for 2024), ``nom_qpv`` (str),
+    ``millesime`` (Int64: 2015 or 2024), ``code_departement`` (str, ``"59"``, ``"2A"``,
+    ``"974"``), ``code_commune`` (str, main commune, may be NA), ``geometry``.
+QPV x commune membership (``read_qpv_communes``)
+    ``code_qpv``, ``nom_qpv``, ``code_commune``, ``nom_commune``, ``code_departement``.
+QPV indicators (``read_qpv_indicators``)
+    indexed by ``code_qpv``; INSEE columns in lower case, plus the aliases of
+    :data:`INDICATOR_ALIASES` (``population``, ``taux_pauvrete``…).
+Communes (``read_communes``)
+    ``code_commune``, ``nom_commune``, ``geometry``.
+Commune populations (``read_commune_population``)
+    ``code_commune``, ``nom_commune``, ``population``, ``code_departement``,
+    ``code_region``.
+EPCI membership (``read_epci``)
+    ``code_commune``, ``code_epci``, ``nom_epci``.
+Population shares (``population_shares``)
+    ``population``, ``population_qpv``, ``part_qpv``, ``n_qpv``.
+Filosofi 200 m grid (``read_filosofi_grid``)
+    ``idcar_200m`` and INSEE's variables in lower case (``ind``, ``men``, ``men_pauv``,
+    ``ind_snv``…), geometry: the 200 m square in EPSG:2154 (built in EPSG:3035).
+
+Examples
+--------
+>>> from qpvgeo import schema
+>>> schema.CRS
+'EPSG:2154'
+>>> schema.millesime_of_code("QN05972M")
+2024
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import pandas as pd
+
+from qpvgeo.errors import SchemaError
+
+#: Lambert-93, the one CRS of every frame qpvgeo returns.
+CRS = "EPSG:2154"
+#: INSEE's grid CRS (ETRS89-LAEA), in which the Filosofi 200 m squares are defined.
+GRID_CRS = "EPSG:3035"
+
+# -- column names -------------------------------------------------------------------
+CODE_QPV = "code_qpv"
+NOM_QPV = "nom_qpv"
+MILLESIME = "millesime"
+CODE_COMMUNE = "code_commune"
+NOM_COMMUNE = "nom_commune"
+CODE_DEPARTEMENT = "code_departement"
+CODE_REGION = "code_region"
+NOM_REGION = "nom_region"
+CODE_EPCI = "code_epci"
+NOM_EPCI = "nom_epci"
+POPULATION = "population"
+POPULATION_QPV = "population_qpv"
+PART_QPV = "part_qpv"
+N_QPV = "n_qpv"
+METHODE = "methode"
+GEOMETRY = "geometry"
+IDCAR_200M = "idcar_200m"
+
+#: Columns and dtypes of each canonical frame (geometry aside).
+QPV_COLUMNS: dict[str, str] = {
+    CODE_QPV: "string",
+    NOM_QPV: "string",
+    MILLESIME: "Int64",
+    CODE_DEPARTEMENT: "string",
+    CODE_COMMUNE: "string",
+}
+QPV_COMMUNE_COLUMNS: dict[str, str] = {
+    CODE_QPV: "string",
+    NOM_QPV: "string",
+    CODE_COMMUNE: "string",
+    NOM_COMMUNE: "string",
+    CODE_DEPARTEMENT: "string",
+}
+COMMUNE_COLUMNS: dict[str, str] = {CODE_COMMUNE: "string", NOM_COMMUNE: "string"}
+COMMUNE_POPULATION_COLUMNS: dict[str, str] = {
+    CODE_COMMUNE: "string",
+    NOM_COMMUNE: "string",
+    POPULATION: "Int64",
+    CODE_DEPARTEMENT: "string",
+    CODE_REGION: "string",
+}
+EPCI_COLUMNS: dict[str, str] = {
+    CODE_COMMUNE: "string",
+    CODE_EPCI: "string",
+    NOM_EPCI: "string",
+}
+SHARE_COLUMNS: dict[str, str] = {
+    POPULATION: "float64",
+    POPULATION_QPV: "float64",
+    PART_QPV: "float64",
+    N_QPV: "Int64",
+}
+
+#: Canonical aliases of the main INSEE / SIG Ville indicators: alias -> publisher
+#: columns (lower case) that carry it, first match wins. Rates are kept in percent,
+#: as INSEE publishes them (``taux_pauvrete`` 43.5 means 43.5 %), and say so in
+#: :data:`INDICATOR_UNITS`; the 0-1 convention applies to the shares qpvgeo computes.
+INDICATOR_ALIASES: dict[str, tuple[str, ...]] = {
+    "population": ("pop_mun", "population_municipale_2013", "popmuniqpv", "population"),
+    "population_communes": ("pop_com",),
+    "population_qpv_communes": ("pop_com_qp",),
+    "taux_pauvrete": (
+        "disp_tp60_a19", "disp_tp60_a18", "tp60_a17", "tp60_a16", "tp60",
+        "disp_tp60", "taux_pauvrete_60%",
+    ),
+    "revenu_disponible_median": (
+        "disp_med_a19", "disp_med_a18", "disp_q2_a17", "disp_q2_a16", "disp_q2",
+        "disp_med",
+    ),
+    "revenu_declare_median": ("decuc_q2", "dec_med"),
+    "taux_emploi": ("tx_tot_empl", "taux_d_emploi"),
+    "taux_emploi_femmes": ("tx_f_empl",),
+    "demandeurs_emploi": ("abcde",),
+    "indice_jeunesse": ("ind_jeune", "indicejeunesse"),
+    "part_moins_25_ans": ("tx_tot_0a24",),
+    "part_60_ans_plus": ("tx_tot_60etplus",),
+    "part_etrangers": ("tx_tot_et", "partpopet"),
+    "part_immigres": ("partpopimmi",),
+    "allocataires_caf": ("a", "allocataires_caf"),
+    "logements_sociaux": ("nombre_logements_sociaux",),
+    "taux_logements_sociaux": ("taux_logements_sociaux",),
+}
+
+#: Unit of each alias, for tables and legends.
+INDICATOR_UNITS: dict[str, str] = {
+    "population": "habitants",
+    "population_communes": "habitants",
+    "population_qpv_communes": "habitants",
+    "taux_pauvrete": "% (seuil 60 %)",
+    "revenu_disponible_median": "€ par UC et par an",
+    "revenu_declare_median": "€ par UC et par an",
+    "taux_emploi": "%",
+    "taux_emploi_femmes": "%",
+    "demandeurs_emploi": "personnes",
+    "indice_jeunesse": "ratio",
+    "part_moins_25_ans": "%",
+    "part_60_ans_plus": "%",
+    "part_etrangers": "%",
+    "part_immigres": "%",
+    "allocataires_caf": "allocataires",
+    "logements_sociaux": "logements",
+    "taux_logements_sociaux": "%",
+}
+
+#: INSEE statistical-secrecy and not-available markers: NA, never 0.
+SECRECY_MARKERS: frozenset[str] = frozenset({"", "s", "nd", "ns", "c", "nc", "na", "n/a", "-"})
+
+#: Regions of metropolitan France (2016 regions) with their départements.
+REGIONS: dict[str, str] = {
+    "11": "Île-de-France", "24": "Centre-Val de Loire", "27": "Bourgogne-Franche-Comté",
+    "28": "Normandie", "32": "Hauts-de-France", "44": "Grand Est",
+    "52": "Pays de la Loire", "53": "Bretagne", "75": "Nouvelle-Aquitaine",
+    "76": "Occitanie", "84": "Auvergne-Rhône-Alpes", "93": "Provence-Alpes-Côte d'Azur",
+    "94": "Corse", "01": "Guadeloupe", "02": "Martinique", "03": "Guyane",
+    "04": "La Réunion", "06": "Mayotte",
+}
+METROPOLITAN_REGIONS: frozenset[str] = frozenset(
+    k for k in REGIONS if k not in {"01", "02", "03", "04", "06"}
+)
+DEPARTEMENTS_BY_REGION: dict[str, tuple[str, ...]] = {
+    "11": ("75", "77", "78", "91", "92", "93", "94", "95"),
+    "24": ("18", "28", "36", "37", "41", "45"),
+    "27": ("21", "25", "39", "58", "70", "71", "89", "90"),
+    "28": ("14", "27", "50", "61", "76"),
+    "32": ("02", "59", "60", "62", "80"),
+    "44": ("08", "10", "51", "52", "54", "55", "57", "67", "68", "88"),
+    "52": ("44", "49", "53", "72", "85"),
+    "53": ("22", "29", "35", "56"),
+    "75": ("16", "17", "19", "23", "24", "33", "40", "47", "64", "79", "86", "87"),
+    "76": ("09", "11", "12", "30", "31", "32", "34", "46", "48", "65", "66", "81", "82"),
+    "84": ("01", "03", "07", "15", "26", "38", "42", "43", "63", "69", "73", "74"),
+    "93": ("04", "05", "06", "13", "83", "84"),
+    "94": ("2A", "2B"),
+    "01": ("971",), "02": ("972",), "03": ("973",), "04": ("974",), "06": ("976",),
+}
+REGION_OF_DEPARTEMENT: dict[str, str] = {
+    d: r for r, deps in DEPARTEMENTS_BY_REGION.items() for d in deps
+}
+
+_QPV2015 = re.compile(r"^QP(\d{3}|02[AB])\d{3}$")
+_QPV2024 = re.compile(r"^QN(\d{3}|02[AB])\d{2}[A-Z]$")
+
+
+def millesime_of_code(code: str) -> int | None:
+    """Return the QPV geography (2015 or 2024) a code belongs to, or None.
+
+    ``QP`` + 6 characters is the 2015 geography (decree 2014-1750), ``QN`` + 5
+    characters + a letter the 2024 one (decree 2023-1314).
+
+    Examples
+    --------
+    >>> millesime_of_code("QP059074"), millesime_of_code("QN05972M"), millesime_of_code("x")
+    (2015, 2024, None)
+    """
+    if not isinstance(code, str):
+        return None
+    code = code.strip().upper()
+    if _QPV2015.match(code):
+        return 2015
+    if _QPV2024.match(code):
+        return 2024
+    return None
+
+
+def departement_of_qpv(code: str) -> str | None:
+    """Département of a QPV from its code: ``QP059074`` -> ``"59"``, ``QN02A01M`` -> ``"2A"``.
+
+    Examples
+    --------
+    >>> departement_of_qpv("QP059074"), departement_of_qpv("QN97414I")
+    ('59', '974')
+    """
+    if millesime_of_code(code) is None:
+        return None
+    d = code.strip().upper()[2:5]
+    return d[1:] if d.startswith("0") else d
+
+
+def departement_of_commune(code: str) -> str | None:
+    """Département of an INSEE commune code: ``59350`` -> ``"59"``, ``97411`` -> ``"974"``.
+
+    Examples
+    --------
+    >>> departement_of_commune("59350"), departement_of_commune("2A004")
+    ('59', '2A')
+    """
+    if not isinstance(code, str) or len(code) != 5:
+        return None
+    return code[:3] if code.startswith("97") else code[:2]
+
+
+def normalise_commune_code(values: pd.Series) -> pd.Series:
+    """Bring INSEE commune codes to 5 characters, restoring a dropped leading zero.
+
+    Spreadsheet round-trips turn ``01053`` into ``1053`` (or ``1053.0``); Corsican codes
+    (``2A004``) are kept as they are.
+
+    Examples
+    --------
+    >>> normalise_commune_code(pd.Series(["1053", "59350", "2a004", "1053.0"])).tolist()
+    ['01053', '59350', '2A004', '01053']
+    """
+    s = values.astype("string").str.strip().str.upper()
+    s = s.str.replace(r"\.0+$", "", regex=True)
+    return s.where(s.isna() | (s.str.len() != 4) | ~s.str.isdigit(), "0" + s)
+
+
+def require_columns(frame: pd.DataFrame, columns: Iterable[str], *, what: str) -> None:
+    """Raise :class:`~qpvgeo.errors.SchemaError` naming the missing columns.
+
+    Examples
+    --------
+    >>> require_columns(pd.DataFrame({"code_qpv": []}), ["code_qpv"], what="qpv")
+    """
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise SchemaError(
+            f"{what}: missing column(s) {missing}; columns present: {list(frame.columns)}"
+        )
+
+
+def to_canonical_crs(frame, *, what: str = "layer"):
+    """Return ``frame`` in EPSG:2154; a frame without a CRS is an error.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import Point
+    >>> g = gpd.GeoDataFrame(geometry=[Point(2.35, 48.85)], crs=4326)
+    >>> round(to_canonical_crs(g).geometry.x.iloc[0])
+    652302
+    """
+    from qpvgeo.errors import MissingCRSError
+
+    if frame.crs is None:
+        raise MissingCRSError(f"{what}: the layer has no CRS; pass crs= to say which it is")
+    if frame.crs.to_epsg() == 2154:
+        return frame
+    return frame.to_crs(CRS)
