@@ -71,6 +71,24 @@ METHODE = "methode"
 GEOMETRY = "geometry"
 IDCAR_200M = "idcar_200m"
 
+#: Canonical columns of the environmental layers (readers in ``qpvgeo.readers``
+#: translate Géorisques, IREP, CNIG, Atmo, Cerema layouts into these).
+SCENARIO = "scenario"  # flood: "frequent", "moyen", "extreme" (TRI high / medium / low probability)
+FLOOD_SCENARIOS: tuple[str, ...] = ("frequent", "moyen", "extreme")
+CODE_SITE = "code_site"
+NOM_SITE = "nom_site"
+SEVESO = "seveso"  # industrial sites: "haut" (upper tier), "bas" (lower tier), "non"
+SEVESO_LEVELS: tuple[str, ...] = ("haut", "bas", "non")
+POLLUTANTS: tuple[str, ...] = ("no2", "pm10", "pm25")  # annual means, µg/m³
+CODE_STATION = "code_station"
+NOM_STATION = "nom_station"
+SCORE_CHALEUR = "score_chaleur"  # heat vulnerability, higher = more exposed
+NOM_ESPACE_VERT = "nom"
+INDICATEUR_BRUIT = "indicateur"  # noise: "lden" or "ln"
+SOURCE_BRUIT = "source"  # noise: "route", "fer", "aerien", "industrie"
+LDEN_MIN = "lden_min"  # noise bands (type A maps): lower bound in dB(A); type C: the limit
+LDEN_MAX = "lden_max"
+
 #: Columns and dtypes of each canonical frame (geometry aside).
 QPV_COLUMNS: dict[str, str] = {
     CODE_QPV: "string",
