@@ -1,0 +1,225 @@
+"""Socio-economic profile of each QPV, beside its commune and its surroundings.
+
+The 2016 framework of the contrats de ville asks, QPV by QPV, about jobs, income,
+poverty and young people. INSEE publishes these per QPV (DEMO, Filosofi, IPRO tables;
+SIG Ville in the 2024 geography); :func:`socio_economic_profile` keeps the ones the
+millésime's tables carry and puts beside them:
+
+- the **commune** values the tables give: the population of the commune(s) the QPV
+  covers and the share of it living in a QPV (INSEE's ``POP_COM`` and ``POP_COM_QP``);
+- the **surroundings** values a Filosofi 200 m grid gives, when one is available: the
+  share of poor households (``men_pauv / men``) and the mean standard of living
+  (``ind_snv / ind``, € per year) inside the QPV and in a ring around it (the QPV of
+  the territory cut out), with their ratio QPV / surroundings.
+
+Rates stay in percent, as INSEE publishes them (see :data:`qpvgeo.schema.INDICATOR_UNITS`).
+
+Examples
+--------
+>>> from qpvgeo.datasets import demo
+>>> d = demo()
+>>> prof = socio_economic_profile(d.indicators, qpv=d.qpv, grid=d.grid)
+>>> float(prof.loc["QN09904M", "taux_pauvrete"])
+52.3
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from qpvgeo import schema
+from qpvgeo.errors import SchemaError
+
+#: INSEE indicators of the profile, in the order of the report, when the tables carry them.
+PROFILE_INDICATORS: tuple[str, ...] = (
+    "taux_pauvrete",
+    "revenu_disponible_median",
+    "revenu_declare_median",
+    "taux_emploi",
+    "taux_emploi_femmes",
+    "demandeurs_emploi",
+    "indice_jeunesse",
+    "part_moins_25_ans",
+    "part_60_ans_plus",
+    "part_etrangers",
+    "allocataires_caf",
+    "taux_logements_sociaux",
+)
+
+#: Column -> (French label, unit) of every column :func:`socio_economic_profile` returns.
+PROFILE_COLUMNS: dict[str, tuple[str, str]] = {
+    "population": ("Population municipale du QPV", "habitants"),
+    "taux_pauvrete": ("Taux de pauvreté (seuil 60 %)", "%"),
+    "revenu_disponible_median": ("Revenu disponible médian par UC", "€ par an"),
+    "revenu_declare_median": ("Revenu déclaré médian par UC", "€ par an"),
+    "taux_emploi": ("Taux d'emploi des 15-64 ans", "%"),
+    "taux_emploi_femmes": ("Taux d'emploi des femmes de 15-64 ans", "%"),
+    "demandeurs_emploi": ("Demandeurs d'emploi (cat. A à E)", "personnes"),
+    "indice_jeunesse": ("Indice de jeunesse (moins de 20 ans / 60 ans et plus)", "ratio"),
+    "part_moins_25_ans": ("Part des moins de 25 ans", "%"),
+    "part_60_ans_plus": ("Part des 60 ans et plus", "%"),
+    "part_etrangers": ("Part des étrangers", "%"),
+    "allocataires_caf": ("Allocataires CAF", "allocataires"),
+    "taux_logements_sociaux": ("Logements sociaux pour 100 ménages", "%"),
+    "population_communes": ("Population de la (des) commune(s) du QPV", "habitants"),
+    "part_qpv_communes": ("Part de la population de la (des) commune(s) vivant en QPV", "0-1"),
+    "part_menages_pauvres_qpv": ("Ménages pauvres dans le QPV (carroyage)", "0-1"),
+    "part_menages_pauvres_environs": ("Ménages pauvres dans les environs (carroyage)", "0-1"),
+    "ratio_menages_pauvres": ("Ménages pauvres : rapport QPV / environs", "ratio"),
+    "niveau_vie_moyen_qpv": ("Niveau de vie moyen dans le QPV (carroyage)", "€ par an"),
+    "niveau_vie_moyen_environs": ("Niveau de vie moyen dans les environs (carroyage)", "€ par an"),
+    "ratio_niveau_vie": ("Niveau de vie moyen : rapport QPV / environs", "ratio"),
+}
+
+_GRID_COLUMNS = ("ind", "men", "men_pauv", "ind_snv")
+
+
+def rings(qpv: gpd.GeoDataFrame, *, ring: float = 500.0) -> gpd.GeoDataFrame:
+    """Return the surroundings of each QPV: a ``ring``-metre band around it, QPV cut out.
+
+    Every QPV of ``qpv`` is removed from every ring, so the surroundings of a QPV never
+    count a neighbouring QPV.
+
+    Parameters
+    ----------
+    qpv : GeoDataFrame
+        Canonical QPV (EPSG:2154 or any CRS with metres).
+    ring : float, default 500
+        Width of the band, in metres.
+
+    Returns
+    -------
+    GeoDataFrame
+        Indexed like ``qpv``, with ``code_qpv`` and the ring geometry.
+
+    Examples
+    --------
+    >>> from qpvgeo.datasets import demo
+    >>> r = rings(demo().qpv, ring=500)
+    >>> bool((r.area > 0).all())
+    True
+    """
+    schema.require_columns(qpv, [schema.CODE_QPV], what="QPV")
+    geoms = qpv.geometry.values
+    every_qpv = shapely.union_all(shapely.make_valid(np.asarray(geoms)))
+    bands = shapely.difference(shapely.buffer(np.asarray(geoms), ring), every_qpv)
+    return gpd.GeoDataFrame(
+        {schema.CODE_QPV: qpv[schema.CODE_QPV].to_numpy()},
+        geometry=bands, crs=qpv.crs, index=qpv.index,
+    )
+
+
+def _grid_comparison(
+    qpv: gpd.GeoDataFrame, grid: pd.DataFrame, *, ring: float
+) -> pd.DataFrame:
+    from qpvgeo.interpolate import grid_population
+
+    cols = [c for c in _GRID_COLUMNS if c in grid.columns]
+    if not {"men", "men_pauv"} <= set(cols) and not {"ind", "ind_snv"} <= set(cols):
+        return pd.DataFrame(index=qpv[schema.CODE_QPV])
+    zones = qpv[[schema.CODE_QPV, "geometry"]].reset_index(drop=True)
+    inside = grid_population(grid, zones, columns=cols)
+    around = grid_population(grid, rings(zones, ring=ring), columns=cols)
+    inside.index = around.index = zones[schema.CODE_QPV].to_numpy()
+    out = pd.DataFrame(index=inside.index)
+
+    def share(num: pd.Series, den: pd.Series) -> pd.Series:
+        return (num / den.where(den > 0)).astype("float64")
+
+    if {"men", "men_pauv"} <= set(cols):
+        out["part_menages_pauvres_qpv"] = share(inside["men_pauv"], inside["men"])
+        out["part_menages_pauvres_environs"] = share(around["men_pauv"], around["men"])
+        out["ratio_menages_pauvres"] = share(
+            out["part_menages_pauvres_qpv"], out["part_menages_pauvres_environs"]
+        )
+    if {"ind", "ind_snv"} <= set(cols):
+        out["niveau_vie_moyen_qpv"] = share(inside["ind_snv"], inside["ind"])
+        out["niveau_vie_moyen_environs"] = share(around["ind_snv"], around["ind"])
+        out["ratio_niveau_vie"] = share(
+            out["niveau_vie_moyen_qpv"], out["niveau_vie_moyen_environs"]
+        )
+    return out
+
+
+def socio_economic_profile(
+    indicators: pd.DataFrame,
+    *,
+    qpv: gpd.GeoDataFrame | None = None,
+    grid: pd.DataFrame | None = None,
+    ring: float = 500.0,
+) -> pd.DataFrame:
+    """Socio-economic indicators of each QPV with its commune and surroundings values.
+
+    Parameters
+    ----------
+    indicators : DataFrame
+        Indexed by ``code_qpv`` (:func:`qpvgeo.readers.read_qpv_indicators`), with the
+        canonical aliases (``population``, ``taux_pauvrete``…).
+    qpv : GeoDataFrame, optional
+        The QPV to profile (their ``code_qpv`` give the rows, in that order; a QPV the
+        tables do not cover gets NA). Needed for the grid comparison. Default: every
+        row of ``indicators``.
+    grid : DataFrame, optional
+        A Filosofi 200 m grid (:func:`qpvgeo.readers.grid.read_filosofi_grid`) with
+        ``ind``, ``men``, ``men_pauv``, ``ind_snv``; when given, the surroundings
+        columns are added (grid shared by cell area, ring of ``ring`` metres).
+    ring : float, default 500
+        Width of the surroundings ring, in metres.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``code_qpv``: ``population`` then the :data:`PROFILE_INDICATORS`
+        the tables carry (a column that is NA for every QPV is left out), then
+        ``population_communes`` / ``part_qpv_communes`` when the tables carry INSEE's
+        commune figures, then the grid columns. Labels and units are in
+        :data:`PROFILE_COLUMNS`. Secret values stay NA.
+
+    Raises
+    ------
+    SchemaError
+        ``indicators`` is not indexed by ``code_qpv`` or has no ``population``.
+
+    Examples
+    --------
+    >>> from qpvgeo.datasets import demo
+    >>> d = demo()
+    >>> prof = socio_economic_profile(d.indicators, qpv=d.qpv, grid=d.grid)
+    >>> bool((prof["ratio_menages_pauvres"] > 1).all())
+    True
+    """
+    if indicators.index.name != schema.CODE_QPV:
+        if schema.CODE_QPV in indicators.columns:
+            indicators = indicators.set_index(schema.CODE_QPV)
+        else:
+            raise SchemaError(
+                "indicators: expected a frame indexed by code_qpv (read_qpv_indicators); "
+                f"index is {indicators.index.name!r}, columns {list(indicators.columns)}"
+            )
+    schema.require_columns(indicators, [schema.POPULATION], what="QPV indicators")
+    codes = (
+        pd.Index(qpv[schema.CODE_QPV].astype(str), name=schema.CODE_QPV)
+        if qpv is not None
+        else pd.Index(indicators.index.astype(str), name=schema.CODE_QPV)
+    )
+    table = indicators[~indicators.index.duplicated()].reindex(codes)
+    keep = [schema.POPULATION] + [
+        c for c in PROFILE_INDICATORS if c in table.columns and table[c].notna().any()
+    ]
+    out = table[keep].apply(pd.to_numeric, errors="coerce")
+    if "population_communes" in table.columns and table["population_communes"].notna().any():
+        pop_com = pd.to_numeric(table["population_communes"], errors="coerce")
+        out["population_communes"] = pop_com
+        if "population_qpv_communes" in table.columns:
+            pop_com_qp = pd.to_numeric(table["population_qpv_communes"], errors="coerce")
+            out["part_qpv_communes"] = (pop_com_qp / pop_com.where(pop_com > 0)).astype(
+                "float64"
+            )
+    if grid is not None and qpv is not None and len(qpv):
+        comparison = _grid_comparison(qpv, grid, ring=ring)
+        out = out.join(comparison)
+    out.index.name = schema.CODE_QPV
+    return out
