@@ -1,0 +1,29 @@
+"""Readers: publishers' files -> canonical frames (one schema, EPSG:2154).
+
+Each reader accepts the real layouts of the official sources (see each function) and
+returns the columns of :mod:`qpvgeo.schema`; nothing after the readers knows a
+publisher's column name. Every path goes through
+:func:`qpvgeo.readers._common.resolve_input`.
+"""
+
+from qpvgeo.readers.insee import read_commune_population, read_qpv_indicators
+from qpvgeo.readers.qpv import read_qpv, read_qpv_communes
+from qpvgeo.readers.territories import (
+    read_communes,
+    read_departements,
+    read_epci,
+    read_epci_boundaries,
+    read_regions,
+)
+
+__all__ = [
+    "read_commune_population",
+    "read_communes",
+    "read_departements",
+    "read_epci",
+    "read_epci_boundaries",
+    "read_regions",
+    "read_qpv",
+    "read_qpv_communes",
+    "read_qpv_indicators",
+]

@@ -1,0 +1,351 @@
+"""Reader of INSEE's Filosofi 200 m grid files ("données carroyées").
+
+INSEE publishes the Filosofi grid as GeoPackages, shapefiles and CSV files whose column
+names changed between editions (2015: ``IdINSPIRE``, ``Ind``, ``Men``…; 2017:
+``Idcar_200m``, ``Ind``…; 2019: ``idcar_200m``, ``ind``…). :func:`read_filosofi_grid`
+brings them all to one frame: INSEE's variables in lower case, the identifier as
+``idcar_200m``, the lower-left corner of each square in EPSG:3035 as ``x_laea`` /
+``y_laea`` and the 200 m square itself, rebuilt from the identifier in EPSG:3035 and
+returned in Lambert-93 (EPSG:2154).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from qpvgeo import schema
+from qpvgeo.errors import DataFormatError, DuplicateCodeError, QpvgeoWarning
+
+__all__ = ["read_filosofi_grid", "cell_squares", "parse_cell_ids"]
+
+#: Publisher column names (lower-cased) -> canonical names.
+_ALIASES: dict[str, str] = {
+    "idinspire": "idcar_200m",  # Filosofi 2015
+    "id_carr1km": "idcar_1km",
+    "id_carr_n": "idcar_nat",
+    "i_est_cr": "i_est_200",
+    "id_car2010": "idcar_2010",
+    "idcar200m": "idcar_200m",
+    "idcar1km": "idcar_1km",
+}
+
+#: Text columns of INSEE's dictionaries (2015, 2017, 2019).
+_TEXT_COLUMNS: frozenset[str] = frozenset(
+    {"idcar_200m", "idcar_1km", "idcar_nat", "idcar_2010", "lcog_geo", "depcom"}
+)
+#: Flag / group columns of INSEE's dictionaries, integers.
+_FLAG_COLUMNS: frozenset[str] = frozenset(
+    {"i_est_200", "i_est_1km", "i_pauv", "groupe", "i_est_cr"}
+)
+#: Count and sum variables of INSEE's dictionaries (plus any ``ind_*``, ``men_*``,
+#: ``log_*`` column a future edition adds).
+_VALUE_PREFIXES: tuple[str, ...] = ("ind", "men", "log")
+
+_ID_PATTERN = r"^CRS(?P<epsg>\d+)RES(?P<res>\d+)mN(?P<north>\d+)E(?P<east>\d+)$"
+
+
+def _is_value_column(name: str) -> bool:
+    return name in _VALUE_PREFIXES or name.startswith(tuple(p + "_" for p in _VALUE_PREFIXES))
+
+
+def parse_cell_ids(ids: pd.Series, *, what: str = "idcar_200m") -> pd.DataFrame:
+    """Split INSEE grid identifiers into resolution and lower-left corner (EPSG:3035).
+
+    ``CRS3035RES200mN2890400E3767200`` is the 200 m square whose lower-left corner is
+    at northing 2,890,400 m and easting 3,767,200 m in ETRS89-LAEA (EPSG:3035).
+
+    Parameters
+    ----------
+    ids : Series of str
+        Identifiers such as ``idcar_200m`` (2017, 2019) or ``IdINSPIRE`` (2015).
+    what : str
+        Name used in error messages (file or column).
+
+    Returns
+    -------
+    DataFrame
+        ``res`` (metres), ``x_laea`` (easting), ``y_laea`` (northing), int64, indexed
+        like ``ids``.
+
+    Raises
+    ------
+    DataFormatError
+        When an identifier does not follow INSEE's pattern or is not in EPSG:3035.
+
+    Examples
+    --------
+    >>> parse_cell_ids(pd.Series(["CRS3035RES200mN2890400E3767200"])).iloc[0].tolist()
+    [200, 3767200, 2890400]
+    """
+    parts = ids.astype("string").str.strip().str.extract(_ID_PATTERN)
+    bad = parts["east"].isna()
+    if bad.any():
+        examples = ids[bad].astype(str).head(3).tolist()
+        raise DataFormatError(
+            f"{what}: {int(bad.sum())} identifier(s) do not follow INSEE's "
+            f"'CRS3035RES200mN<north>E<east>' pattern, e.g. {examples}"
+        )
+    epsg = parts["epsg"].unique()
+    if list(epsg) != ["3035"]:
+        raise DataFormatError(f"{what}: grid identifiers in CRS {list(epsg)}, expected 3035 only")
+    return pd.DataFrame(
+        {
+            "res": parts["res"].astype(np.int64),
+            "x_laea": parts["east"].astype(np.int64),
+            "y_laea": parts["north"].astype(np.int64),
+        },
+        index=ids.index,
+    )
+
+
+def cell_squares(x_laea, y_laea, res: float = 200.0, *, crs: str | None = schema.CRS):
+    """Build the grid squares from their lower-left corners in EPSG:3035.
+
+    Parameters
+    ----------
+    x_laea, y_laea : array-like
+        Lower-left corner of each square in EPSG:3035 (metres).
+    res : float
+        Side of the squares in metres.
+    crs : str or None
+        CRS of the returned squares; ``None`` keeps them in EPSG:3035.
+
+    Returns
+    -------
+    GeoSeries
+        One square per corner; in EPSG:2154 they are INSEE's squares reprojected (slightly
+        rotated quadrilaterals, as in INSEE's own Lambert-93 shapefiles).
+
+    Examples
+    --------
+    >>> sq = cell_squares([3767200], [2890400], crs=None)
+    >>> sq.iloc[0].bounds, round(sq.area.iloc[0])
+    ((3767200.0, 2890400.0, 3767400.0, 2890600.0), 40000)
+    """
+    x = np.asarray(x_laea, dtype="float64")
+    y = np.asarray(y_laea, dtype="float64")
+    squares = gpd.GeoSeries(shapely.box(x, y, x + res, y + res), crs=schema.GRID_CRS)
+    return squares if crs is None else squares.to_crs(crs)
+
+
+def _expand_paths(path) -> list[Path]:
+    if isinstance(path, str | Path):
+        p = Path(path)
+        if p.is_dir():
+            files = sorted(
+                f for f in p.iterdir()
+                if f.suffix.lower() in {".csv", ".gpkg", ".shp", ".geojson", ".parquet"}
+            )
+            if not files:
+                raise DataFormatError(f"{p}: no grid file (.csv, .gpkg, .shp) in this folder")
+            return files
+        return [p]
+    if isinstance(path, Iterable):
+        out: list[Path] = []
+        for item in path:
+            out.extend(_expand_paths(item))
+        return out
+    raise TypeError(f"path must be a file, a folder or a list of files, not {type(path)!r}")
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    with open(path, encoding="utf-8-sig", errors="replace") as fh:
+        header = fh.readline()
+    # INSEE and R's write.csv2 write ';' with decimal commas; write.csv and INSEE's
+    # 2017 CSV use ',' with decimal points.
+    sep = ";" if header.count(";") >= header.count(",") else ","
+    frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    frame.attrs["decimal"] = "," if sep == ";" else "."
+    return frame
+
+
+def _to_number(values: pd.Series, *, decimal: str, what: str) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(values):
+        return values.astype("float64")
+    s = values.astype("string").str.strip()
+    s = s.str.replace("\u202f", "", regex=False).str.replace("\u00a0", "", regex=False)
+    if decimal == ",":
+        s = s.str.replace(",", ".", regex=False)
+    s = s.mask(s.str.lower().isin(schema.SECRECY_MARKERS))
+    out = pd.to_numeric(s, errors="coerce")
+    bad = out.isna() & s.notna()
+    if bad.any():
+        raise DataFormatError(
+            f"{what}: {int(bad.sum())} value(s) are not numbers, e.g. {s[bad].head(3).tolist()}"
+        )
+    return out.astype("float64")
+
+
+def _read_one(
+    path: Path, *, crs, dropped_log: dict[str, list[str]]
+) -> tuple[pd.DataFrame, gpd.GeoSeries | None]:
+    if not path.is_file():
+        raise DataFormatError(f"{path}: grid file not found")
+    if path.suffix.lower() == ".csv":
+        frame = _read_csv(path)
+        decimal = frame.attrs["decimal"]
+        geometry = None
+    else:
+        try:
+            frame = gpd.read_file(path)
+        except Exception as exc:  # pyogrio raises its own errors; name the file
+            raise DataFormatError(f"{path}: cannot read the grid file ({exc})") from exc
+        decimal = "."
+        if frame.crs is None:
+            if crs is None:
+                from qpvgeo.errors import MissingCRSError
+
+                raise MissingCRSError(f"{path}: the grid layer has no CRS; pass crs=")
+            frame = frame.set_crs(crs)
+        geometry = frame.geometry
+        frame = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    frame = frame.rename(columns=lambda c: str(c).strip().lower())
+    frame = frame.rename(columns=_ALIASES)
+    # R's write.csv2 adds the row names as a first column with an empty header.
+    frame = frame.drop(columns=[c for c in frame.columns if c == "" or c.startswith("unnamed")])
+    if frame.columns.duplicated().any():
+        dup = frame.columns[frame.columns.duplicated()].tolist()
+        raise DataFormatError(f"{path}: columns {dup} appear twice once lower-cased")
+    keep, dropped = [], []
+    for col in frame.columns:
+        if col in _TEXT_COLUMNS or col in _FLAG_COLUMNS or _is_value_column(col):
+            keep.append(col)
+        else:
+            dropped.append(col)
+    if dropped:
+        dropped_log[path.name] = dropped
+    frame = frame[keep].copy()
+    for col in keep:
+        if col in _TEXT_COLUMNS:
+            frame[col] = frame[col].astype("string").str.strip()
+        else:
+            frame[col] = _to_number(frame[col], decimal=decimal, what=f"{path.name}, column {col}")
+    for col in _FLAG_COLUMNS & set(keep):
+        if frame[col].notna().all() and (frame[col] % 1 == 0).all():
+            frame[col] = frame[col].astype("Int64")
+    frame.attrs = {}
+    return frame, geometry
+
+
+def read_filosofi_grid(path, *, crs=None) -> gpd.GeoDataFrame:
+    """Read INSEE Filosofi 200 m grid files (2015, 2017, 2019 layouts) into one frame.
+
+    Accepts a GeoPackage / shapefile, a CSV (``;`` with decimal commas, as INSEE and
+    R's ``write.csv2`` write them, or ``,`` with decimal points), a folder of such files
+    (e.g. one CSV per département) or a list of files.
+
+    The squares are always rebuilt from the identifiers (lower-left corner in
+    EPSG:3035, INSEE's convention, checked against INSEE's own geometry in the tests):
+    extracts are often cut at a commune or métropole boundary while their values stay
+    those of the whole square, so the whole square is the right support for areal
+    weighting. A file without identifiers but with geometry gets them from the
+    geometry (corner of the 200 m cell holding each polygon's representative point).
+
+    Parameters
+    ----------
+    path : str, Path, or list of them
+        File(s) or folder.
+    crs : optional
+        CRS of a geometry layer that has none (ignored for CSV files).
+
+    Returns
+    -------
+    GeoDataFrame
+        ``idcar_200m``, INSEE's variables in lower case (``ind``, ``men``,
+        ``men_pauv``, ``ind_snv``…, ``i_est_200`` / ``i_est_1km`` flags), ``x_laea``,
+        ``y_laea`` (lower-left corner in EPSG:3035, int64), geometry: the square in
+        EPSG:2154. 2015 names are mapped (``IdINSPIRE`` -> ``idcar_200m``,
+        ``I_est_cr`` -> ``i_est_200``, ``Id_carr1km`` -> ``idcar_1km``). Columns that
+        are not Filosofi variables are dropped with a :class:`QpvgeoWarning`. A square
+        present in several files is kept once (with a warning) when its values agree.
+
+    Raises
+    ------
+    DataFormatError
+        Unreadable file, no identifier and no geometry, malformed identifiers or values.
+    DuplicateCodeError
+        The same square with different values in two files.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "car.csv"
+    >>> row = '"1";"CRS3035RES200mN2890400E3767200";12,5;5'
+    >>> _ = f.write_text('"";"idcar_200m";"ind";"men"\\n' + row + '\\n')
+    >>> g = read_filosofi_grid(f)
+    >>> g.loc[0, "idcar_200m"], float(g.loc[0, "ind"]), int(g.loc[0, "x_laea"])
+    ('CRS3035RES200mN2890400E3767200', 12.5, 3767200)
+    >>> g.crs.to_epsg(), round(g.to_crs(3035).area.iloc[0])
+    (2154, 40000)
+    """
+    files = _expand_paths(path)
+    frames = []
+    dropped: dict[str, list[str]] = {}
+    for f in files:
+        frame, geometry = _read_one(f, crs=crs, dropped_log=dropped)
+        if "idcar_200m" not in frame.columns:
+            if geometry is None:
+                raise DataFormatError(
+                    f"{f}: no square identifier (idcar_200m / Idcar_200m / IdINSPIRE) and "
+                    f"no geometry; columns present: {list(frame.columns)}"
+                )
+            pts = shapely.point_on_surface(geometry.to_crs(schema.GRID_CRS).values)
+            x = np.floor(shapely.get_x(pts) / 200.0).astype(np.int64) * 200
+            y = np.floor(shapely.get_y(pts) / 200.0).astype(np.int64) * 200
+            frame.insert(
+                0, "idcar_200m",
+                pd.array([f"CRS3035RES200mN{b}E{a}" for a, b in zip(x, y, strict=True)],
+                         dtype="string"),
+            )
+        frame["_file"] = f.name
+        frames.append(frame)
+    grid = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if dropped:
+        # Extracts made by third parties carry columns that are not INSEE's (the 2019
+        # sample adds the course's commune `population`): dropped, so that nobody
+        # mistakes them for grid variables.
+        names = sorted({c for cols in dropped.values() for c in cols})
+        warnings.warn(
+            f"dropped column(s) that are not Filosofi grid variables: {names} "
+            f"(in {len(dropped)} of {len(files)} file(s), e.g. {next(iter(dropped))})",
+            QpvgeoWarning,
+            stacklevel=2,
+        )
+
+    dup = grid["idcar_200m"].duplicated(keep=False)
+    if dup.any():
+        common = [c for c in grid.columns if _is_value_column(c)]
+        first = grid[dup].groupby("idcar_200m")[common].nunique(dropna=True)
+        conflicting = first.index[(first > 1).any(axis=1)]
+        if len(conflicting):
+            raise DuplicateCodeError(
+                f"{len(conflicting)} square(s) appear with different values in "
+                f"{sorted(grid.loc[grid['idcar_200m'].isin(conflicting), '_file'].unique())}, "
+                f"e.g. {list(conflicting[:3])}"
+            )
+        n_dup = int(grid["idcar_200m"].duplicated().sum())
+        warnings.warn(
+            f"{n_dup} square(s) appear in more than one file with the same values: kept once",
+            QpvgeoWarning,
+            stacklevel=2,
+        )
+        grid = grid.drop_duplicates("idcar_200m", keep="first")
+    grid = grid.drop(columns="_file").reset_index(drop=True)
+
+    corners = parse_cell_ids(grid["idcar_200m"], what=f"{files[0]}: idcar_200m")
+    res = corners["res"].unique()
+    if len(res) != 1:
+        raise DataFormatError(f"{files[0]}: squares of several sizes {sorted(res)} in one grid")
+    grid["x_laea"] = corners["x_laea"].to_numpy()
+    grid["y_laea"] = corners["y_laea"].to_numpy()
+    squares = cell_squares(grid["x_laea"], grid["y_laea"], float(res[0]))
+    out = gpd.GeoDataFrame(grid, geometry=squares.values, crs=schema.CRS)
+    out.attrs["cell_size"] = float(res[0])
+    return out
