@@ -92,8 +92,8 @@ def read_cog_movements(path: str | os.PathLike) -> pd.DataFrame:
     ...     "MOD,DATE_EFF,TYPECOM_AV,COM_AV,LIBELLE_AV,TYPECOM_AP,COM_AP,LIBELLE_AP\\n"
     ...     "32,2019-01-01,COM,60455,La Neuville-Garnier,COM,60054,Les Hauts-Talican\\n")
     >>> m = read_cog_movements(f)
-    >>> m.loc[0, ["mod", "com_av", "com_ap"]].tolist(), str(m["date_eff"].dt.year[0])
-    ([32, '60455', '60054'], '2019')
+    >>> int(m.loc[0, "mod"]), m.loc[0, "com_ap"], m.loc[0, "date_eff"].year
+    (32, '60054', 2019)
     """
     path, frame = _read_insee_csv(path, what="INSEE v_mvt_commune")
     schema.require_columns(frame, MOVEMENT_COLUMNS, what=f"{path} (INSEE v_mvt_commune)")
