@@ -35,3 +35,62 @@ def main() -> None:
 
 
 # -- commands are added below, one block each -----------------------------------------
+
+
+# -- qpvgeo fetch: bring official sources into the cache -------------------------------------
+@main.command("fetch")
+@click.argument("names", nargs=-1)
+@click.option("--all", "all_sources", is_flag=True, help="Fetch every catalogue source.")
+@click.option("--dest", type=click.Path(file_okay=False), default=None,
+              help="Cache folder, e.g. data/raw (default: $QPVGEO_DATA_DIR or the user cache).")
+@click.option("--mirror", default=None,
+              help="Mirror base URL replacing the publishers' hosts: {mirror}/{host}/{path} "
+              "(default: $QPVGEO_MIRROR).")
+@click.option("--refresh", is_flag=True,
+              help="Download again, and accept files that changed at the publisher.")
+@click.option("--timeout", type=float, default=None, help="Seconds without data before giving up.")
+@click.option("--retries", type=int, default=None, help="Extra attempts after a failure.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def fetch_command(names, all_sources, dest, mirror, refresh, timeout, retries, quiet):
+    """Download official sources NAME… (see `qpvgeo sources`) and print where they are."""
+    from qpvgeo.fetch import fetch
+    from qpvgeo.sources import CATALOGUE
+
+    if all_sources:
+        names = tuple(CATALOGUE)
+    if not names:
+        raise click.UsageError("name one or more sources (see `qpvgeo sources`), or use --all")
+    failed = 0
+    for name in names:
+        try:
+            path = fetch(name, dest=dest, mirror=mirror, refresh=refresh, progress=not quiet,
+                         timeout=timeout, retries=retries)
+        except QpvgeoError as exc:
+            failed += 1
+            click.echo(f"qpvgeo: error: {name}: {exc}", err=True)
+            continue
+        click.echo(f"{name}\t{path}")
+    if failed:
+        sys.exit(1)
+
+
+# -- qpvgeo sources: the catalogue as a table ---------------------------------------------------
+@main.command("sources")
+@click.option("--urls", is_flag=True, help="Add the download address (or the page) of each source.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV instead of a text table.")
+def sources_command(urls, as_csv):
+    """List the official sources qpvgeo knows: publisher, millésime, licence, address."""
+    from qpvgeo.sources import sources_table
+
+    table = sources_table()
+    columns = ["name", "publisher", "millesime", "licence", "title"]
+    if urls or as_csv:
+        columns += ["format", "loader", "address"]
+    table = table[columns]
+    if as_csv:
+        click.echo(table.to_csv(index=False), nl=False)
+    else:
+        cells = [columns, *table.astype(str).values.tolist()]
+        widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+        for row in cells:
+            click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())

@@ -1,0 +1,499 @@
+"""The catalogue of the official sources qpvgeo reads: who publishes what, where, which licence.
+
+Each :class:`Source` has a short name (``qpvgeo fetch NAME``), its publisher, title,
+millésime, licence, format, the publisher's dataset page, the files to download and the
+dotted name of the qpvgeo function that reads it. Nothing is imported from the readers
+here: the loader is a string, resolved on demand by :func:`resolve_loader`.
+
+Download addresses: ``url_verified=True`` means the exact address is the one cited by
+independent public projects that download it (see each ``note``); no address was
+fetched from here (the catalogue was written offline). A file with ``url=None`` has no
+stable address at its publisher (pages that change at every release, forms, APIs):
+``qpvgeo fetch`` then says where to save it by hand, and checks and records it like a
+download.
+
+Examples
+--------
+>>> get_source("qpv2015").publisher
+'ANCT (ex-CGET), SIG Ville'
+>>> "qpv2024" in CATALOGUE
+True
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from qpvgeo.errors import QpvgeoError
+
+LO = "Licence Ouverte / Etalab 2.0"
+_DATAGOUV_QPV = (
+    "https://www.data.gouv.fr/fr/datasets/"
+    "quartiers-prioritaires-de-la-politique-de-la-ville-qpv/"
+)
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One file of a source: cache file name, publisher's URL, pinned sha256, archive flag."""
+
+    filename: str
+    url: str | None
+    sha256: str | None = None
+    extract: bool = False
+
+
+@dataclass(frozen=True)
+class Source:
+    """One official dataset (see the module docstring for the meaning of the fields)."""
+
+    name: str
+    publisher: str
+    title: str
+    millesime: str
+    licence: str
+    format: str
+    loader: str
+    page: str
+    files: tuple[SourceFile, ...]
+    #: Glob (relative to the source's cache folder) of the file the loader reads;
+    #: None returns the first file (or the extraction folder of an archive).
+    main: str | None = None
+    #: Archives inside the archive are extracted too (INSEE ships 7z inside zip).
+    nested_archives: bool = False
+    url_verified: bool = False
+    note: str = ""
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """Download addresses of the files that have one."""
+        return tuple(f.url for f in self.files if f.url)
+
+
+_SOURCES = (
+    Source(
+        name="qpv2024",
+        publisher="ANCT, SIG Ville",
+        title="Quartiers prioritaires 2024: contours, France entière (GeoJSON WGS84)",
+        millesime="2024 (décret n° 2023-1314)",
+        licence=LO,
+        format="zip of GeoJSON",
+        loader="qpvgeo.readers.read_qpv",
+        page=_DATAGOUV_QPV,
+        files=(SourceFile(
+            "qpv-2024-geojson.zip",
+            "https://www.data.gouv.fr/fr/datasets/r/942d4ee8-8142-4556-8ea1-335537ce1119",
+            extract=True,
+        ),),
+        main="**/QP2024_France_Hexagonale_Outre_Mer_WGS84.geojson",
+        url_verified=True,
+        note="data.gouv.fr stable resource address, cited by two independent projects; the "
+        "archive holds GEOJSON/QP2024_France_Hexagonale_Outre_Mer_WGS84.geojson.",
+        tags=("qpv",),
+    ),
+    Source(
+        name="qpv2015",
+        publisher="ANCT (ex-CGET), SIG Ville",
+        title="Quartiers prioritaires 2015: contours (shapefiles Lambert-93 and WGS84)",
+        millesime="2015 (décrets n° 2014-1750 et 2014-1751)",
+        licence=LO,
+        format="zip of shapefiles",
+        loader="qpvgeo.readers.read_qpv",
+        page=_DATAGOUV_QPV,
+        files=(SourceFile(
+            "qp-politiquedelaville-shp.zip",
+            "https://static.data.gouv.fr/resources/"
+            "quartiers-prioritaires-de-la-politique-de-la-ville-qpv/20180110-144945/"
+            "qp-politiquedelaville-shp.zip",
+            extract=True,
+        ),),
+        main="**/QP_METROPOLE_LB93.shp",
+        url_verified=True,
+        note="Also published as https://sig.ville.gouv.fr/Atlas/qp-politiquedelaville-shp.zip. "
+        "DBF in cp1252 without .cpg.",
+        tags=("qpv",),
+    ),
+    Source(
+        name="qpv2024_communes",
+        publisher="ANCT",
+        title="Liste des QPV 2024 et de leurs communes",
+        millesime="2024",
+        licence=LO,
+        format="csv",
+        loader="qpvgeo.readers.read_qpv_communes",
+        page=_DATAGOUV_QPV,
+        files=(SourceFile(
+            "qpv2024_communes.csv",
+            "https://www.data.gouv.fr/fr/datasets/r/4c6bb7f3-97b6-4834-8a3a-f5f8b3e6735b",
+        ),),
+        url_verified=True,
+        note="Resource id named as the upstream of ANCT's own cartography repository.",
+        tags=("qpv",),
+    ),
+    Source(
+        name="insee_qpv2024_population",
+        publisher="INSEE",
+        title="Population municipale des quartiers prioritaires, géographie 2024",
+        millesime="population de référence QPV 2024",
+        licence=LO,
+        format="csv (in a zip on insee.fr)",
+        loader="qpvgeo.readers.read_qpv_indicators",
+        page="https://www.insee.fr/fr/statistiques/8210600",
+        files=(SourceFile("pop_QPV24.csv", None),),
+        note="insee.fr file addresses change with each release: take pop_QPV24.csv from the "
+        "zip on the page. Companion: communal populations, insee.fr/fr/statistiques/8210602.",
+        tags=("insee", "qpv"),
+    ),
+    Source(
+        name="insee_qpv2015_population",
+        publisher="INSEE, via ANCT SIG Ville",
+        title="Données démographiques des QPV (DEMO 2022), géographie 2015",
+        millesime="2022 edition, geography 2015",
+        licence=LO,
+        format="csv (';', decimal comma, U+202F thousands)",
+        loader="qpvgeo.readers.read_qpv_indicators",
+        page="https://sig.ville.gouv.fr/",
+        files=(SourceFile("DEMO_2022.csv", None),),
+        note="Per-QPV tables of the 2015 geography were distributed through SIG Ville; the "
+        "exact file address was not verified.",
+        tags=("insee", "qpv"),
+    ),
+    Source(
+        name="insee_qpv2024_revenus",
+        publisher="INSEE",
+        title="Revenus, pauvreté et niveau de vie dans les QPV (Filosofi 2021), géographie 2024",
+        millesime="2021, geography 2024",
+        licence=LO,
+        format="zip of csv",
+        loader="qpvgeo.readers.read_qpv_indicators",
+        page="https://www.insee.fr/fr/statistiques/8243167",
+        files=(SourceFile("revenus_pauvrete_2021_qp24_v2_csv.zip", None, extract=True),),
+        note="Download the csv zip from the page (its name as seen in a public kit).",
+        tags=("insee", "qpv"),
+    ),
+    Source(
+        name="insee_qpv2015_revenus",
+        publisher="INSEE, via ANCT SIG Ville",
+        title="Revenus disponibles et pauvreté des QPV (Filosofi 2019), géographie 2015",
+        millesime="2019, geography 2015",
+        licence=LO,
+        format="csv (';', decimal comma, U+00A0 thousands)",
+        loader="qpvgeo.readers.read_qpv_indicators",
+        page="https://sig.ville.gouv.fr/",
+        files=(SourceFile("data_filo19_qp_revdis.csv", None),),
+        note="Exact file address not verified.",
+        tags=("insee", "qpv"),
+    ),
+    Source(
+        name="insee_population_2023",
+        publisher="INSEE",
+        title="Populations de référence 2023 des communes (en vigueur au 1er janvier 2026)",
+        millesime="2023, COG 2025",
+        licence=LO,
+        format="zip of csv (';')",
+        loader="qpvgeo.readers.read_commune_population",
+        page="https://www.insee.fr/fr/statistiques/8680726",
+        files=(SourceFile(
+            "ensemble.zip", "https://www.insee.fr/fr/statistiques/fichier/8680726/ensemble.zip",
+            extract=True,
+        ),),
+        main="**/donnees_communes.csv",
+        url_verified=True,
+        note="Cited by several projects (about 1 MB, donnees_communes.csv: 34,900 communes).",
+        tags=("insee", "communes"),
+    ),
+    Source(
+        name="cog2026",
+        publisher="INSEE",
+        title="Code officiel géographique au 1er janvier 2026: communes et mouvements",
+        millesime="2026",
+        licence=LO,
+        format="csv (',')",
+        loader="qpvgeo.cog.read_cog",
+        page="https://www.insee.fr/fr/information/8740222",
+        files=(
+            SourceFile(
+                "v_commune_2026.csv",
+                "https://www.insee.fr/fr/statistiques/fichier/8740222/v_commune_2026.csv",
+            ),
+            SourceFile(
+                "v_mvt_commune_2026.csv",
+                "https://www.insee.fr/fr/statistiques/fichier/8740222/v_mvt_commune_2026.csv",
+            ),
+        ),
+        main="v_commune_2026.csv",
+        url_verified=True,
+        note="v_mvt_commune_2026.csv (every commune change since 1943) is saved beside it.",
+        tags=("insee", "communes"),
+    ),
+    Source(
+        name="admin_express_cog2024",
+        publisher="IGN",
+        title="ADMIN EXPRESS COG 2024: communes, EPCI, départements, régions (métropole)",
+        millesime="2024 (édition 2024-02-22)",
+        licence=LO,
+        format="7z of shapefiles (Lambert-93)",
+        loader="qpvgeo.readers.read_communes",
+        page="https://geoservices.ign.fr/adminexpress",
+        files=(SourceFile(
+            "ADMIN-EXPRESS-COG_3-2__SHP_LAMB93_FXX_2024-02-22.7z",
+            "https://data.geopf.fr/telechargement/download/ADMIN-EXPRESS-COG/"
+            "ADMIN-EXPRESS-COG_3-2__SHP_LAMB93_FXX_2024-02-22/"
+            "ADMIN-EXPRESS-COG_3-2__SHP_LAMB93_FXX_2024-02-22.7z",
+            extract=True,
+        ),),
+        main="**/COMMUNE.shp",
+        url_verified=True,
+        note="About 500 MB; extraction needs the optional package py7zr. EPCI.shp, "
+        "DEPARTEMENT.shp and REGION.shp are in the same folder.",
+        tags=("communes",),
+    ),
+    Source(
+        name="epci2025",
+        publisher="DGCL (ministère de l'Intérieur)",
+        title="Liste et composition des EPCI à fiscalité propre (epcicom) au 1er janvier 2025",
+        millesime="2025",
+        licence=LO,
+        format="xlsx",
+        loader="qpvgeo.readers.read_epci",
+        page="https://www.collectivites-locales.gouv.fr/institutions/"
+        "liste-et-composition-des-epci-fiscalite-propre",
+        files=(SourceFile(
+            "epcicom2025.xlsx",
+            "https://www.collectivites-locales.gouv.fr/files/Accueil/DESL/2025/epcicom2025.xlsx",
+        ),),
+        url_verified=False,
+        note="Address built from the publisher's file-naming scheme seen in a public scraper, "
+        "not verified; the DGCL sometimes publishes a corrected epcicom2025-2.xlsx.",
+        tags=("communes",),
+    ),
+    Source(
+        name="filosofi200m_2019",
+        publisher="INSEE",
+        title="Revenus, pauvreté et niveau de vie en 2019: données carroyées à 200 m (GeoPackage)",
+        millesime="Filosofi 2019",
+        licence=LO,
+        format="zip holding a 7z of GeoPackages (EPSG:3035)",
+        loader="qpvgeo.interpolate.read_filosofi_grid",
+        page="https://www.insee.fr/fr/statistiques/7655475",
+        files=(SourceFile(
+            "Filosofi2019_carreaux_200m_gpkg.zip",
+            "https://www.insee.fr/fr/statistiques/fichier/7655475/"
+            "Filosofi2019_carreaux_200m_gpkg.zip",
+            extract=True,
+        ),),
+        main="**/carreaux_200m_met.gpkg",
+        nested_archives=True,
+        url_verified=True,
+        note="About 200 MB zipped, 1.1 GB for metropolitan France; the zip holds one 7z "
+        "(needs the optional package py7zr).",
+        tags=("insee", "grid"),
+    ),
+    Source(
+        name="georisques_icpe",
+        publisher="Géorisques (MTE / DGPR, BRGM)",
+        title="Installations classées (ICPE), dont Seveso seuil haut et bas",
+        millesime="current extraction",
+        licence=LO,
+        format="zip of shapefile (WFS SHAPEZIP export)",
+        loader="qpvgeo.readers.read_layer",
+        page="https://www.georisques.gouv.fr/donnees/bases-de-donnees/installations-industrielles",
+        files=(SourceFile(
+            "InstallationsClassees.zip",
+            "https://mapsref.brgm.fr/wxs/georisques/georisques_dl?&service=wfs&version=2.0.0"
+            "&request=getfeature&typename=InstallationsClassees&outputformat=SHAPEZIP",
+            extract=True,
+        ),),
+        url_verified=True,
+        note="National WFS export used by public projects to select Seveso sites "
+        "(lib_seveso, priorite_n, ied columns). The content changes with each extraction: "
+        "use --refresh to accept a new one.",
+        tags=("environment",),
+    ),
+    Source(
+        name="georisques_tri_59",
+        publisher="Géorisques / DREAL Hauts-de-France",
+        title="Territoires à risque important d'inondation (TRI) du Nord: surfaces inondables",
+        millesime="rapportage 2020",
+        licence=LO,
+        format="zip of shapefiles (COVADIS)",
+        loader="qpvgeo.readers.read_layer",
+        page="https://www.georisques.gouv.fr/donnees/bases-de-donnees/"
+        "zonages-inondation-rapportage-2020",
+        files=(SourceFile(
+            "tri_2020_sig_di_59.zip", "https://files.georisques.fr/di_2020/tri_2020_sig_di_59.zip",
+            extract=True,
+        ),),
+        url_verified=True,
+        note="One archive per département (replace 59 in the address: 02, 60, 62, 80 for "
+        "the rest of Hauts-de-France). Layers n_tri_<tri>_inondable_<scenario>_s_059.",
+        tags=("environment",),
+    ),
+    Source(
+        name="georisques_eaip",
+        publisher="Géorisques (MTE / DGPR)",
+        title="Enveloppes approchées des inondations potentielles (EAIP)",
+        millesime="EPRI 2011",
+        licence=LO,
+        format="zip of shapefiles",
+        loader="qpvgeo.readers.read_layer",
+        page="https://www.georisques.gouv.fr/donnees/bases-de-donnees",
+        files=(SourceFile("eaip.zip", None, extract=True),),
+        note="No stable address found: download the EAIP layers for your area from Géorisques.",
+        tags=("environment",),
+    ),
+    Source(
+        name="lcsqa_annual_means",
+        publisher="LCSQA (Géod'Air) / AASQA",
+        title="Concentrations moyennes annuelles des polluants réglementés aux stations",
+        millesime="latest validated year",
+        licence=LO,
+        format="csv",
+        loader="qpvgeo.readers.read_layer",
+        page="https://www.geodair.fr/",
+        files=(SourceFile("lcsqa_moyennes_annuelles.csv", None),),
+        note="Géod'Air exports are made through a form: save the export under this name.",
+        tags=("environment", "air"),
+    ),
+    Source(
+        name="atmo_occitanie_annual_means",
+        publisher="Atmo Occitanie",
+        title="Mesure annuelle Région Occitanie, polluants principaux (stations)",
+        millesime="2018-2023",
+        licence="see the publisher's portal",
+        format="csv (with coordinates)",
+        loader="qpvgeo.readers.read_layer",
+        page="https://data-atmo-occitanie.opendata.arcgis.com/",
+        files=(SourceFile("Mesure_annuelle_Region_Occitanie_Polluants_Principaux.csv", None),),
+        note="ArcGIS Hub export; the address changes with each export.",
+        tags=("environment", "air"),
+    ),
+    Source(
+        name="cerema_lcz_lille",
+        publisher="Cerema",
+        title="Zones climatiques locales (LCZ) de l'aire urbaine de Lille",
+        millesime="2022",
+        licence=LO,
+        format="zip of GeoPackage/shapefile",
+        loader="qpvgeo.readers.read_layer",
+        page="https://www.data.gouv.fr/fr/datasets/cartographie-des-zones-climatiques-locales-"
+        "lcz-de-83-aires-urbaines-de-plus-de-50-000-habitants-2022/",
+        files=(SourceFile("lcz-spot-2022-lille.zip", None, extract=True),),
+        note="One archive per urban area (lcz-spot-2022-<aire>.zip) under a dated "
+        "static.data.gouv.fr folder: take the current one from the page.",
+        tags=("environment", "heat"),
+    ),
+)
+
+#: Every source, by short name.
+CATALOGUE: dict[str, Source] = {s.name: s for s in _SOURCES}
+
+#: For the tests: files of ``../shared/data`` that stand for each source's files.
+#: ``{source: {cache file name: path}}``; for an archive, ``{member: path}`` gives the
+#: members of a zip built on the fly. Several are extracts or copies from third parties
+#: (see each folder's SOURCE.md), not the publisher's file byte for byte.
+SHARED_DATA: dict[str, dict[str, str | dict[str, str]]] = {
+    "qpv2024": {"qpv-2024-geojson.zip": {
+        "GEOJSON/QP2024_France_Hexagonale_Outre_Mer_WGS84.geojson":
+            "qpv2024_contours_simplified/qpv2024_simplified.geojson",
+    }},
+    "qpv2015": {"qp-politiquedelaville-shp.zip": {
+        f"qp-politiquedelaville-shp/{stem}.{ext}": f"qpv2015_contours_anct/{stem}.{ext}"
+        for stem in ("QP_METROPOLE_LB93", "QP_METROPOLEOUTREMER_WGS84_EPSG4326")
+        for ext in ("shp", "shx", "dbf", "prj")
+    }},
+    "qpv2024_communes": {"qpv2024_communes.csv": "qpv2024_list_anct/qpv2024_code_commune.csv"},
+    "insee_qpv2015_population": {"DEMO_2022.csv": "insee_qpv_tables/DEMO_2022.csv"},
+    "insee_qpv2015_revenus": {
+        "data_filo19_qp_revdis.csv": "insee_qpv_tables/data_filo19_qp_revdis.csv",
+    },
+    "insee_population_2023": {"ensemble.zip": {
+        "donnees_communes.csv":
+            "insee_population_communes/populations_legales_2023_communes_cog2025.csv",
+    }},
+    "cog2026": {
+        "v_commune_2026.csv": "insee_cog/communes_cog.csv",
+        "v_mvt_commune_2026.csv": "insee_cog/mouvements_communes.csv",
+    },
+    "epci2025": {"epcicom2025.xlsx": "epci_hdf/epcicom2025.xlsx"},
+    "filosofi200m_2019": {"Filosofi2019_carreaux_200m_gpkg.zip": {
+        "carreaux_200m_met.gpkg": "filosofi_200m_2019_communes_sample/carreaux_200m.gpkg",
+    }},
+    "georisques_icpe": {"InstallationsClassees.zip": {
+        "seveso_sh_prio_ied_hdf.gpkg": "icpe_hdf/seveso_sh_prio_ied_hdf.gpkg",
+    }},
+    "georisques_tri_59": {"tri_2020_sig_di_59.zip": {
+        "tri_2020_sig_di_59/n_tri_lill_inondable_s_059_excerpt.geojson":
+            "flood_hdf/n_tri_lill_inondable_s_059_excerpt.geojson",
+    }},
+    "atmo_occitanie_annual_means": {
+        "Mesure_annuelle_Region_Occitanie_Polluants_Principaux.csv":
+            "air_quality_occitanie/atmo_occitanie_mesure_annuelle_2018_2023.csv",
+    },
+}
+
+
+def get_source(name: str) -> Source:
+    """Return the catalogue entry ``name``; an unknown name is an error suggesting close ones.
+
+    Examples
+    --------
+    >>> get_source("cog2026").files[0].filename
+    'v_commune_2026.csv'
+    """
+    try:
+        return CATALOGUE[name]
+    except (KeyError, TypeError):
+        close = difflib.get_close_matches(str(name), CATALOGUE, n=3, cutoff=0.5)
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        raise QpvgeoError(
+            f"unknown source {name!r}; {hint}`qpvgeo sources` lists the {len(CATALOGUE)} "
+            "known sources"
+        ) from None
+
+
+def resolve_loader(source: str | Source) -> Callable:
+    """Import and return the function that reads ``source`` (its ``loader`` dotted name).
+
+    Examples
+    --------
+    >>> resolve_loader("cog2026").__name__  # doctest: +SKIP
+    'read_cog'
+    """
+    src = source if isinstance(source, Source) else get_source(source)
+    module, _, attr = src.loader.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise QpvgeoError(
+            f"source '{src.name}': its loader {src.loader} is not available ({exc})"
+        ) from exc
+
+
+def sources_table() -> pd.DataFrame:
+    """Return the catalogue as a table, one row per source (what ``qpvgeo sources`` prints).
+
+    Examples
+    --------
+    >>> t = sources_table()
+    >>> t.loc[t["name"] == "qpv2024", "publisher"].item()
+    'ANCT, SIG Ville'
+    """
+    rows = []
+    for s in _SOURCES:
+        if s.urls:
+            address = " ".join(s.urls) + ("" if s.url_verified else " (address not verified)")
+        else:
+            address = f"by hand from {s.page}"
+        rows.append({
+            "name": s.name, "publisher": s.publisher, "title": s.title,
+            "millesime": s.millesime, "format": s.format, "licence": s.licence,
+            "loader": s.loader, "address": address, "page": s.page,
+        })
+    return pd.DataFrame(rows)
