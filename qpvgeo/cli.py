@@ -94,3 +94,29 @@ def sources_command(urls, as_csv):
         widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
         for row in cells:
             click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+# -- qpvgeo diagnose: the territory report ------------------------------------------------------
+@main.command("diagnose")
+@click.option("--territory", required=True, metavar="LEVEL:CODE",
+              help="region:32, departement:59, epci:<siren> or commune:<code> "
+              "(with --demo: region:99, epci:299000001, commune:99001…).")
+@click.option("--millesime", type=click.Choice(["2024", "2015"]), default="2024",
+              show_default=True, help="QPV geography.")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Output folder (default: diagnostic-<level>-<code>-<millesime>).")
+@click.option("--offline-maps", is_flag=True,
+              help="Inline the interactive map's scripts and styles (opens with no network).")
+@click.option("--demo", is_flag=True, help="Use the embedded synthetic demo territory (offline).")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Local data directory (layout: see qpvgeo.report; default $QPVGEO_DATA_DIR, "
+              "then the fetch cache).")
+@click.option("--dpi", type=int, default=150, show_default=True, help="Resolution of the PNG maps.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def diagnose_command(territory, millesime, out, offline_maps, demo, data_dir, dpi, quiet):
+    """Write the diagnostic folder of one territory: page, maps, tables, provenance."""
+    from qpvgeo.report import diagnose
+
+    path = diagnose(territory, millesime=int(millesime), out=out, data_dir=data_dir, demo=demo,
+                    offline_maps=offline_maps, dpi=dpi, progress=not quiet)
+    click.echo(f"{path / 'index.html'}")

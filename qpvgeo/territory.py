@@ -134,7 +134,8 @@ class TerritorySelection:
     qpv : GeoDataFrame
         The territory's QPV (whole QPV, even where one straddles the territory's edge).
     membership : DataFrame
-        (QPV, commune) rows of those QPV, restricted to the territory's communes.
+        Every (QPV, commune) row of those QPV, including the communes outside the
+        territory of a QPV that straddles its edge (splits need them all).
     commune_population : DataFrame
         The communes of the territory with their population.
     departements : tuple of str
@@ -303,10 +304,9 @@ def select_territory(
         in_territory = qpv[schema.CODE_QPV].isin(wanted)
         deps = tuple(sorted(set(communes[schema.CODE_DEPARTEMENT].dropna().astype(str))))
     selected = qpv.loc[in_territory].sort_values(schema.CODE_QPV).reset_index(drop=True)
-    kept = members[
-        members[schema.CODE_QPV].isin(set(selected[schema.CODE_QPV]))
-        & members[schema.CODE_COMMUNE].isin(codes)
-    ].reset_index(drop=True)
+    kept = members[members[schema.CODE_QPV].isin(set(selected[schema.CODE_QPV]))].reset_index(
+        drop=True
+    )
     return TerritorySelection(
         territory=territory,
         name=_territory_name(territory, communes, epci),
