@@ -12,7 +12,6 @@ returned in Lambert-93 (EPSG:2154).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
 from pathlib import Path
 
 import geopandas as gpd
@@ -22,6 +21,7 @@ import shapely
 
 from qpvgeo import schema
 from qpvgeo.errors import DataFormatError, DuplicateCodeError, QpvgeoWarning
+from qpvgeo.readers._common import resolve_many
 
 __all__ = ["read_filosofi_grid", "cell_squares", "parse_cell_ids"]
 
@@ -47,6 +47,8 @@ _FLAG_COLUMNS: frozenset[str] = frozenset(
 #: Count and sum variables of INSEE's dictionaries (plus any ``ind_*``, ``men_*``,
 #: ``log_*`` column a future edition adds).
 _VALUE_PREFIXES: tuple[str, ...] = ("ind", "men", "log")
+
+_GRID_SUFFIXES = (".csv", ".gpkg", ".shp", ".geojson", ".zip", ".fgb")
 
 _ID_PATTERN = r"^CRS(?P<epsg>\d+)RES(?P<res>\d+)mN(?P<north>\d+)E(?P<east>\d+)$"
 
@@ -135,26 +137,6 @@ def cell_squares(x_laea, y_laea, res: float = 200.0, *, crs: str | None = schema
     return squares if crs is None else squares.to_crs(crs)
 
 
-def _expand_paths(path) -> list[Path]:
-    if isinstance(path, str | Path):
-        p = Path(path)
-        if p.is_dir():
-            files = sorted(
-                f for f in p.iterdir()
-                if f.suffix.lower() in {".csv", ".gpkg", ".shp", ".geojson", ".parquet"}
-            )
-            if not files:
-                raise DataFormatError(f"{p}: no grid file (.csv, .gpkg, .shp) in this folder")
-            return files
-        return [p]
-    if isinstance(path, Iterable):
-        out: list[Path] = []
-        for item in path:
-            out.extend(_expand_paths(item))
-        return out
-    raise TypeError(f"path must be a file, a folder or a list of files, not {type(path)!r}")
-
-
 def _read_csv(path: Path) -> pd.DataFrame:
     with open(path, encoding="utf-8-sig", errors="replace") as fh:
         header = fh.readline()
@@ -186,8 +168,6 @@ def _to_number(values: pd.Series, *, decimal: str, what: str) -> pd.Series:
 def _read_one(
     path: Path, *, crs, dropped_log: dict[str, list[str]]
 ) -> tuple[pd.DataFrame, gpd.GeoSeries | None]:
-    if not path.is_file():
-        raise DataFormatError(f"{path}: grid file not found")
     if path.suffix.lower() == ".csv":
         frame = _read_csv(path)
         decimal = frame.attrs["decimal"]
@@ -285,7 +265,8 @@ def read_filosofi_grid(path, *, crs=None) -> gpd.GeoDataFrame:
     >>> g.crs.to_epsg(), round(g.to_crs(3035).area.iloc[0])
     (2154, 40000)
     """
-    files = _expand_paths(path)
+    # one entry point for every reader's paths (folders, globs, lists; fetch names later)
+    files = resolve_many(path, suffixes=_GRID_SUFFIXES)
     frames = []
     dropped: dict[str, list[str]] = {}
     for f in files:

@@ -1,0 +1,385 @@
+"""Population (and any count) inside any polygon: areal and grid interpolation.
+
+Two tools:
+
+* :func:`areal_interpolate` moves variables from source polygons (communes, IRIS…) to
+  target polygons (QPV, flood zones…) in proportion to the area they share.
+* :func:`grid_population` estimates INSEE Filosofi 200 m grid variables inside zones.
+  The grid is regular, so the cells a zone may touch follow from its bounds by index
+  arithmetic in EPSG:3035, with no spatial index over millions of cells; only the cells
+  cut by the zone's boundary are intersected, cells wholly inside count whole.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from qpvgeo import schema
+from qpvgeo.errors import DataFormatError, DuplicateCodeError, QpvgeoWarning, SchemaError
+
+__all__ = ["areal_interpolate", "grid_population"]
+
+
+# -- helpers --------------------------------------------------------------------------
+
+
+def _valid_polygons(geoms: np.ndarray, *, what: str) -> np.ndarray:
+    """Repair invalid polygons (warning with the count) and keep their areal part."""
+    geoms = np.asarray(geoms, dtype=object)
+    bad = ~shapely.is_valid(geoms) & ~shapely.is_missing(geoms)
+    if bad.any():
+        warnings.warn(
+            f"{what}: {int(bad.sum())} invalid geometr{'y' if bad.sum() == 1 else 'ies'} "
+            "repaired with make_valid",
+            QpvgeoWarning,
+            stacklevel=3,
+        )
+        geoms = geoms.copy()
+        # "structure" keeps polygons only: a collapsed ring becomes nothing, not a line
+        # that would make prepared predicates fail on a GeometryCollection.
+        geoms[bad] = shapely.make_valid(geoms[bad], method="structure", keep_collapsed=False)
+    return geoms
+
+
+def _numeric_columns(frame: pd.DataFrame, columns: Sequence[str], *, what: str) -> np.ndarray:
+    schema.require_columns(frame, columns, what=what)
+    out = np.empty((len(frame), len(columns)), dtype="float64")
+    for j, col in enumerate(columns):
+        values = frame[col]
+        if not pd.api.types.is_numeric_dtype(values):
+            raise SchemaError(f"{what}: column {col!r} is not numeric ({values.dtype})")
+        out[:, j] = values.to_numpy(dtype="float64", na_value=np.nan)
+    return out
+
+
+# -- areal interpolation ----------------------------------------------------------------
+
+
+def areal_interpolate(
+    source: gpd.GeoDataFrame,
+    target: gpd.GeoDataFrame,
+    *,
+    extensive: Sequence[str] = (),
+    intensive: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Move source variables onto target polygons in proportion to shared area.
+
+    Extensive variables (counts: population, households) are split by the share of the
+    *source* area that falls in each target: ``v_s * area(s ∩ t) / area(s)``, summed over
+    the sources. This is tobler's ``area_interpolate(..., allocate_total=False)``. It is
+    the right reading of "population inside the QPV": a commune of 100,000 inhabitants
+    whose tenth lies in a QPV gives it 10,000. tobler's default, ``allocate_total=True``,
+    divides by the part of the source covered by *targets* instead, so a commune touched
+    by a single QPV would hand that QPV its whole population. With the qpvgeo semantics,
+    totals are conserved exactly when the targets cover the sources (a partition), and
+    the part of a source outside every target is simply not counted.
+
+    Intensive variables (rates, means) get the area-weighted mean of the sources over
+    the part of the target they cover: ``sum_s v_s * area(s ∩ t) / sum_s area(s ∩ t)``
+    (tobler's intensive estimate).
+
+    Both layers are brought to EPSG:2154 and areas measured there; invalid polygons
+    are repaired (warning). A NaN source value makes the targets it touches NaN.
+
+    Parameters
+    ----------
+    source, target : GeoDataFrame
+        Polygons with a CRS.
+    extensive, intensive : sequence of str
+        Numeric columns of ``source``.
+
+    Returns
+    -------
+    DataFrame
+        Indexed like ``target``, one column per variable (extensive first). Targets that
+        touch no source get 0 for extensive variables and NaN for intensive ones.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> communes = gpd.GeoDataFrame({"population": [1000.0, 500.0]},
+    ...     geometry=[box(0, 0, 100, 100), box(100, 0, 200, 100)], crs=2154)
+    >>> qpv = gpd.GeoDataFrame(geometry=[box(50, 0, 150, 100)], crs=2154)
+    >>> areal_interpolate(communes, qpv, extensive=["population"])["population"].tolist()
+    [750.0]
+    """
+    extensive, intensive = list(extensive), list(intensive)
+    if not extensive and not intensive:
+        raise ValueError("areal_interpolate: name at least one extensive or intensive column")
+    source = schema.to_canonical_crs(source, what="source")
+    target = schema.to_canonical_crs(target, what="target")
+    values = _numeric_columns(source, extensive + intensive, what="source")
+    src = _valid_polygons(source.geometry.values, what="source")
+    tgt = _valid_polygons(target.geometry.values, what="target")
+
+    tree = shapely.STRtree(src)
+    t_idx, s_idx = tree.query(tgt, predicate="intersects")
+    shared = shapely.area(shapely.intersection(src[s_idx], tgt[t_idx]))
+    n = len(target)
+    out = {}
+    if extensive:
+        src_area = shapely.area(src)
+        # A source of zero area cannot share anything (tobler: denominator forced to 1).
+        w = shared / np.where(src_area[s_idx] > 0, src_area[s_idx], 1.0)
+        for j, col in enumerate(extensive):
+            out[col] = np.bincount(t_idx, weights=w * values[s_idx, j], minlength=n)
+    if intensive:
+        covered = np.bincount(t_idx, weights=shared, minlength=n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for j, col in enumerate(intensive, start=len(extensive)):
+                num = np.bincount(t_idx, weights=shared * values[s_idx, j], minlength=n)
+                out[col] = np.where(covered > 0, num / covered, np.nan)
+    return pd.DataFrame(out, index=target.index)
+
+
+# -- grid population ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _GridIndex:
+    """The populated cells of a regular grid, sorted by row-major cell number."""
+
+    res: float
+    ix0: int
+    iy0: int
+    width: int
+    height: int
+    keys: np.ndarray  # sorted cell numbers
+    order: np.ndarray  # grid row of each sorted key
+    x: np.ndarray  # lower-left corner, EPSG:3035, per grid row
+    y: np.ndarray
+
+
+def _grid_corners(grid: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, float]:
+    if {"x_laea", "y_laea"} <= set(grid.columns):
+        res = grid.attrs.get("cell_size")
+        if res is None and schema.IDCAR_200M in grid.columns and len(grid):
+            from qpvgeo.readers.grid import parse_cell_ids
+
+            res = float(parse_cell_ids(grid[schema.IDCAR_200M].iloc[:1])["res"].iloc[0])
+        x = grid["x_laea"].to_numpy(dtype="float64")
+        y = grid["y_laea"].to_numpy(dtype="float64")
+        return x, y, float(res or 200.0)
+    if schema.IDCAR_200M in grid.columns:
+        from qpvgeo.readers.grid import parse_cell_ids
+
+        c = parse_cell_ids(grid[schema.IDCAR_200M], what="grid: idcar_200m")
+        res = c["res"].unique()
+        if len(res) != 1:
+            raise DataFormatError(f"grid: squares of several sizes {sorted(res)} in one grid")
+        return c["x_laea"].to_numpy("float64"), c["y_laea"].to_numpy("float64"), float(res[0])
+    raise SchemaError(
+        "grid: need the cell corners (x_laea, y_laea) or INSEE identifiers (idcar_200m); "
+        f"columns present: {list(grid.columns)}. Read the grid with read_filosofi_grid, "
+        "or use areal_interpolate for irregular polygons"
+    )
+
+
+def _index_grid(grid: pd.DataFrame) -> _GridIndex:
+    x, y, res = _grid_corners(grid)
+    ix = np.floor(x / res + 0.5).astype(np.int64)  # corners sit on multiples of res
+    iy = np.floor(y / res + 0.5).astype(np.int64)
+    if len(ix) == 0:
+        return _GridIndex(res, 0, 0, 0, 0, np.empty(0, np.int64), np.empty(0, np.int64), x, y)
+    ix0, iy0 = int(ix.min()), int(iy.min())
+    width, height = int(ix.max()) - ix0 + 1, int(iy.max()) - iy0 + 1
+    keys = (iy - iy0) * width + (ix - ix0)
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    dup = keys[1:] == keys[:-1]
+    if dup.any():
+        rows = order[1:][dup][:3]
+        ids = grid[schema.IDCAR_200M].iloc[rows].tolist() if schema.IDCAR_200M in grid else rows
+        raise DuplicateCodeError(f"grid: {int(dup.sum())} cell(s) appear twice, e.g. {ids}")
+    return _GridIndex(res, ix0, iy0, width, height, keys, order, x, y)
+
+
+def _candidate_pairs(gi: _GridIndex, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(zone, grid row) of every populated cell inside each zone's bounding box.
+
+    Per zone and per grid row of its bounding box, the populated cells form one
+    contiguous run of the sorted cell numbers: two binary searches find it.
+    """
+    n = len(bounds)
+    if gi.width == 0 or n == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    ok = np.isfinite(bounds).all(axis=1)
+    b = np.where(ok[:, None], bounds, 0.0)
+    cx0 = np.clip(np.floor(b[:, 0] / gi.res).astype(np.int64) - gi.ix0, 0, None)
+    cx1 = np.clip(np.floor(b[:, 2] / gi.res).astype(np.int64) - gi.ix0, None, gi.width - 1)
+    cy0 = np.clip(np.floor(b[:, 1] / gi.res).astype(np.int64) - gi.iy0, 0, None)
+    cy1 = np.clip(np.floor(b[:, 3] / gi.res).astype(np.int64) - gi.iy0, None, gi.height - 1)
+    nrows = np.where(ok & (cx0 <= cx1) & (cy0 <= cy1), cy1 - cy0 + 1, 0)
+    zone = np.repeat(np.arange(n), nrows)
+    start = np.cumsum(nrows) - nrows
+    row = cy0[zone] + (np.arange(len(zone)) - np.repeat(start, nrows))
+    lo = np.searchsorted(gi.keys, row * gi.width + cx0[zone], side="left")
+    hi = np.searchsorted(gi.keys, row * gi.width + cx1[zone], side="right")
+    counts = hi - lo
+    pair_zone = np.repeat(zone, counts)
+    start = np.cumsum(counts) - counts
+    pos = np.repeat(lo, counts) + (np.arange(counts.sum()) - np.repeat(start, counts))
+    return pair_zone, gi.order[pos]
+
+
+def _cell_fractions(
+    gi: _GridIndex, zones_laea: np.ndarray, *, chunk: int = 500_000
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Share of each cell's area inside each zone, for every (zone, cell) that overlaps.
+
+    Returns ``(zone, cell, fraction)`` with ``fraction`` in ``(0, 1]``; cells wholly
+    inside get exactly 1. A cell whose centre lies farther than half its diagonal from
+    the zone's boundary is wholly inside or wholly outside (a point-in-polygon test
+    says which); only the others are intersected.
+    """
+    zone, cell = _candidate_pairs(gi, shapely.bounds(zones_laea))
+    shapely.prepare(zones_laea)
+    boundaries = shapely.boundary(zones_laea)
+    shapely.prepare(boundaries)
+    half = gi.res / 2.0
+    reach = half * np.sqrt(2.0) * (1 + 1e-9)
+    out_z, out_c, out_f = [], [], []
+    for a in range(0, len(zone), chunk):
+        z, c = zone[a : a + chunk], cell[a : a + chunk]
+        cx, cy = gi.x[c] + half, gi.y[c] + half
+        near = shapely.dwithin(boundaries[z], shapely.points(cx, cy), reach)
+        frac = shapely.contains_xy(zones_laea[z], cx, cy).astype("float64")
+        if near.any():
+            zn, xn, yn = z[near], gi.x[c[near]], gi.y[c[near]]
+            boxes = shapely.box(xn, yn, xn + gi.res, yn + gi.res)
+            frac[near] = shapely.area(shapely.intersection(zones_laea[zn], boxes)) / gi.res**2
+        keep = frac > 0
+        out_z.append(z[keep])
+        out_c.append(c[keep])
+        out_f.append(np.minimum(frac[keep], 1.0))
+    if not out_z:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
+    return np.concatenate(out_z), np.concatenate(out_c), np.concatenate(out_f)
+
+
+def _zones_laea(zones: gpd.GeoDataFrame) -> np.ndarray:
+    if not isinstance(zones, gpd.GeoDataFrame | gpd.GeoSeries):
+        raise TypeError(f"zones must be a GeoDataFrame, not {type(zones).__name__}")
+    if zones.crs is None:
+        from qpvgeo.errors import MissingCRSError
+
+        raise MissingCRSError("zones: the layer has no CRS; set it with .set_crs()")
+    geoms = _valid_polygons(zones.geometry.values, what="zones")
+    # Areas are shared in EPSG:3035, where the squares are exact and areas true (LAEA
+    # is equal-area): a cell's share inside a zone does not depend on the projection.
+    return gpd.GeoSeries(geoms, crs=zones.crs).to_crs(schema.GRID_CRS).values.to_numpy()
+
+
+def grid_population(
+    grid: pd.DataFrame,
+    zones: gpd.GeoDataFrame,
+    *,
+    columns: Sequence[str] = ("ind",),
+    method: str = "area",
+    totals: pd.Series | None = None,
+    total_column: str | None = None,
+) -> pd.DataFrame:
+    """Estimate grid variables (population, households…) inside each zone.
+
+    Parameters
+    ----------
+    grid : DataFrame or GeoDataFrame
+        A regular grid as :func:`qpvgeo.readers.grid.read_filosofi_grid` returns it: the
+        lower-left corners ``x_laea`` / ``y_laea`` in EPSG:3035 (or INSEE identifiers
+        ``idcar_200m``) and the variables. Its geometry is not used.
+    zones : GeoDataFrame
+        Any polygons with a CRS (QPV, rings, buffers, flood zones); they may overlap.
+    columns : sequence of str
+        Count variables of the grid (``ind``, ``men``, ``men_pauv``, ``ind_snv``…).
+    method : {"area"}
+        ``"area"``: each cell gives each zone the share of its area inside the zone
+        (totals conserved: over zones that partition the grid's extent, the sums equal
+        the grid's totals).
+    totals : Series, optional
+        Official totals per zone (e.g. INSEE's QPV populations), indexed like ``zones``.
+    total_column : str, optional
+        The column ``totals`` measures; default the first of ``columns``.
+
+    Returns
+    -------
+    DataFrame
+        Indexed like ``zones``, one column per variable. With ``totals``, every column
+        is scaled by ``total / grid estimate`` of ``total_column`` (the grid gives the
+        distribution inside the zone, the official figure its level) and the raw grid
+        estimates are kept as ``<column>_grille``.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> from qpvgeo.readers.grid import cell_squares
+    >>> grid = pd.DataFrame({"x_laea": [3800000, 3800200], "y_laea": [2900000, 2900000],
+    ...                      "ind": [100.0, 40.0]})
+    >>> zone = gpd.GeoDataFrame(geometry=[box(3800100, 2900000, 3800400, 2900200)],
+    ...                         crs=3035)
+    >>> grid_population(grid, zone)["ind"].round(6).tolist()
+    [90.0]
+    """
+    columns = list(columns)
+    if not columns:
+        raise ValueError("grid_population: columns= must name at least one grid variable")
+    values = _numeric_columns(grid, columns, what="grid")
+    if method not in ("area",):
+        raise ValueError(f"grid_population: method must be 'area', not {method!r}")
+    gi = _index_grid(grid)
+    geoms = _zones_laea(zones)
+    zone, cell, frac = _cell_fractions(gi, geoms)
+    weight = frac
+    n = len(zones)
+    est = {
+        col: np.bincount(zone, weights=weight * values[cell, j], minlength=n)
+        for j, col in enumerate(columns)
+    }
+    out = pd.DataFrame(est, index=zones.index)
+    if totals is not None:
+        out = _scale_to_totals(out, totals, total_column or columns[0])
+    return out
+
+
+def _scale_to_totals(est: pd.DataFrame, totals: pd.Series, column: str) -> pd.DataFrame:
+    if column not in est.columns:
+        raise SchemaError(f"totals: total_column {column!r} is not among the columns {list(est)}")
+    if not isinstance(totals, pd.Series):
+        raise TypeError("totals must be a Series indexed like zones")
+    missing = est.index.difference(totals.index)
+    if len(missing) == len(est) and len(est):
+        raise SchemaError(
+            f"totals: its index shares no label with the zones' index (e.g. {list(est.index[:3])})"
+        )
+    official = pd.to_numeric(totals.reindex(est.index), errors="coerce")
+    raw = est[column]
+    factor = official / raw
+    no_total = official.isna()
+    no_grid = (official > 0) & (raw <= 0)
+    if no_total.any():
+        warnings.warn(
+            f"totals: {int(no_total.sum())} zone(s) without an official total keep the grid "
+            f"estimate, e.g. {list(est.index[no_total][:5])}",
+            QpvgeoWarning,
+            stacklevel=3,
+        )
+    if no_grid.any():
+        warnings.warn(
+            f"totals: {int(no_grid.sum())} zone(s) hold no grid population, so the official "
+            f"total cannot be distributed: NaN, e.g. {list(est.index[no_grid][:5])}",
+            QpvgeoWarning,
+            stacklevel=3,
+        )
+    factor = factor.where(~no_total, 1.0).where(official != 0, 0.0).where(~no_grid, np.nan)
+    out = est.mul(factor, axis=0)
+    out[column] = official.where(~no_total, raw).where(~no_grid, np.nan)
+    for col in est.columns:
+        out[f"{col}_grille"] = est[col]
+    return out
