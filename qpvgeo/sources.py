@@ -2,8 +2,10 @@
 
 Each :class:`Source` has a short name (``qpvgeo fetch NAME``), its publisher, title,
 millésime, licence, format, the publisher's dataset page, the files to download and the
-dotted name of the qpvgeo function that reads it. Nothing is imported from the readers
-here: the loader is a string, resolved on demand by :func:`resolve_loader`.
+dotted name of the function that reads it. Nothing is imported from the readers here:
+the loader is a string, resolved on demand by :func:`resolve_loader`. Environmental
+layers name ``geopandas.read_file`` / ``pandas.read_csv``: the exposure functions take
+the layer as a frame.
 
 Download addresses: ``url_verified=True`` means the exact address is the one cited by
 independent public projects that download it (see each ``note``); no address was
@@ -215,7 +217,7 @@ _SOURCES = (
         millesime="2026",
         licence=LO,
         format="csv (',')",
-        loader="qpvgeo.cog.read_cog",
+        loader="qpvgeo.readers.read_cog_communes",
         page="https://www.insee.fr/fr/information/8740222",
         files=(
             SourceFile(
@@ -229,7 +231,8 @@ _SOURCES = (
         ),
         main="v_commune_2026.csv",
         url_verified=True,
-        note="v_mvt_commune_2026.csv (every commune change since 1943) is saved beside it.",
+        note="v_mvt_commune_2026.csv (every commune change since 1943) is saved beside it; "
+        "read it with qpvgeo.readers.read_cog_movements.",
         tags=("insee", "communes"),
     ),
     Source(
@@ -280,7 +283,7 @@ _SOURCES = (
         millesime="Filosofi 2019",
         licence=LO,
         format="zip holding a 7z of GeoPackages (EPSG:3035)",
-        loader="qpvgeo.interpolate.read_filosofi_grid",
+        loader="qpvgeo.readers.grid.read_filosofi_grid",
         page="https://www.insee.fr/fr/statistiques/7655475",
         files=(SourceFile(
             "Filosofi2019_carreaux_200m_gpkg.zip",
@@ -302,7 +305,7 @@ _SOURCES = (
         millesime="current extraction",
         licence=LO,
         format="zip of shapefile (WFS SHAPEZIP export)",
-        loader="qpvgeo.readers.read_layer",
+        loader="geopandas.read_file",
         page="https://www.georisques.gouv.fr/donnees/bases-de-donnees/installations-industrielles",
         files=(SourceFile(
             "InstallationsClassees.zip",
@@ -323,7 +326,7 @@ _SOURCES = (
         millesime="rapportage 2020",
         licence=LO,
         format="zip of shapefiles (COVADIS)",
-        loader="qpvgeo.readers.read_layer",
+        loader="geopandas.read_file",
         page="https://www.georisques.gouv.fr/donnees/bases-de-donnees/"
         "zonages-inondation-rapportage-2020",
         files=(SourceFile(
@@ -342,7 +345,7 @@ _SOURCES = (
         millesime="EPRI 2011",
         licence=LO,
         format="zip of shapefiles",
-        loader="qpvgeo.readers.read_layer",
+        loader="geopandas.read_file",
         page="https://www.georisques.gouv.fr/donnees/bases-de-donnees",
         files=(SourceFile("eaip.zip", None, extract=True),),
         note="No stable address found: download the EAIP layers for your area from Géorisques.",
@@ -355,7 +358,7 @@ _SOURCES = (
         millesime="latest validated year",
         licence=LO,
         format="csv",
-        loader="qpvgeo.readers.read_layer",
+        loader="pandas.read_csv",
         page="https://www.geodair.fr/",
         files=(SourceFile("lcsqa_moyennes_annuelles.csv", None),),
         note="Géod'Air exports are made through a form: save the export under this name.",
@@ -368,7 +371,7 @@ _SOURCES = (
         millesime="2018-2023",
         licence="see the publisher's portal",
         format="csv (with coordinates)",
-        loader="qpvgeo.readers.read_layer",
+        loader="pandas.read_csv",
         page="https://data-atmo-occitanie.opendata.arcgis.com/",
         files=(SourceFile("Mesure_annuelle_Region_Occitanie_Polluants_Principaux.csv", None),),
         note="ArcGIS Hub export; the address changes with each export.",
@@ -381,7 +384,7 @@ _SOURCES = (
         millesime="2022",
         licence=LO,
         format="zip of GeoPackage/shapefile",
-        loader="qpvgeo.readers.read_layer",
+        loader="geopandas.read_file",
         page="https://www.data.gouv.fr/fr/datasets/cartographie-des-zones-climatiques-locales-"
         "lcz-de-83-aires-urbaines-de-plus-de-50-000-habitants-2022/",
         files=(SourceFile("lcz-spot-2022-lille.zip", None, extract=True),),
@@ -463,8 +466,8 @@ def resolve_loader(source: str | Source) -> Callable:
 
     Examples
     --------
-    >>> resolve_loader("cog2026").__name__  # doctest: +SKIP
-    'read_cog'
+    >>> resolve_loader("cog2026").__name__
+    'read_cog_communes'
     """
     src = source if isinstance(source, Source) else get_source(source)
     module, _, attr = src.loader.rpartition(".")
