@@ -151,11 +151,12 @@ def _events(window: pd.DataFrame):
         if av is None:
             continue
         key = (date, 0 if mod == 41 else 1)
-        target = ap if (tap == "COM" and ap is not None) else None
-        # rows towards a COMD/COMA only say what became of the old commune's name;
-        # they are kept as "no COM target" markers only when nothing else is said.
-        if target is None and tap in ("COMD", "COMA"):
+        if tap is not None and tap != "COM":
+            # towards a delegated/associated commune or an arrondissement: the old
+            # commune's name or parts live on inside a commune, said by other rows.
             continue
+        # a COM row with nothing after it is a removal without successor
+        target = ap if tap == "COM" else None
         events[key][av].append((target, None if lib is None else str(lib)))
     reest: dict[pd.Timestamp, set[str]] = defaultdict(set)
     sub = window[window["typecom_av"].isin(["COMD", "COMA"]).fillna(False)
@@ -548,11 +549,15 @@ def harmonise_communes(
         name = out[code_column].map(fresh)
         out[schema.NOM_COMMUNE] = name.where(name.notna(), out[schema.NOM_COMMUNE])
     if schema.CODE_DEPARTEMENT in out.columns:
-        dep = out[code_column].map(schema.departement_of_commune)
-        out[schema.CODE_DEPARTEMENT] = dep.where(dep.notna(), out[schema.CODE_DEPARTEMENT])
+        dep = out[code_column].map(schema.departement_of_commune, na_action="ignore")
+        out[schema.CODE_DEPARTEMENT] = dep.where(
+            dep.notna(), out[schema.CODE_DEPARTEMENT]
+        ).astype("string")
     if schema.CODE_REGION in out.columns:
-        reg = out[code_column].map(schema.departement_of_commune).map(schema.REGION_OF_DEPARTEMENT)
-        out[schema.CODE_REGION] = reg.where(reg.notna(), out[schema.CODE_REGION])
+        reg = out[code_column].map(schema.departement_of_commune, na_action="ignore").map(
+            schema.REGION_OF_DEPARTEMENT, na_action="ignore"
+        )
+        out[schema.CODE_REGION] = reg.where(reg.notna(), out[schema.CODE_REGION]).astype("string")
 
     if is_geo and geometry == "union":
         geo = gpd.GeoDataFrame(work[keys], geometry=frame.geometry.values, crs=frame.crs)
