@@ -349,9 +349,14 @@ def _download(
     import requests
     from tqdm.auto import tqdm
 
+    class _Bar(tqdm):
+        # pooch tests ``if progressbar:``; a tqdm without a total yet refuses bool().
+        def __bool__(self) -> bool:
+            return True
+
     reason = ""
     for attempt in range(retries + 1):
-        bar = tqdm(
+        bar = _Bar(
             desc=target.name, unit="B", unit_scale=True, unit_divisor=1024, leave=True,
             disable=not progress,
         )

@@ -3,9 +3,9 @@
 Each :class:`Source` has a short name (``qpvgeo fetch NAME``), its publisher, title,
 millésime, licence, format, the publisher's dataset page, the files to download and the
 dotted name of the function that reads it. Nothing is imported from the readers here:
-the loader is a string, resolved on demand by :func:`resolve_loader`. Environmental
-layers name ``geopandas.read_file`` / ``pandas.read_csv``: the exposure functions take
-the layer as a frame.
+the loader is a string, resolved on demand by :func:`resolve_loader`. The raw Cerema
+LCZ polygons name ``geopandas.read_file`` (qpvgeo's heat reader takes IRIS scores
+derived from them).
 
 Download addresses: ``url_verified=True`` means the exact address is the one cited by
 independent public projects that download it (see each ``note``); no address was
@@ -305,7 +305,7 @@ _SOURCES = (
         millesime="current extraction",
         licence=LO,
         format="zip of shapefile (WFS SHAPEZIP export)",
-        loader="geopandas.read_file",
+        loader="qpvgeo.readers.read_industrial_sites",
         page="https://www.georisques.gouv.fr/donnees/bases-de-donnees/installations-industrielles",
         files=(SourceFile(
             "InstallationsClassees.zip",
@@ -313,6 +313,7 @@ _SOURCES = (
             "&request=getfeature&typename=InstallationsClassees&outputformat=SHAPEZIP",
             extract=True,
         ),),
+        main="**/*.shp",
         url_verified=True,
         note="National WFS export used by public projects to select Seveso sites "
         "(lib_seveso, priorite_n, ied columns). The content changes with each extraction: "
@@ -326,7 +327,7 @@ _SOURCES = (
         millesime="rapportage 2020",
         licence=LO,
         format="zip of shapefiles (COVADIS)",
-        loader="geopandas.read_file",
+        loader="qpvgeo.readers.read_flood_extents",
         page="https://www.georisques.gouv.fr/donnees/bases-de-donnees/"
         "zonages-inondation-rapportage-2020",
         files=(SourceFile(
@@ -335,7 +336,8 @@ _SOURCES = (
         ),),
         url_verified=True,
         note="One archive per département (replace 59 in the address: 02, 60, 62, 80 for "
-        "the rest of Hauts-de-France). Layers n_tri_<tri>_inondable_<scenario>_s_059.",
+        "the rest of Hauts-de-France). fetch returns the extracted folder: it holds every TRI "
+        "of the département, one layer per TRI and scenario (n_tri_<tri>_inondable_*_s_059).",
         tags=("environment",),
     ),
     Source(
@@ -345,7 +347,7 @@ _SOURCES = (
         millesime="EPRI 2011",
         licence=LO,
         format="zip of shapefiles",
-        loader="geopandas.read_file",
+        loader="qpvgeo.readers.read_flood_extents",
         page="https://www.georisques.gouv.fr/donnees/bases-de-donnees",
         files=(SourceFile("eaip.zip", None, extract=True),),
         note="No stable address found: download the EAIP layers for your area from Géorisques.",
@@ -358,7 +360,7 @@ _SOURCES = (
         millesime="latest validated year",
         licence=LO,
         format="csv",
-        loader="pandas.read_csv",
+        loader="qpvgeo.readers.read_air_stations",
         page="https://www.geodair.fr/",
         files=(SourceFile("lcsqa_moyennes_annuelles.csv", None),),
         note="Géod'Air exports are made through a form: save the export under this name.",
@@ -371,7 +373,7 @@ _SOURCES = (
         millesime="2018-2023",
         licence="see the publisher's portal",
         format="csv (with coordinates)",
-        loader="pandas.read_csv",
+        loader="qpvgeo.readers.read_air_stations",
         page="https://data-atmo-occitanie.opendata.arcgis.com/",
         files=(SourceFile("Mesure_annuelle_Region_Occitanie_Polluants_Principaux.csv", None),),
         note="ArcGIS Hub export; the address changes with each export.",
@@ -427,9 +429,6 @@ SHARED_DATA: dict[str, dict[str, str | dict[str, str]]] = {
     "epci2025": {"epcicom2025.xlsx": "epci_hdf/epcicom2025.xlsx"},
     "filosofi200m_2019": {"Filosofi2019_carreaux_200m_gpkg.zip": {
         "carreaux_200m_met.gpkg": "filosofi_200m_2019_communes_sample/carreaux_200m.gpkg",
-    }},
-    "georisques_icpe": {"InstallationsClassees.zip": {
-        "seveso_sh_prio_ied_hdf.gpkg": "icpe_hdf/seveso_sh_prio_ied_hdf.gpkg",
     }},
     "georisques_tri_59": {"tri_2020_sig_di_59.zip": {
         "tri_2020_sig_di_59/n_tri_lill_inondable_s_059_excerpt.geojson":

@@ -130,7 +130,12 @@ def test_mirror_layout_keeps_host_and_query():
 
 
 def test_fetch_real_sources_and_read_them(catalogue_mirror, tmp_path, shared_data):
-    from qpvgeo.readers import read_cog_movements, read_commune_population, read_qpv
+    from qpvgeo.readers import (
+        read_cog_movements,
+        read_commune_population,
+        read_flood_extents,
+        read_qpv,
+    )
     from qpvgeo.readers.grid import read_filosofi_grid
 
     kw = {"mirror": catalogue_mirror.url, **FAST}
@@ -160,11 +165,17 @@ def test_fetch_real_sources_and_read_them(catalogue_mirror, tmp_path, shared_dat
     grid = read_filosofi_grid(qf.fetch("filosofi200m_2019", **kw))
     assert len(grid) == 965  # cells of the 4-commune GeoPackage sample
 
+    tri = qf.fetch("georisques_tri_59", **kw)  # a folder: one layer per TRI and scenario
+    assert tri.is_dir()
+    layer = tri / "tri_2020_sig_di_59" / "n_tri_lill_inondable_s_059_excerpt.geojson"
+    flood = read_flood_extents(layer)
+    assert len(flood) == 7  # flood_hdf/SOURCE.md: 8 features, one with an empty geometry
+
     # Everything landed in the private cache, under the source names.
     root = tmp_path / "cache"
     assert {p.name for p in root.iterdir()} == {
         "qpv2015", "insee_population_2023", "cog2026", "epci2025", "filosofi200m_2019",
-        qf.LOCK_NAME,
+        "georisques_tri_59", qf.LOCK_NAME,
     }
 
 
@@ -472,3 +483,31 @@ def test_mirror_server_counts_and_serves_directories(http_mirror, shared_data): 
     assert requests.get(http_mirror.url + "/shared/../../etc/passwd", timeout=10).status_code == 404
     assert http_mirror.count("/shared/insee_cog/communes_cog.csv") == 1
     assert isinstance(http_mirror, MirrorServer)
+
+
+def test_readers_take_source_names_and_record_local_files(catalogue_mirror, monkeypatch,
+                                                          shared_data):
+    from qpvgeo.readers import read_qpv_communes
+
+    monkeypatch.setenv("QPVGEO_MIRROR", catalogue_mirror.url)
+    by_name = read_qpv_communes("qpv2024_communes")
+    local = shared_data / "qpv2024_list_anct/qpv2024_code_commune.csv"
+    by_path = read_qpv_communes(local)
+    # qpv2024_list_anct/SOURCE.md: 1,684 (QPV, commune) rows.
+    assert len(by_name) == len(by_path) == 1684
+    assert by_name.equals(by_path)
+    origins = {r["origin"]: r for r in qf.provenance_records()}
+    assert set(origins) == {"download", "local"}
+    assert origins["download"]["source"] == "qpv2024_communes"
+    assert origins["local"]["path"] == str(local.resolve())
+    assert origins["local"]["sha256"] == origins["download"]["sha256"] == (
+        "9bd53a2322e8661c8c7c6adc58541dc8f7d00099a8b683673602ec18cbf33c23"
+    )
+
+
+def test_progress_bar_names_the_file(http_mirror, tmp_path, capsys):  # noqa: F811
+    http_mirror.add("/data.example.org/pop.csv", b"x" * 300_000)
+    qf.fetch_file("https://data.example.org/pop.csv", dest=tmp_path, mirror=http_mirror.url,
+                  progress=True, retries=0)
+    err = capsys.readouterr().err
+    assert "pop.csv" in err and "100%" in err and "293k" in err  # 300,000 B = 293 KiB
