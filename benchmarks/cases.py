@@ -1,0 +1,494 @@
+"""The benchmark cases, each run in its own Python process by :mod:`benchmarks.run`.
+
+A case loads its inputs, resets the process's peak-memory counter (Linux
+``/proc/self/clear_refs``), times the operation with :func:`time.perf_counter`, then reads the
+peak resident set size (``VmHWM``), which counts numpy and GEOS allocations that
+``tracemalloc`` misses. Results go to a JSON file; per-zone numbers that the parent compares
+across tools go to ``.npy`` files beside it.
+
+Run one case by hand::
+
+    python -m benchmarks.cases grid_population.qpvgeo DATA_DIR WORK_DIR OUT.json
+
+A case whose qpvgeo function has not landed (ImportError) reports ``status:
+"not available"`` with the reason; it never invents a number.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+# -- memory -------------------------------------------------------------------------------
+
+
+def _status_kb(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def reset_peak() -> bool:
+    """Reset the peak-RSS high-water mark of this process (Linux >= 4.0)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def rss_mb() -> float | None:
+    kb = _status_kb("VmRSS")
+    return None if kb is None else kb / 1024
+
+
+def peak_mb() -> float:
+    kb = _status_kb("VmHWM")
+    if kb is None:  # not Linux: the lifetime maximum, which includes the inputs
+        import resource
+
+        kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        if sys.platform == "darwin":
+            kb //= 1024
+    return kb / 1024
+
+
+class Meter:
+    """Time and peak memory of the block it wraps."""
+
+    def __enter__(self):
+        self.baseline_mb = rss_mb()
+        self.peak_reset = reset_peak()
+        self.t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.t0
+        self.peak_mb = peak_mb()
+        return False
+
+    def record(self) -> dict:
+        return {
+            "seconds": round(self.seconds, 3),
+            "peak_rss_mb": round(self.peak_mb, 1),
+            "baseline_rss_mb": None if self.baseline_mb is None else round(self.baseline_mb, 1),
+            "peak_is_since_start_of_case": self.peak_reset,
+        }
+
+
+class NotAvailable(Exception):
+    """A qpvgeo function the case needs is not there (yet)."""
+
+
+def _need(module: str, *names: str):
+    import importlib
+
+    try:
+        mod = importlib.import_module(module)
+    except Exception as exc:  # ImportError, or a module that fails to import
+        raise NotAvailable(f"{module} cannot be imported: {type(exc).__name__}: {exc}") from exc
+    missing = [n for n in names if not hasattr(mod, n)]
+    if missing:
+        raise NotAvailable(f"{module} has no {', '.join(missing)}")
+    return [getattr(mod, n) for n in names]
+
+
+# -- inputs ---------------------------------------------------------------------------------
+
+
+def _qpv_plain(data: Path, *, crs="EPSG:2154", regions=None):
+    """QPV contours read with geopandas only (the peers' view of the same file)."""
+    import geopandas as gpd
+
+    q = gpd.read_file(data / "qpv2024.geojson")
+    if regions:
+        q = q[q["insee_reg"].isin(regions)]
+    q = q.rename(columns={"code_qp": "code_qpv"}).sort_values("code_qpv").reset_index(drop=True)
+    return q[["code_qpv", "insee_reg", "geometry"]].to_crs(crs)
+
+
+def _grid(data: Path, *, crs="EPSG:2154", zones=None):
+    from benchmarks.generate import load_grid
+
+    grid = load_grid(data, geometry=True)
+    if crs != "EPSG:2154":
+        # Build the squares where INSEE defines them (exact 200 m squares in LAEA).
+        import geopandas as gpd
+        import shapely
+
+        x, y = grid["x_laea"].to_numpy(float), grid["y_laea"].to_numpy(float)
+        grid = gpd.GeoDataFrame(grid.drop(columns="geometry"),
+                                geometry=shapely.box(x, y, x + 200, y + 200), crs="EPSG:3035")
+    return grid
+
+
+def _save(work: Path, name: str, codes, values) -> str:
+    path = work / f"{name}.npz"
+    np.savez(path, codes=np.asarray(codes, dtype=str), values=np.asarray(values, dtype=float))
+    return str(path)
+
+
+# -- cases ----------------------------------------------------------------------------------
+
+
+def case_pipeline(data: Path, work: Path, opts: dict) -> dict:
+    """load -> harmonise -> population shares, the national QPV population pipeline."""
+    (read_qpv, read_qpv_indicators, read_communes, read_commune_population) = _need(
+        "qpvgeo.readers", "read_qpv", "read_qpv_indicators", "read_communes",
+        "read_commune_population")
+    (read_cog_movements,) = _need("qpvgeo.readers.cog", "read_cog_movements")
+    (harmonise_communes,) = _need("qpvgeo.cog", "harmonise_communes")
+    qpv_population_by_commune, population_shares = _need(
+        "qpvgeo.population", "qpv_population_by_commune", "population_shares")
+
+    steps: dict[str, float] = {}
+    levels = ("commune", "departement", "region", "france")
+    with Meter() as m:
+        t = time.perf_counter()
+
+        def lap(name):
+            nonlocal t
+            now = time.perf_counter()
+            steps[name] = round(now - t, 3)
+            t = now
+
+        communes = read_communes(data / "communes.gpkg")
+        lap("read_communes")
+        population = read_commune_population(data / "populations_legales.csv")
+        lap("read_commune_population")
+        movements = read_cog_movements(data / "mouvements_communes.csv")
+        lap("read_cog_movements")
+        communes_h = harmonise_communes(communes, movements=movements)
+        lap("harmonise_communes")
+        qpv = read_qpv(data / "qpv2024.geojson", communes=communes_h)
+        lap("read_qpv")
+        indicators = read_qpv_indicators(data / "qpv_indicators.csv")
+        lap("read_qpv_indicators")
+        by_commune = qpv_population_by_commune(qpv, indicators, communes_h)
+        lap("qpv_population_by_commune")
+        shares = {lv: population_shares(by_commune, population, level=lv) for lv in levels}
+        lap("population_shares")
+    france = shares["france"]
+    manifest = json.loads((data / "manifest.json").read_text())
+    return {
+        **m.record(),
+        "steps_seconds": steps,
+        "n_qpv": int(len(qpv)),
+        "n_communes_read": int(len(communes)),
+        "n_communes_harmonised": int(len(communes_h)),
+        "n_rows_by_commune": {lv: int(len(s)) for lv, s in shares.items()},
+        "population_qpv_france": float(france["population_qpv"].sum()),
+        "population_france": float(france["population"].sum()),
+        "expected_population_qpv": manifest["totals"]["qpv_pop_mun"],
+        "expected_population": manifest["totals"]["pmun"],
+        "expected_communes_harmonised": manifest["counts"]["communes_after_mergers"],
+    }
+
+
+def case_grid_read(data: Path, work: Path, opts: dict) -> dict:
+    """read_filosofi_grid on the national CSV (INSEE layout, decimal commas)."""
+    (read_filosofi_grid,) = _need("qpvgeo.readers.grid", "read_filosofi_grid")
+    with Meter() as m:
+        grid = read_filosofi_grid(data / "filosofi_200m.csv")
+    manifest = json.loads((data / "manifest.json").read_text())
+    return {**m.record(), "n_cells": int(len(grid)), "ind_total": float(grid["ind"].sum()),
+            "expected_cells": manifest["counts"]["cells"],
+            "expected_ind_total": manifest["totals"]["grid_ind"],
+            "file_mb": round((data / "filosofi_200m.csv").stat().st_size / 2**20, 1)}
+
+
+def _grid_population_inputs(data: Path, opts: dict, crs: str):
+    zones = _qpv_plain(data, crs=crs, regions=opts.get("regions"))
+    grid = _grid(data, crs=crs)
+    return grid, zones
+
+
+def case_grid_population_qpvgeo(data: Path, work: Path, opts: dict) -> dict:
+    """qpvgeo.interpolate.grid_population(grid, qpv, method="area")."""
+    (grid_population,) = _need("qpvgeo.interpolate", "grid_population")
+    grid, zones = _grid_population_inputs(data, opts, "EPSG:2154")
+    with Meter() as m:
+        est = grid_population(grid, zones, columns=("ind",), method="area")
+    return {**m.record(), "n_zones": len(zones), "n_cells": len(grid),
+            "total": float(est["ind"].sum()),
+            "values": _save(work, "grid_population.qpvgeo", zones["code_qpv"], est["ind"])}
+
+
+def case_grid_population_tobler(data: Path, work: Path, opts: dict) -> dict:
+    """tobler.area_interpolate(grid, qpv, extensive_variables=["ind"], allocate_total=False).
+
+    Same inputs as qpvgeo: the exact INSEE squares in EPSG:3035 and the QPV reprojected to
+    EPSG:3035, which is where qpvgeo shares the areas.
+    """
+    from tobler.area_weighted import area_interpolate
+
+    grid, zones = _grid_population_inputs(data, opts, "EPSG:3035")
+    grid = grid[["ind", "geometry"]]
+    with Meter() as m:
+        est = area_interpolate(grid, zones[["code_qpv", "geometry"]], extensive_variables=["ind"],
+                               allocate_total=False)
+    return {**m.record(), "n_zones": len(zones), "n_cells": len(grid),
+            "total": float(est["ind"].sum()),
+            "values": _save(work, "grid_population.tobler", zones["code_qpv"], est["ind"])}
+
+
+def case_grid_population_overlay(data: Path, work: Path, opts: dict) -> dict:
+    """A plain geopandas.overlay: intersect, share each cell by area, sum per QPV."""
+    import geopandas as gpd
+
+    grid, zones = _grid_population_inputs(data, opts, "EPSG:3035")
+    grid = grid[["ind", "geometry"]].assign(cell_area=lambda g: g.area)
+    with Meter() as m:
+        pieces = gpd.overlay(grid, zones[["code_qpv", "geometry"]], how="intersection",
+                             keep_geom_type=True)
+        pieces["ind_part"] = pieces["ind"] * pieces.area / pieces["cell_area"]
+        est = pieces.groupby("code_qpv")["ind_part"].sum().reindex(zones["code_qpv"],
+                                                                   fill_value=0.0)
+    return {**m.record(), "n_zones": len(zones), "n_cells": len(grid),
+            "total": float(est.sum()),
+            "values": _save(work, "grid_population.overlay", est.index, est.to_numpy())}
+
+
+def case_areal_qpvgeo(data: Path, work: Path, opts: dict) -> dict:
+    """qpvgeo.interpolate.areal_interpolate: commune populations onto the QPV."""
+    (areal_interpolate,) = _need("qpvgeo.interpolate", "areal_interpolate")
+    communes, zones = _areal_inputs(data)
+    with Meter() as m:
+        est = areal_interpolate(communes, zones, extensive=("population",))
+    return {**m.record(), "n_zones": len(zones), "n_sources": len(communes),
+            "total": float(est["population"].sum()),
+            "values": _save(work, "areal.qpvgeo", zones["code_qpv"], est["population"])}
+
+
+def case_areal_tobler(data: Path, work: Path, opts: dict) -> dict:
+    """tobler.area_interpolate(communes, qpv, allocate_total=False)."""
+    from tobler.area_weighted import area_interpolate
+
+    communes, zones = _areal_inputs(data)
+    with Meter() as m:
+        est = area_interpolate(communes, zones, extensive_variables=["population"],
+                               allocate_total=False)
+    return {**m.record(), "n_zones": len(zones), "n_sources": len(communes),
+            "total": float(est["population"].sum()),
+            "values": _save(work, "areal.tobler", zones["code_qpv"], est["population"])}
+
+
+def case_areal_overlay(data: Path, work: Path, opts: dict) -> dict:
+    """A plain geopandas.overlay of communes and QPV, population shared by area."""
+    import geopandas as gpd
+
+    communes, zones = _areal_inputs(data)
+    communes = communes.assign(source_area=lambda g: g.area)
+    with Meter() as m:
+        pieces = gpd.overlay(communes, zones[["code_qpv", "geometry"]], how="intersection",
+                             keep_geom_type=True)
+        pieces["part"] = pieces["population"] * pieces.area / pieces["source_area"]
+        est = pieces.groupby("code_qpv")["part"].sum().reindex(zones["code_qpv"],
+                                                               fill_value=0.0)
+    return {**m.record(), "n_zones": len(zones), "n_sources": len(communes),
+            "total": float(est.sum()),
+            "values": _save(work, "areal.overlay", est.index, est.to_numpy())}
+
+
+def _areal_inputs(data: Path):
+    import geopandas as gpd
+    import pandas as pd
+
+    communes = gpd.read_file(data / "communes.gpkg", layer="communes")
+    # populations of the old geography: each commune's share of its new commune's PMUN,
+    # by cell population, is not known to a peer; use the grid's own count per commune
+    grid = _grid_counts(data)
+    communes["population"] = pd.Series(grid).reindex(communes["code"]).fillna(0).to_numpy()
+    zones = _qpv_plain(data)
+    return communes[["code", "population", "geometry"]], zones
+
+
+def _grid_counts(data: Path) -> dict:
+    with np.load(data / "grid.npz") as z:
+        commune, ind = z["commune"], z["ind"]
+    import geopandas as gpd
+
+    codes = gpd.read_file(data / "communes.gpkg", layer="communes",
+                          ignore_geometry=True)["code"].to_numpy()
+    sums = np.bincount(commune, weights=ind, minlength=len(codes))
+    return dict(zip(codes, sums, strict=True))
+
+
+def _layers_for_profile(data: Path):
+    from benchmarks.generate import load_layers
+
+    return load_layers(data)
+
+
+def case_exposure_profile(data: Path, work: Path, opts: dict) -> dict:
+    """qpvgeo.exposure.exposure_profile for every QPV with every layer and the grid."""
+    import inspect
+
+    (exposure_profile,) = _need("qpvgeo.exposure", "exposure_profile")
+    zones = _qpv_plain(data)
+    layers = _layers_for_profile(data)
+    grid = _grid(data)
+    params = inspect.signature(exposure_profile).parameters
+    kwargs = {}
+    aliases = {"flood": ("flood",), "sites": ("sites",), "air": ("air", "air_grid"),
+               "green_spaces": ("green_spaces", "parks"), "heat": ("heat",),
+               "noise": ("noise",)}
+    for name, frame in layers.items():
+        for alias in aliases[name]:
+            if alias in params:
+                kwargs[alias] = frame
+                break
+    for alias in ("grid", "population"):
+        if alias in params:
+            kwargs[alias] = grid
+            break
+    skipped = sorted(set(layers) - {k for k in layers if any(a in kwargs for a in aliases[k])})
+    with Meter() as m, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        prof = exposure_profile(zones, **kwargs)
+    return {**m.record(), "n_zones": len(zones), "n_rows": int(len(prof)),
+            "n_columns": int(prof.shape[1]), "layers_passed": sorted(kwargs),
+            "layers_not_accepted": skipped,
+            "layer_sizes": {k: len(v) for k, v in layers.items()},
+            "n_cells": len(grid)}
+
+
+def _map_case(qpv, work: Path, name: str) -> dict:
+    """Offline qpvgeo map vs geopandas.explore() of the same polygons."""
+    import shapely
+
+    out: dict = {"n_qpv": int(len(qpv)),
+                 "original_area_km2": round(float(qpv.area.sum()) / 1e6, 4),
+                 "original_vertices": int(shapely.get_num_coordinates(qpv.geometry.values).sum())}
+    # the peer: geopandas.explore(), which links Leaflet etc. from CDNs
+    with Meter() as m:
+        explore_path = work / f"{name}.explore.html"
+        qpv.explore().save(str(explore_path))
+    out["explore"] = {**m.record(), "bytes": explore_path.stat().st_size,
+                      "needs_network": _needs_network(explore_path)}
+    try:
+        qpv_map, save_html = _need("qpvgeo.maps", "qpv_map", "save_html")
+    except NotAvailable as exc:
+        out["qpvgeo"] = {"status": "not available", "reason": str(exc)}
+        return out
+    path = work / f"{name}.qpvgeo.html"
+    with Meter() as m:
+        fmap = qpv_map(qpv)
+        save_html(fmap, path, offline=True)
+    rec = {**m.record(), "bytes": path.stat().st_size, "needs_network": _needs_network(path)}
+    simplified = _simplified_area_km2(path)
+    if simplified is not None:
+        rec["map_area_km2"] = round(simplified[0], 4)
+        rec["map_vertices"] = simplified[1]
+        rec["area_rel_diff"] = simplified[0] / out["original_area_km2"] - 1
+    else:
+        rec["map_area_km2"] = None
+        rec["area_note"] = "no GeoJSON polygons could be read back from the HTML"
+    out["qpvgeo"] = rec
+    return out
+
+
+def _needs_network(path: Path) -> list[str]:
+    import re
+
+    text = path.read_text(encoding="utf-8", errors="replace")
+    urls = re.findall(r"""<(?:script|link)[^>]+(?:src|href)=["'](https?://[^"']+)""", text)
+    return sorted(set(urls))
+
+
+def _simplified_area_km2(path: Path):
+    """Area (km², EPSG:2154) and vertex count of the polygons embedded in a folium HTML."""
+    import re
+
+    import geopandas as gpd
+    import shapely
+
+    text = path.read_text(encoding="utf-8", errors="replace")
+    geoms = []
+    # folium embeds each GeoJson layer as a JS object literal: {"type": "FeatureCollection", …}
+    for match in re.finditer(r'\{"(?:bbox|features|type)"', text):
+        start = match.start()
+        try:
+            obj, _ = json.JSONDecoder().raw_decode(text[start:])
+        except ValueError:
+            continue
+        if isinstance(obj, dict) and obj.get("type") == "FeatureCollection":
+            for feat in obj.get("features", []):
+                g = shapely.geometry.shape(feat["geometry"]) if feat.get("geometry") else None
+                if g is not None and g.geom_type in ("Polygon", "MultiPolygon"):
+                    geoms.append(g)
+    if not geoms:
+        return None
+    s = gpd.GeoSeries(geoms, crs="EPSG:4326").to_crs("EPSG:2154")
+    return float(s.area.sum()) / 1e6, int(shapely.get_num_coordinates(s.values).sum())
+
+
+def case_map_synthetic(data: Path, work: Path, opts: dict) -> dict:
+    """Interactive offline map of all the synthetic QPV."""
+    zones = _qpv_plain(data)
+    zones["nom_qpv"] = zones["code_qpv"]
+    return _map_case(zones, work, "map_synthetic")
+
+
+def case_map_real2015(data: Path, work: Path, opts: dict) -> dict:
+    """The same on the 1,296 official 2015 contours (QP_METROPOLE_LB93.shp), when present."""
+    import geopandas as gpd
+
+    shp = Path(opts.get("real_qpv") or "")
+    if not shp.is_file():
+        raise NotAvailable(f"real 2015 contours not found at {shp}")
+    q = gpd.read_file(shp)
+    q = q.rename(columns={"CODE_QP": "code_qpv", "NOM_QP": "nom_qpv"})
+    q["geometry"] = q.geometry.make_valid()
+    return _map_case(q[["code_qpv", "nom_qpv", "geometry"]], work, "map_real2015")
+
+
+CASES = {
+    "pipeline": case_pipeline,
+    "grid_read": case_grid_read,
+    "grid_population.qpvgeo": case_grid_population_qpvgeo,
+    "grid_population.tobler": case_grid_population_tobler,
+    "grid_population.overlay": case_grid_population_overlay,
+    "areal.qpvgeo": case_areal_qpvgeo,
+    "areal.overlay": case_areal_overlay,
+    "areal.tobler": case_areal_tobler,
+    "exposure_profile": case_exposure_profile,
+    "map.synthetic": case_map_synthetic,
+    "map.real2015": case_map_real2015,
+}
+
+
+def main(argv: list[str]) -> int:
+    name, data, work, out = argv[0], Path(argv[1]), Path(argv[2]), Path(argv[3])
+    opts = json.loads(argv[4]) if len(argv) > 4 else {}
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = {"status": "ok", **CASES[name](data, work, opts)}
+    except NotAvailable as exc:
+        result = {"status": "not available", "reason": str(exc)}
+    except Exception as exc:  # reported, never hidden: the table shows the error
+        result = {"status": "error", "reason": f"{type(exc).__name__}: {exc}",
+                  "traceback": traceback.format_exc(limit=6)}
+    result["case"] = name
+    result["pid"] = os.getpid()
+    out.write_text(json.dumps(result, indent=1, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
