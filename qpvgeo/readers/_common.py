@@ -72,8 +72,17 @@ def resolve_input(path_or_name: PathLike) -> Path:
         raise DataFormatError(
             f"expected a file path, got {type(path_or_name).__name__}: {path_or_name!r}"
         )
+    # Lazy imports: readers must not pay for the fetch layer (requests, pooch) at import.
+    from qpvgeo import fetch as _fetch
+    from qpvgeo.sources import CATALOGUE
+
     if not path.exists():
+        # A catalogue source name ("qpv2024") is fetched, or found in the cache.
+        if isinstance(path_or_name, str) and path_or_name in CATALOGUE:
+            return _fetch.fetch(path_or_name)
         raise DataFormatError(f"{path}: no such file or directory")
+    if path.is_file():
+        _fetch.record_local_file(path)  # provenance of the files read this session
     return path
 
 
@@ -305,11 +314,14 @@ def as_int64(values: pd.Series) -> pd.Series:
 
 
 def normalise_name(values: pd.Series) -> pd.Series:
-    """Key for matching place names: no accents, case, hyphens, apostrophes or ``Saint``/``St``.
+    """Key for matching place names: no accents, case, hyphens, apostrophes, leading article.
+
+    ``St``/``Ste`` count as ``Saint``/``Sainte``; a leading ``Le``/``La``/``Les``/``L'``
+    is dropped (some COG derivatives store it apart).
 
     Examples
     --------
-    >>> normalise_name(pd.Series(["Saint-Pol-sur-Mer", "ST POL SUR MER", "Barœul"])).tolist()
+    >>> normalise_name(pd.Series(["Saint-Pol-sur-Mer", "ST POL SUR MER", "Le Barœul"])).tolist()
     ['saint pol sur mer', 'saint pol sur mer', 'baroeul']
     """
 
@@ -323,6 +335,9 @@ def normalise_name(values: pd.Series) -> pd.Series:
             t = t.replace(ch, " ")
         words = t.split()
         words = ["saint" if w == "st" else "sainte" if w == "ste" else w for w in words]
+        # COG 2018 derivatives drop the article ("Portel" for "Le Portel"): ignore it.
+        if len(words) > 1 and words[0] in {"le", "la", "les", "l"}:
+            words = words[1:]
         return " ".join(words) if words else pd.NA
 
     return values.map(key).astype("string")
@@ -376,11 +391,13 @@ def canonical_polygons(
     frame = require_crs(frame, crs=crs, path=path)
     frame = repair_polygons(frame, what=str(path), id_column=id_column)
     frame = schema.to_canonical_crs(frame, what=str(path))
-    return repair_polygons(frame, what=f"{path} (after reprojection)", id_column=id_column)
+    # Empty geometries were reported by the first pass.
+    return repair_polygons(frame, what=f"{path} (after reprojection)", id_column=id_column,
+                           report_empty=False)
 
 
 def repair_polygons(
-    frame: gpd.GeoDataFrame, *, what: str, id_column: str | None = None
+    frame: gpd.GeoDataFrame, *, what: str, id_column: str | None = None, report_empty: bool = True
 ) -> gpd.GeoDataFrame:
     """Make invalid geometries valid, keeping only their polygonal parts, and warn with the count.
 
@@ -399,14 +416,22 @@ def repair_polygons(
     >>> with warnings.catch_warnings(record=True):
     ...     warnings.simplefilter("always")
     ...     fixed = repair_polygons(g, what="demo")
-    >>> fixed.is_valid.all(), fixed.area.iloc[0]
-    (np.True_, 2.0)
+    >>> bool(fixed.is_valid.all()), float(fixed.area.iloc[0])
+    (True, 2.0)
     """
     geoms = np.asarray(frame.geometry.array, dtype=object)
-    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    missing = shapely.is_missing(geoms)
     if missing.any():
-        raise DataFormatError(f"{what}: {int(missing.sum())} feature(s) have no geometry")
-    invalid = ~shapely.is_valid(geoms)
+        ids = (frame.loc[missing, id_column].tolist()[:10] if id_column
+               else np.flatnonzero(missing)[:10].tolist())
+        raise DataFormatError(f"{what}: {int(missing.sum())} feature(s) have no geometry: {ids}")
+    empty = shapely.is_empty(geoms)
+    if empty.any() and report_empty:
+        ids = (frame.loc[empty, id_column].tolist()[:10] if id_column
+               else np.flatnonzero(empty)[:10].tolist())
+        warnings.warn(f"{what}: {int(empty.sum())} feature(s) have an empty geometry: {ids}",
+                      QpvgeoWarning, stacklevel=3)
+    invalid = ~shapely.is_valid(geoms) & ~empty
     n_invalid = int(invalid.sum())
     if not n_invalid:
         return frame

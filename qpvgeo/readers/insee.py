@@ -254,8 +254,11 @@ def read_commune_population(path: PathLike, *, sheet: str | int | None = None) -
     >>> import tempfile, pathlib
     >>> f = pathlib.Path(tempfile.mkdtemp()) / "pop.csv"
     >>> _ = f.write_text("REG;DEP;COM;Commune;PMUN\\n32;59;59350;Lille;238246\\n")
-    >>> read_commune_population(f).iloc[0].tolist()
-    ['59350', 'Lille', 238246, '59', '32']
+    >>> p = read_commune_population(f)
+    >>> p[["code_commune", "nom_commune", "code_departement", "code_region"]].iloc[0].tolist()
+    ['59350', 'Lille', '59', '32']
+    >>> int(p["population"].sum())
+    238246
     """
     src = resolve_input(path)
     raw = read_table(src, header_candidates=_POP_CODE + _POP_CODCOM, sheet=sheet)

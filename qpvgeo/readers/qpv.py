@@ -61,8 +61,53 @@ COMMUNE_NAME_COLUMNS: tuple[str, ...] = (
 CODES_COMMUNES = "codes_communes"  # every commune code the publisher lists, ", "-separated
 NOMS_COMMUNES = "noms_communes"  # every commune name the publisher lists, ", "-separated
 
-_PLM = re.compile(r"^\s*(paris|lyon|marseille)\b.*arrondissement", re.IGNORECASE)
-_PLM_CODES = {"paris": "75056", "lyon": "69123", "marseille": "13055"}
+_PLM_CITY = re.compile(r"^\s*(paris|lyon|marseille)\b(.*)$", re.IGNORECASE)
+_ORDINALS = re.compile(
+    r"^\s*\d+\s*(?:er|e|ème|eme)?(?:\s*(?:et|,)\s*\d+\s*(?:er|e|ème|eme)?)*"
+    r"(?:\s+arrondissements?)?\s*$",
+    re.IGNORECASE,
+)
+_PLM_KEY = re.compile(r"^(paris|lyon|marseille) (\d+)(?:er|e|eme)?(?: arrondissements?)?$")
+
+
+def _split_commune_names(cell: object) -> list[str]:
+    """Split a list of commune names; expand Paris/Lyon/Marseille arrondissements.
+
+    ``"Marseille 3ème, 1er et 15ème arrondissements"`` -> ``["Marseille 3",
+    "Marseille 1", "Marseille 15"]``; ``"Lille, Loos,  Lezennes,"`` -> 3 names.
+
+    Examples
+    --------
+    >>> _split_commune_names("Marseille 3ème, 1er et 15ème arrondissements, Hem")
+    ['Marseille 3', 'Marseille 1', 'Marseille 15', 'Hem']
+    """
+    if not isinstance(cell, str):
+        return []
+    out: list[str] = []
+    city = None
+    for seg in (x.strip() for x in cell.split(",")):
+        if not seg:
+            continue
+        m = _PLM_CITY.match(seg)
+        if m:
+            city, rest = m.group(1).title(), m.group(2)
+        elif city is not None and _ORDINALS.match(seg):
+            rest = seg
+        else:
+            city = None
+            out.append(seg)
+            continue
+        nums = re.findall(r"\d+", rest)
+        out.extend([f"{city} {int(n)}" for n in nums] if nums else [city])
+    return out
+
+
+def _commune_key(names: pd.Series) -> pd.Series:
+    """normalise_name, with "Marseille 1er Arrondissement" and "Marseille 1" alike."""
+    key = normalise_name(names)
+    found = key.str.extract(_PLM_KEY)
+    plm = found[0].notna()
+    return key.mask(plm, found[0] + " " + found[1].astype("float").astype("Int64").astype("string"))
 
 
 def _codes(values: pd.Series) -> pd.Series:
@@ -78,6 +123,14 @@ def _require_code_column(columns, path) -> str:
             f"columns present: {shown}"
         )
     return col
+
+
+def _normalise_code_lists(lists: pd.Series) -> pd.Series:
+    """normalise_commune_code on every item of a Series of lists, in one vectorised pass."""
+    flat = lists.explode()
+    codes = schema.normalise_commune_code(flat.dropna().astype("string"))
+    grouped = codes.groupby(level=0, sort=False).agg(list)
+    return grouped.reindex(lists.index).map(lambda v: v if isinstance(v, list) else [])
 
 
 def _join(items: list[str]) -> object:
@@ -137,8 +190,10 @@ def read_qpv(
     ...                   "insee_com": ["59220, 59350"]},
     ...                  geometry=[box(3.05, 50.60, 3.07, 50.61)], crs=4326).to_file(f)
     >>> q = read_qpv(f)
-    >>> q[["code_qpv", "millesime", "code_departement", "code_commune"]].iloc[0].tolist()
-    ['QN05972M', 2024, '59', '59220']
+    >>> q.loc[0, ["code_qpv", "code_departement", "code_commune"]].tolist()
+    ['QN05972M', '59', '59220']
+    >>> int(q.loc[0, "millesime"])
+    2024
     """
     src = resolve_input(path)
     raw = read_vector(src, layer=layer)
@@ -156,9 +211,7 @@ def read_qpv(
     com_col = find_column(raw.columns, COMMUNE_CODE_COLUMNS)
     com_lists = (split_list(raw[com_col].astype("string")) if com_col
                  else pd.Series([[] for _ in range(len(raw))], index=raw.index))
-    com_lists = com_lists.map(
-        lambda xs: schema.normalise_commune_code(pd.Series(xs, dtype="string")).tolist()
-    )
+    com_lists = _normalise_code_lists(com_lists)
     comname_col = find_column(raw.columns, COMMUNE_NAME_COLUMNS)
     comname_lists = (split_list(raw[comname_col].astype("string")) if comname_col
                      else pd.Series([[] for _ in range(len(raw))], index=raw.index))
@@ -303,8 +356,7 @@ def read_qpv_communes(
         cname_lists = split_list(cnames)
     else:
         ccode_lists = pd.Series([[] for _ in range(len(raw))], index=raw.index)
-        cname_lists = split_list(cnames.where(~cnames.fillna("").str.match(_PLM),
-                                              cnames.str.extract(_PLM, expand=False)))
+        cname_lists = cnames.map(_split_commune_names)
 
     rows = []
     for i in raw.index:
@@ -342,12 +394,20 @@ def read_qpv_communes(
             "pass communes= (a frame with code_commune and nom_commune) to match the names"
         )
     else:
-        out, unmatched = _match_names(out, communes)
+        out, unmatched, n_outside = _match_names(out, communes)
+        if n_outside:
+            warnings.warn(
+                f"{src}: {n_outside} QPV lie in départements with no commune in communes= "
+                "and were left out",
+                QpvgeoWarning,
+                stacklevel=2,
+            )
         if unmatched:
             shown = ", ".join(f"{q}: {n}" for q, n in unmatched[:10])
+            shown += " …" if len(unmatched) > 10 else ""
             warnings.warn(
-                f"{src}: {len(unmatched)} commune name(s) match no commune of the same "
-                f"département and were left out: {shown}" + (" …" if len(unmatched) > 10 else ""),
+                f"{src}: {len(unmatched)} commune name(s) match no commune of the QPV's "
+                f"département (nor a unique one of its region) and were left out: {shown}",
                 QpvgeoWarning,
                 stacklevel=2,
             )
@@ -369,12 +429,13 @@ def _commune_names(pairs: pd.DataFrame, communes: pd.DataFrame | None) -> pd.Ser
     """
     names = pairs[schema.NOM_COMMUNE].astype("string")
     names = names.mask(names.str.contains(";", regex=False, na=False))
-    single = (
+    counts = (
         pd.DataFrame({"c": pairs[schema.CODE_COMMUNE], "n": names})
         .dropna()
-        .groupby("c")["n"]
-        .agg(lambda v: v.value_counts().index[0])
+        .value_counts()
+        .reset_index()
     )
+    single = counts.drop_duplicates("c").set_index("c")["n"]  # most frequent name per code
     filled = names.fillna(pairs[schema.CODE_COMMUNE].map(single))
     if communes is not None and schema.NOM_COMMUNE in communes and schema.CODE_COMMUNE in communes:
         ref = communes.drop_duplicates(schema.CODE_COMMUNE).set_index(
@@ -386,36 +447,48 @@ def _commune_names(pairs: pd.DataFrame, communes: pd.DataFrame | None) -> pd.Ser
 
 def _match_names(
     pairs: pd.DataFrame, communes: pd.DataFrame
-) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
-    """Give each (QPV, commune name) the code of the same-named commune of its département."""
+) -> tuple[pd.DataFrame, list[tuple[str, str]], int]:
+    """Give each (QPV, commune name) the code of the same-named commune.
+
+    First within the QPV's département; failing that, a name that is unique among the
+    ``communes`` of the QPV's region (a QPV coded in one département may reach into a
+    commune of the next: QP062040 covers Ostricourt, Nord). Returns the pairs with
+    ``code_commune`` (NA when unmatched), the unmatched (code, name) list, and the
+    number of QPV whose département has no commune in ``communes`` at all.
+    """
     schema.require_columns(communes, [schema.CODE_COMMUNE, schema.NOM_COMMUNE], what="communes")
     ref = pd.DataFrame(
         {
-            "_code": schema.normalise_commune_code(communes[schema.CODE_COMMUNE]),
-            "_nom": communes[schema.NOM_COMMUNE].astype("string"),
-            "_pop": (pd.to_numeric(communes[schema.POPULATION], errors="coerce")
+            "_code": schema.normalise_commune_code(communes[schema.CODE_COMMUNE]).to_numpy(),
+            "_nom": communes[schema.NOM_COMMUNE].astype("string").to_numpy(),
+            "_pop": (pd.to_numeric(communes[schema.POPULATION], errors="coerce").to_numpy()
                      if schema.POPULATION in communes else np.nan),
         }
     )
     ref["_dep"] = ref["_code"].map(schema.departement_of_commune)
-    ref["_key"] = normalise_name(ref["_nom"])
+    ref["_reg"] = ref["_dep"].map(schema.REGION_OF_DEPARTEMENT)
+    ref["_key"] = _commune_key(ref["_nom"])
     # Homonyms inside a département: the most populated one (first when no population).
     ref = ref.sort_values("_pop", ascending=False, na_position="last", kind="stable")
-    ref = ref.drop_duplicates(["_dep", "_key"])
-    for city, code in _PLM_CODES.items():
-        if code in set(ref["_code"]):
-            ref.loc[ref["_code"] == code, "_key"] = city
-    left = pairs.assign(_key=normalise_name(pairs[schema.NOM_COMMUNE]))
-    merged = left.merge(
-        ref[["_dep", "_key", "_code", "_nom"]],
-        left_on=[schema.CODE_DEPARTEMENT, "_key"],
-        right_on=["_dep", "_key"],
-        how="left",
-    )
-    lost = merged[merged["_code"].isna()]
+    by_dep = ref.drop_duplicates(["_dep", "_key"])
+    by_reg = ref.drop_duplicates(["_reg", "_key"], keep=False)  # unique names only
+
+    covered = pairs[schema.CODE_DEPARTEMENT].isin(set(ref["_dep"]))
+    n_outside = int(pairs.loc[~covered, schema.CODE_QPV].nunique())
+    left = pairs[covered].reset_index(drop=True)
+    left["_key"] = _commune_key(left[schema.NOM_COMMUNE])
+    left["_reg"] = left[schema.CODE_DEPARTEMENT].map(schema.REGION_OF_DEPARTEMENT)
+    m1 = left.merge(by_dep[["_dep", "_key", "_code", "_nom"]], how="left",
+                    left_on=[schema.CODE_DEPARTEMENT, "_key"], right_on=["_dep", "_key"])
+    m2 = left.merge(by_reg[["_reg", "_key", "_code", "_nom"]], how="left",
+                    on=["_reg", "_key"])
+    code = m1["_code"].fillna(m2["_code"])
+    name = m1["_nom"].where(m1["_code"].notna(), m2["_nom"])
+    lost = left[code.isna().to_numpy()]
     unmatched = list(zip(lost[schema.CODE_QPV].astype(str), lost[schema.NOM_COMMUNE].astype(str),
                          strict=True))
-    merged[schema.CODE_COMMUNE] = merged["_code"].astype("string")
+    out = left.drop(columns=["_key", "_reg"])
+    out[schema.CODE_COMMUNE] = code.astype("string").to_numpy()
     # The reference spelling is the canonical one (the 2015 files drop accents at times).
-    merged[schema.NOM_COMMUNE] = merged["_nom"].astype("string")
-    return merged.drop(columns=["_key", "_dep", "_code", "_nom"]), unmatched
+    out[schema.NOM_COMMUNE] = name.astype("string").to_numpy()
+    return out, unmatched, n_outside
