@@ -120,3 +120,44 @@ def diagnose_command(territory, millesime, out, offline_maps, demo, data_dir, dp
     path = diagnose(territory, millesime=int(millesime), out=out, data_dir=data_dir, demo=demo,
                     offline_maps=offline_maps, dpi=dpi, progress=not quiet)
     click.echo(f"{path / 'index.html'}")
+
+
+@main.command()
+@click.option("--demo", is_flag=True, help="Use the embedded synthetic demo territory.")
+@click.option("--qpv", type=click.Path(dir_okay=False), help="QPV contours (read_qpv).")
+@click.option("--indicators", type=click.Path(dir_okay=False),
+              help="QPV populations / INSEE indicators (read_qpv_indicators).")
+@click.option("--communes", type=click.Path(), help="Commune boundaries (read_communes).")
+@click.option("--membership", type=click.Path(dir_okay=False),
+              help="QPV x commune list (read_qpv_communes): split a QPV only among these.")
+@click.option("--population", type=click.Path(dir_okay=False),
+              help="INSEE populations légales by commune (read_commune_population).")
+@click.option("--epci", type=click.Path(dir_okay=False),
+              help="DGCL EPCI membership (read_epci), needed for --level epci.")
+@click.option("--movements", type=click.Path(dir_okay=False),
+              help="INSEE COG movements file: bring commune codes to its geography first.")
+@click.option("--cog-year", type=int, default=None,
+              help="COG year of the commune codes of --communes (with --movements).")
+@click.option("--level", type=click.Choice(["commune", "epci", "departement", "region",
+                                            "france"]), default="commune", show_default=True)
+@click.option("--metropolitan-only", is_flag=True, help="Leave the overseas départements out.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="CSV to write (`;`, UTF-8 BOM, decimal comma). Default: print a table.")
+def shares(demo, qpv, indicators, communes, membership, population, epci, movements, cog_year,
+           level, metropolitan_only, out):
+    """Population living in QPV, and its share, by commune, EPCI, département, region."""
+    from qpvgeo.pipeline import shares_from_files
+
+    table = shares_from_files(
+        demo=demo, qpv=qpv, indicators=indicators, communes=communes, membership=membership,
+        population=population, epci=epci, movements=movements, cog_year=cog_year,
+        level=level, metropolitan_only=metropolitan_only,
+    )
+    if out:
+        from qpvgeo.tables import write_csv
+
+        write_csv(table, out)
+        click.echo(f"{len(table)} rows written to {out}")
+    else:
+        shown = table.assign(part_qpv=(table["part_qpv"] * 100).round(1))
+        click.echo(shown.rename(columns={"part_qpv": "part_qpv (%)"}).to_string())

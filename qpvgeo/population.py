@@ -514,6 +514,14 @@ def population_shares(
 
     pop_side = commune_population
     qpv_side = qpv_by_commune
+    if (schema.CODE_COMMUNE in qpv_side.columns and schema.CODE_REGION not in qpv_side.columns
+            and schema.CODE_REGION in commune_population.columns):
+        # A QPV part takes the region of its commune as the population file gives it, so
+        # that territories the département table does not know (the demo) still match.
+        lookup = pd.Series(commune_population[schema.CODE_REGION].astype("string").to_numpy(),
+                           index=codes.to_numpy())
+        qpv_side = qpv_side.assign(**{schema.CODE_REGION: schema.normalise_commune_code(
+            qpv_side[schema.CODE_COMMUNE]).map(lookup)})
     if metropolitan_only:
         pop_side = pop_side[_metropolitan(pop_side)]
         qpv_side = qpv_side[_metropolitan(qpv_side)]
