@@ -1,0 +1,49 @@
+"""Maps of the QPV: interactive (folium, offline-capable HTML) and static (matplotlib).
+
+Examples
+--------
+>>> from qpvgeo.maps import qpv_map, save_html, plot_choropleth
+"""
+
+from qpvgeo.maps._classes import Classes, classify
+from qpvgeo.maps.interactive import (
+    LAYER_KINDS,
+    Legend,
+    SavedMap,
+    add_air_layer,
+    add_choropleth_layer,
+    add_flood_layer,
+    add_green_spaces_layer,
+    add_heat_layer,
+    add_layer,
+    add_noise_layer,
+    add_sites_layer,
+    add_territory_layer,
+    qpv_map,
+    save_html,
+    web_geometry,
+)
+from qpvgeo.maps.static import plot_choropleth, plot_qpv, save_figure
+
+__all__ = [
+    "LAYER_KINDS",
+    "Classes",
+    "Legend",
+    "SavedMap",
+    "add_air_layer",
+    "add_choropleth_layer",
+    "add_flood_layer",
+    "add_green_spaces_layer",
+    "add_heat_layer",
+    "add_layer",
+    "add_noise_layer",
+    "add_sites_layer",
+    "add_territory_layer",
+    "classify",
+    "plot_choropleth",
+    "plot_qpv",
+    "qpv_map",
+    "save_figure",
+    "save_html",
+    "web_geometry",
+]

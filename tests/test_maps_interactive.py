@@ -1,0 +1,519 @@
+"""Interactive maps: French formatting, classes, web geometry, escaping, offline export.
+
+The browser tests (marker ``browser``) open the exported files in Debian's Chromium
+through Playwright, with every network request aborted: only the ``file://`` page
+itself may load. The web assets the offline export inlines are served by a loopback
+mirror from the npm packages installed by ``npm ci --prefix tests/web_assets``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import warnings
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import folium
+import geopandas as gpd
+import mapclassify
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from http_mirror import MirrorServer
+from shapely.geometry import Polygon, box
+
+from qpvgeo.datasets import demo
+from qpvgeo.errors import ChecksumError, QpvgeoError, QpvgeoWarning, SchemaError
+from qpvgeo.maps import _assets, _format
+from qpvgeo.maps._classes import classify
+from qpvgeo.maps.interactive import (
+    add_layer,
+    add_sites_layer,
+    qpv_map,
+    save_html,
+    web_geometry,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+NODE_MODULES = REPO / "tests" / "web_assets" / "node_modules"
+ARTIFACTS = REPO / "tests" / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+EVIL = "<img src=x onerror=alert(1)>"
+EVIL_SCRIPT = "</script><script>alert(2)</script>"
+#: Size bound of the offline export of the 204 HdF QPV of 2024 (+ 3,782 communes and 92
+#: EPCI, all scripts inlined): 6 MB. Measured 5.24 MB (communes ≈ 3 MB of it).
+HDF_SIZE_BOUND = 6_000_000
+
+NNBSP = "\u202f"
+
+
+def _under_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _skip_or_fail(reason: str) -> None:
+    if _under_ci():
+        pytest.fail(f"CI=true but {reason}")
+    pytest.skip(reason)
+
+
+def _demo_frame():
+    d = demo()
+    return d, d.qpv.merge(d.indicators, left_on="code_qpv", right_index=True)
+
+
+# -- French formatting ------------------------------------------------------------------
+
+
+def test_french_number_formats():
+    assert _format.format_number(1234567.891, 1) == f"1{NNBSP}234{NNBSP}567,9"
+    assert _format.format_number(753115) == f"753{NNBSP}115"
+    assert _format.format_percent(12.5) == f"12,5{NNBSP}%"
+    assert _format.format_percent(0.4321, fraction=True) == f"43,2{NNBSP}%"
+    assert _format.format_euros(14520) == f"14{NNBSP}520\u00a0€"
+    assert _format.format_number(-0.04, 1) == "0,0"
+    assert _format.format_value(float("nan"), "taux_pauvrete") == "n.d."
+    assert _format.format_value(pd.NA, "population") == "n.d."
+    assert _format.format_value(6399, "population") == f"6{NNBSP}399"
+    assert _format.format_value(43.0, "taux_pauvrete") == f"43,0{NNBSP}%"
+
+
+@pytest.mark.parametrize(
+    ("scheme", "mc"),
+    [("quantiles", mapclassify.Quantiles), ("natural_breaks", mapclassify.FisherJenks),
+     ("equal_interval", mapclassify.EqualInterval)],
+)
+def test_classes_are_mapclassify_bins(scheme, mc):
+    values = pd.Series([29.0, 31.5, 35.2, 38.0, 41.0, 43.3, 47.9, 52.0, 58.4, 63.0, None])
+    c = classify(values, scheme=scheme, k=4)
+    expected = mc(values.dropna().to_numpy(), k=4)
+    np.testing.assert_array_equal(c.bins, expected.bins)
+    assert c.yb.tolist()[:-1] == expected.yb.tolist()
+    assert c.yb[-1] == -1 and c.n_missing == 1
+    assert sum(c.counts) == 10
+    assert c.labels == _format.class_labels(29.0, expected.bins)
+
+
+def test_user_bins_and_bad_scheme():
+    c = classify(pd.Series([10.0, 20, 30, 40]), bins=[15, 35])
+    # mapclassify adds the maximum as the last bound when it exceeds the user's last one
+    assert c.bins.tolist() == [15.0, 35.0, 40.0] and c.yb.tolist() == [0, 1, 1, 2]
+    with pytest.raises(QpvgeoError, match="unknown classification scheme"):
+        classify(pd.Series([1.0, 2.0]), scheme="kmeans")
+    with pytest.raises(SchemaError, match="no value"):
+        classify(pd.Series([None, None], dtype="float64"), column="taux_emploi")
+
+
+# -- web geometry ------------------------------------------------------------------------
+
+
+def _zigzag_pair() -> gpd.GeoDataFrame:
+    # Two 500 m x 1 km rectangles sharing a zigzag edge with 1 m teeth: a 5 m tolerance removes
+    # the teeth; simplified as a coverage, both sides must remove the same ones.
+    x0, y0 = 700_000.0, 7_000_000.0
+    ys = np.linspace(y0, y0 + 1000, 201)
+    xs = x0 + 500 + np.where(np.arange(201) % 2 == 0, 0.0, 1.0)
+    edge = list(zip(xs, ys, strict=True))
+    left = Polygon([(x0, y0), *edge, (x0, y0 + 1000)])
+    right = Polygon([*edge, (x0 + 1000, y0 + 1000), (x0 + 1000, y0)])
+    return gpd.GeoDataFrame({"code_commune": ["00001", "00002"]}, geometry=[left, right],
+                            crs=2154)
+
+
+def test_web_geometry_coverage_keeps_shared_edges():
+    pair = _zigzag_pair()
+    before = int(shapely.get_num_coordinates(np.asarray(pair.geometry.array)).sum())
+    web = web_geometry(pair, tolerance=5.0, precision=6, coverage=True)
+    arr = np.asarray(web.geometry.array)
+    after = int(shapely.get_num_coordinates(arr).sum())
+    assert web.crs.to_epsg() == 4326
+    assert after < before / 10  # the 200 teeth are gone (2 x 205 vertices -> a few)
+    # Still a coverage: no gap and no overlap between the two communes.
+    assert bool(shapely.coverage_is_valid(arr))
+    back = gpd.GeoSeries(arr, crs=4326).to_crs(2154)
+    # Area kept within 0.5 %: the teeth are 1 m high over 1 km (0.1 % of the area),
+    # and the 1e-6 degree grid moves vertices by under 0.1 m.
+    assert back.area.sum() == pytest.approx(1e6, rel=5e-3)
+    # Coordinates snapped to 6 decimals.
+    coords = shapely.get_coordinates(arr)
+    np.testing.assert_allclose(coords * 1e6, np.round(coords * 1e6), atol=1e-6)
+
+
+def test_web_geometry_repairs_invalid_with_warning():
+    bowtie = Polygon([(700000, 7000000), (700100, 7000100), (700100, 7000000),
+                      (700000, 7000100)])
+    g = gpd.GeoDataFrame({"code_qpv": ["QN05999M"]}, geometry=[bowtie], crs=2154)
+    with pytest.warns(QpvgeoWarning, match="1 invalid geometry repaired"):
+        web = web_geometry(g, tolerance=0)
+    assert bool(shapely.is_valid(web.geometry.iloc[0]))
+
+
+def test_web_geometry_needs_crs():
+    g = gpd.GeoDataFrame(geometry=[box(0, 0, 1, 1)])
+    with pytest.raises(QpvgeoError, match="no CRS"):
+        web_geometry(g)
+
+
+# -- the page ------------------------------------------------------------------------------
+
+
+def test_qpv_map_page_holds_classes_legend_and_sources():
+    d, g = _demo_frame()
+    m = qpv_map(d.qpv, "taux_pauvrete", indicators=d.indicators, k=3, tiles=None)
+    page = m.get_root().render()
+    expected = mapclassify.Quantiles(g["taux_pauvrete"].to_numpy(), k=3)
+    np.testing.assert_array_equal(m.qpvgeo_classes.bins, expected.bins)
+    labels = _format.class_labels(g["taux_pauvrete"].min(), expected.bins)
+    for label in labels:
+        assert json.dumps(label) in page  # the legend spec carries every class label
+    # Jinja's tojson writes non-ASCII letters as \u escapes: "g\u00e9ographie".
+    assert "ANCT, SIG Ville (g\\u00e9ographie 2024)" in page
+    # Only the assets the page uses: Leaflet, jQuery, the fullscreen control.
+    links = re.findall(r'(?:src|href)="(https://[^"]+)"', page)
+    assert sorted(links) == sorted([
+        "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js",
+        "https://code.jquery.com/jquery-3.7.1.min.js",
+        "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.css",
+        _assets.FULLSCREEN_JS, _assets.FULLSCREEN_CSS,
+    ])
+
+
+def test_unknown_column_names_the_column():
+    d = demo()
+    with pytest.raises(SchemaError, match="'taux_chomage'"):
+        qpv_map(d.qpv, "taux_chomage", indicators=d.indicators, tiles=None)
+
+
+def _evil_qpv() -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    d = demo()
+    qpv = d.qpv.copy()
+    qpv["nom_qpv"] = [EVIL, EVIL_SCRIPT, "Les Tours", "Le Port"]
+    qpv["nom_commune"] = [EVIL_SCRIPT, EVIL, "Port-Synthèse", "Bourg"]
+    return qpv, d.indicators
+
+
+def test_page_source_never_carries_data_as_markup():
+    qpv, ind = _evil_qpv()
+    m = qpv_map(qpv, "taux_emploi", indicators=ind, tiles=None, title=EVIL,
+                sources=EVIL, name=EVIL)
+    page = m.get_root().render()
+    assert "<img src=x" not in page
+    assert "<script>alert(2)" not in page
+    assert "alert(2)</script>" not in page
+
+
+def test_offline_export_refuses_unpinned_assets(tmp_path):
+    m = folium.Map(tiles=None)  # folium's defaults include awesome-markers, glyphicons
+    with pytest.raises(QpvgeoError, match="bootstrap-glyphicons.css"):
+        save_html(m, tmp_path / "m.html", offline=True, cache=tmp_path / "cache")
+    assert not (tmp_path / "m.html").exists()
+
+
+# -- loopback mirror of the npm packages ---------------------------------------------------
+
+
+def _npm_file(asset: _assets.Asset) -> Path:
+    pkg_ver, _, rel = asset.npm.partition("/")
+    pkg, _, version = pkg_ver.rpartition("@")
+    meta = NODE_MODULES / pkg / "package.json"
+    if not meta.is_file():
+        _skip_or_fail(f"{NODE_MODULES} lacks {pkg}: run `npm ci --prefix tests/web_assets`")
+    found = json.loads(meta.read_text())["version"]
+    assert found == version, f"{pkg} {found} installed, {version} pinned"
+    return NODE_MODULES / pkg / rel
+
+
+@pytest.fixture(scope="module")
+def asset_mirror():
+    """Loopback mirror serving each pinned asset from its npm package."""
+    server = MirrorServer()
+    for url, asset in _assets.ASSETS.items():
+        parts = urlsplit(url)
+        server.add(f"/{parts.netloc}{parts.path}", _npm_file(asset))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def asset_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("asset-cache")
+
+
+def test_offline_assets_are_checked_against_pinned_hashes(tmp_path):
+    server = MirrorServer()
+    for url, asset in _assets.ASSETS.items():
+        parts = urlsplit(url)
+        server.add(f"/{parts.netloc}{parts.path}", _npm_file(asset))
+    # An altered Leaflet (one byte appended) must be refused, and nothing written.
+    leaflet = next(u for u in _assets.ASSETS if u.endswith("leaflet.js"))
+    parts = urlsplit(leaflet)
+    server.add(f"/{parts.netloc}{parts.path}", _npm_file(_assets.ASSETS[leaflet]).read_bytes()
+               + b"\n")
+    server.start()
+    try:
+        d = demo()
+        with pytest.raises(ChecksumError):
+            save_html(qpv_map(d.qpv, tiles=None), tmp_path / "m.html", offline=True,
+                      mirror=server.url, cache=tmp_path / "cache")
+    finally:
+        server.stop()
+    assert not (tmp_path / "m.html").exists()
+
+
+def test_offline_export_is_self_contained(asset_mirror, asset_cache, tmp_path):
+    d = demo()
+    m = qpv_map(d.qpv, "population", indicators=d.indicators, tiles=None, k=2)
+    out = save_html(m, tmp_path / "demo.html", offline=True, mirror=asset_mirror.url,
+                    cache=asset_cache)
+    raw = out.path.read_bytes()
+    page = raw.decode("utf-8")
+    assert out.offline and out.size_bytes == len(raw)
+    assert not re.search(r'<(script|link)[^>]+(src|href)="https?:', page)
+    # Leaflet's stylesheet images became data: URIs.
+    assert "data:image/png;base64," in page and "data:image/svg+xml;base64," in page
+    assert "sourceMappingURL" not in page
+    # Exported a second time: served from the cache, no new request to the mirror.
+    hits = sum(asset_mirror.hits.values())
+    save_html(m, tmp_path / "again.html", offline=True, mirror=asset_mirror.url,
+              cache=asset_cache)
+    assert sum(asset_mirror.hits.values()) == hits
+
+
+def test_offline_export_with_tiles_warns(asset_mirror, asset_cache, tmp_path):
+    d = demo()
+    m = qpv_map(d.qpv, tiles="OpenStreetMap")
+    with pytest.warns(QpvgeoWarning, match="tile layer"):
+        save_html(m, tmp_path / "t.html", offline=True, mirror=asset_mirror.url,
+                  cache=asset_cache)
+
+
+# -- in Chromium ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        _skip_or_fail(f"{CHROMIUM} not found (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+class Opened:
+    """A page opened with every network request aborted, with what it tried."""
+
+    def __init__(self, browser, path: Path) -> None:
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        self.dialogs: list[str] = []
+        self.page = browser.new_page(viewport={"width": 1100, "height": 800})
+        self.page.on("console",
+                     lambda msg: self.errors.append(msg.text) if msg.type == "error" else None)
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.page.on("dialog", self._dialog)
+        self.page.route("**/*", self._route)
+        self.url = path.resolve().as_uri()
+        self.page.goto(self.url, wait_until="load")
+
+    def _dialog(self, dialog) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def _route(self, route) -> None:
+        url = route.request.url
+        if url == self.url:
+            route.continue_()
+        else:
+            self.requests.append(url)
+            route.abort()
+
+    def close(self) -> None:
+        self.page.close()
+
+
+@pytest.fixture(scope="module")
+def demo_page(browser, asset_mirror, asset_cache, tmp_path_factory):
+    d = demo()
+    m = qpv_map(d.qpv, "taux_pauvrete", indicators=d.indicators, k=3, tiles=None,
+                tooltip=["population", "taux_pauvrete"], title="Territoire de démonstration")
+    add_layer(m, d.communes, kind="communes")
+    add_layer(m, d.flood, kind="flood")
+    add_sites_layer(m, d.sites, radius={"haut": 1000, "bas": 500})
+    add_layer(m, d.air, kind="air", pollutant="no2", k=3)
+    path = tmp_path_factory.mktemp("demo-map") / "demo.html"
+    save_html(m, path, offline=True, mirror=asset_mirror.url, cache=asset_cache)
+    opened = Opened(browser, path)
+    yield opened, m
+    opened.close()
+
+
+@pytest.mark.browser
+def test_offline_demo_renders_without_network(demo_page):
+    opened, m = demo_page
+    page = opened.page
+    page.wait_for_selector("path.qpvgeo-qpv")
+    assert opened.errors == []
+    assert opened.requests == []  # nothing was even attempted beyond the file
+    assert page.locator("path.qpvgeo-qpv").count() == 4  # one SVG path per QPV
+    legend = page.locator(".qpvgeo-legend", has_text="Taux de pauvreté")
+    assert legend.is_visible()
+    shown = legend.locator(".qpvgeo-legend-label").all_inner_texts()
+    assert shown == m.qpvgeo_classes.labels
+    assert m.qpvgeo_classes.labels == _format.class_labels(
+        38.5, mapclassify.Quantiles(demo().indicators["taux_pauvrete"].to_numpy(), k=3).bins)
+    assert page.locator(".qpvgeo-title").inner_text() == "Territoire de démonstration"
+    assert "hors ligne" in page.locator(".qpvgeo-note").inner_text()
+    assert "géographie 2024" in page.locator(".leaflet-control-attribution").inner_text()
+    # Scale, fullscreen and layer control are there.
+    assert page.locator(".leaflet-control-scale").is_visible()
+    assert page.locator(".leaflet-control-zoom-fullscreen").count() == 1
+    names = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
+    assert [n.strip() for n in names] == [
+        "Quartiers prioritaires (QPV)", "Communes", "Zones inondables (TRI)",
+        "Sites industriels (Seveso, ICPE)", "NO₂ (moyenne annuelle, µg/m³)"]
+    # Hover: the tooltip names the QPV, its commune and the indicators, French-formatted.
+    first = demo().qpv.iloc[0]
+    page.locator("path.qpvgeo-qpv").first.hover()
+    tip = page.locator(".leaflet-tooltip", has_text=first["nom_qpv"])
+    tip.wait_for()
+    text = tip.inner_text()
+    assert first["code_qpv"] in text and first["code_commune"] in text
+    assert f"24{NNBSP}025" in text and f"46,2{NNBSP}%" in text
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "offline_demo_map.png"))
+    assert (ARTIFACTS / "offline_demo_map.png").stat().st_size > 10_000
+
+
+@pytest.mark.browser
+def test_layer_toggle_hides_and_shows_paths(demo_page):
+    opened, _ = demo_page
+    page = opened.page
+    communes = page.locator(".leaflet-control-layers-overlays label", has_text="Communes")
+    assert page.locator("path.qpvgeo-territory").count() == 4
+    communes.locator("input").uncheck()
+    assert page.locator("path.qpvgeo-territory").count() == 0
+    communes.locator("input").check()
+    assert page.locator("path.qpvgeo-territory").count() == 4
+    assert opened.errors == [] and opened.requests == []
+
+
+@pytest.mark.browser
+def test_injected_names_show_as_text_and_never_run(browser, asset_mirror, asset_cache,
+                                                   tmp_path):
+    qpv, ind = _evil_qpv()
+    m = qpv_map(qpv, "taux_emploi", indicators=ind, tiles=None, title=EVIL, sources=EVIL,
+                tooltip=["taux_emploi"], name=EVIL)
+    path = tmp_path / "evil.html"
+    save_html(m, path, offline=True, mirror=asset_mirror.url, cache=asset_cache)
+    opened = Opened(browser, path)
+    try:
+        page = opened.page
+        page.wait_for_selector("path.qpvgeo-qpv")
+        assert page.locator("path.qpvgeo-qpv").count() == 4
+        assert page.locator(".qpvgeo-title").inner_text() == EVIL
+        assert EVIL in page.locator(".leaflet-control-attribution").inner_text()
+        assert EVIL in page.locator(".leaflet-control-layers-overlays").inner_text()
+        page.locator("path.qpvgeo-qpv").nth(0).hover()
+        tip = page.locator(".leaflet-tooltip", has_text=EVIL)
+        tip.wait_for()
+        assert EVIL_SCRIPT in tip.inner_text()  # the commune, shown as text
+        page.locator("path.qpvgeo-qpv").nth(1).click()
+        popup = page.locator(".leaflet-popup-content", has_text=EVIL_SCRIPT)
+        popup.wait_for()
+        assert EVIL in popup.inner_text()
+        # No element was created from the names, and nothing ran.
+        assert page.locator("img[src='x']").count() == 0
+        assert page.evaluate("document.querySelectorAll('script').length") == \
+            page.evaluate("Array.from(document.scripts).filter(s => !s.src).length")
+        assert opened.dialogs == []
+        assert opened.errors == [] and opened.requests == []
+    finally:
+        opened.close()
+
+
+# -- real files ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hdf_2024(request):
+    shared = request.getfixturevalue("shared_data")
+    from qpvgeo.readers import (
+        read_communes,
+        read_epci_boundaries,
+        read_qpv,
+        read_qpv_indicators,
+    )
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", QpvgeoWarning)  # the readers report their repairs
+        qpv = read_qpv(shared / "qpv2024_contours_simplified" / "qpv2024_hdf_simplified.geojson")
+        ind = read_qpv_indicators(shared / "qpv2024_indicators_sigville" / "analyse_qpv.csv")
+        communes = read_communes(shared / "communes_hdf" / "communes_hdf_cog2025.gpkg")
+        epci = read_epci_boundaries(shared / "epci_hdf" / "epci_hdf_2025_derived.gpkg")
+    return qpv, ind, communes, epci
+
+
+@pytest.mark.browser
+def test_real_hdf_2024_offline_map(hdf_2024, browser, asset_mirror, asset_cache, tmp_path):
+    qpv, ind, communes, epci = hdf_2024
+    assert len(qpv) == 204 and len(communes) == 3782 and len(epci) == 92
+    m = qpv_map(qpv, "taux_pauvrete", indicators=ind, scheme="natural_breaks", tiles=None,
+                tooltip=["population", "taux_pauvrete", "taux_emploi"],
+                layers=[("communes", communes), ("epci", epci)],
+                title="QPV 2024 des Hauts-de-France")
+    # SOURCE.md of analyse_qpv.csv: 197 of the 204 HdF QPV have a poverty rate, 29 to 63 %.
+    c = m.qpvgeo_classes
+    assert c.n_missing == 7 and sum(c.counts) == 197
+    assert c.lower == 29.0 and c.bins[-1] == 63.0
+    out = save_html(m, tmp_path / "hdf2024.html", offline=True, mirror=asset_mirror.url,
+                    cache=asset_cache)
+    assert 1_000_000 < out.size_bytes < HDF_SIZE_BOUND, out
+    opened = Opened(browser, out.path)
+    try:
+        page = opened.page
+        page.wait_for_selector("path.qpvgeo-qpv")
+        assert page.locator("path.qpvgeo-qpv").count() == 204
+        assert page.locator("path.qpvgeo-territory").count() == 3782 + 92
+        assert page.locator(".qpvgeo-legend", has_text="Taux de pauvreté").is_visible()
+        assert opened.errors == [] and opened.requests == []
+        page.screenshot(path=str(ARTIFACTS / "offline_hdf2024_map.png"))
+    finally:
+        opened.close()
+
+
+def test_real_sites_and_other_geographies(shared_data):
+    from qpvgeo.readers import read_industrial_sites, read_qpv
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", QpvgeoWarning)
+        q2015 = read_qpv(shared_data / "qpv2015_contours_anct" / "qpv2015_hdf_wgs84.geojson")
+        occ = read_qpv(shared_data / "qpv2015_occitanie_hackaviz" / "qp.geojson")
+        seveso = read_industrial_sites(shared_data / "icpe_hdf" / "seveso_sh_prio_ied_hdf.gpkg")
+        irep = read_industrial_sites(
+            shared_data / "industrial_emitters_irep_hdf" / "irep_sites_2021_hdf.gpkg")
+    assert len(q2015) == 199
+    m = qpv_map(q2015, tiles=None)
+    assert len(m.qpvgeo_qpv_layer.data["features"]) == 199
+    assert "ANCT, SIG Ville (g\\u00e9ographie 2015)" in m.get_root().render()
+    mo = qpv_map(occ, tiles=None)
+    assert len(mo.qpvgeo_qpv_layer.data["features"]) == len(occ)
+    group = add_sites_layer(m, seveso, radius=1000)
+    layers = [c for c in group._children.values() if isinstance(c, folium.GeoJson)]
+    # One radius polygon and one point per Seveso site (SOURCE.md: 49 sites).
+    assert [len(g.data["features"]) for g in layers] == [49, 49]
+    group = add_sites_layer(m, irep)  # 1,047 IREP sites, no Seveso status: points only
+    layers = [c for c in group._children.values() if isinstance(c, folium.GeoJson)]
+    assert [len(g.data["features"]) for g in layers] == [1047]
