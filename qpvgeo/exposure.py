@@ -187,8 +187,14 @@ def _prepare_layer(
     zones: _Zones,
     polygons: bool,
     reach: float = 0.0,
+    keep: float | None = None,
 ) -> gpd.GeoDataFrame:
-    """Canonical CRS, no empty geometry, valid polygons; warns when empty or out of reach."""
+    """Canonical CRS, no empty geometry, valid polygons; warns when empty or out of reach.
+
+    With ``keep`` (metres), polygons whose bounding box lies farther than that from every
+    zone's bounding box are left out *before* repair: they cannot change any result, and
+    ``make_valid`` on a whole département's noise map costs seconds per layer.
+    """
     layer = _check_geodataframe(layer, what=what)
     geoms = np.asarray(layer.geometry.array, dtype=object)
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
@@ -200,28 +206,38 @@ def _prepare_layer(
         )
         layer = layer[~missing]
         geoms = geoms[~missing]
-    if polygons and len(geoms):
-        kinds = set(shapely.get_type_id(geoms).tolist()) - {3, 6, 7}
-        if kinds:
-            raise SchemaError(
-                f"{what}: polygons expected, got geometry types {sorted(kinds)} (shapely ids)"
-            )
-        geoms = _repair(geoms, what=what)
-        layer = layer.set_geometry(gpd.GeoSeries(geoms, index=layer.index, crs=schema.CRS))
     if not len(layer):
         warnings.warn(
             f"{what}: the layer is empty; indicators are 0 or NA", QpvgeoWarning, stacklevel=3
         )
         return layer
-    tree = STRtree(geoms)
-    if reach > 0:
-        hits = tree.query(zones.geoms, predicate="dwithin", distance=reach)
-    else:
-        hits = tree.query(zones.geoms, predicate="intersects")
+    n_all = len(layer)
+    if polygons:
+        kinds = set(shapely.get_type_id(geoms).tolist()) - {3, 6, 7}
+        if kinds:
+            raise SchemaError(
+                f"{what}: polygons expected, got geometry types {sorted(kinds)} (shapely ids)"
+            )
+        if keep is not None:
+            zb = shapely.bounds(zones.geoms)
+            boxes = shapely.box(zb[:, 0] - keep, zb[:, 1] - keep, zb[:, 2] + keep, zb[:, 3] + keep)
+            hits = STRtree(shapely.envelope(geoms)).query(boxes, predicate="intersects")[1]
+            near = np.zeros(len(geoms), dtype=bool)
+            near[hits] = True
+            layer, geoms = layer[near], geoms[near]
+        geoms = _repair(geoms, what=what)
+        layer = layer.set_geometry(gpd.GeoSeries(geoms, index=layer.index, crs=schema.CRS))
+    hits = np.zeros((2, 0), dtype=int)
+    if len(geoms):
+        tree = STRtree(geoms)
+        if reach > 0:
+            hits = tree.query(zones.geoms, predicate="dwithin", distance=reach)
+        else:
+            hits = tree.query(zones.geoms, predicate="intersects")
     if not hits.shape[1]:
         where = f"within {reach:g} m of" if reach > 0 else "overlapping"
         warnings.warn(
-            f"{what}: no feature of the layer ({len(layer)}) is {where} any of the "
+            f"{what}: no feature of the layer ({n_all}) is {where} any of the "
             f"{len(zones.index)} zones; check the layer covers the zones' territory",
             QpvgeoWarning,
             stacklevel=3,
@@ -293,18 +309,25 @@ def _population_of(
     keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     if not keep.any() or not len(source):
         return out
-    values = {"population": pd.to_numeric(source[col], errors="coerce").fillna(0.0).to_numpy()}
-    for name, v in (extra or {}).items():
-        values[name] = np.asarray(v, dtype=float)
-    src = gpd.GeoDataFrame(values, geometry=source.geometry.array, crs=schema.CRS)
     target = gpd.GeoDataFrame(
         {"_zone": np.arange(int(keep.sum()))}, geometry=geoms[keep], crs=schema.CRS
     )
+    extra_values = {k: np.asarray(v, dtype=float) for k, v in (extra or {}).items()}
     from qpvgeo import interpolate  # data flows readers -> interpolate -> exposure
 
     if is_grid:
-        est = interpolate.grid_population(src, target, columns=tuple(names), method=method)
+        # grid_population locates cells from x_laea / y_laea or idcar_200m: keep them.
+        src = source.assign(**extra_values)
+        est = interpolate.grid_population(
+            src, target, columns=(col, *extra_values), method=method
+        ).rename(columns={col: "population"})
     else:
+        values = {"population": pd.to_numeric(source[col], errors="coerce").fillna(0.0)}
+        src = gpd.GeoDataFrame(
+            {k: np.asarray(v, dtype=float) for k, v in {**values, **extra_values}.items()},
+            geometry=source.geometry.array,
+            crs=schema.CRS,
+        )
         est = interpolate.areal_interpolate(src, target, extensive=tuple(names))
     out.loc[index[keep], names] = est[names].to_numpy(dtype=float)
     return out
@@ -436,7 +459,7 @@ def flood_exposure(
     [0.5]
     """
     z = _prepare_zones(zones, key)
-    layer = _prepare_layer(flood, what="flood", zones=z, polygons=True)
+    layer = _prepare_layer(flood, what="flood", zones=z, polygons=True, keep=0.0)
     ctx = _population_context(z, population, population_method)
     if schema.SCENARIO in layer.columns:
         scen = layer[schema.SCENARIO].astype("string")
@@ -460,6 +483,8 @@ def _seveso_levels(sites: gpd.GeoDataFrame) -> pd.Series | None:
     if schema.SEVESO not in sites.columns:
         return None
     lev = sites[schema.SEVESO].astype("string").str.strip().str.lower()
+    if lev.isna().all():
+        return None  # the source does not say (IREP): unknown is not "non Seveso"
     bad = sorted(set(lev.dropna().unique()) - set(schema.SEVESO_LEVELS))
     if bad:
         raise SchemaError(
@@ -569,7 +594,7 @@ def industrial_exposure(
             zi = si = np.zeros(0, dtype=int)
         out[f"n_sites_{lab}m"] = np.bincount(zi, minlength=len(z.geoms))
         if levels is not None:
-            lv = levels.to_numpy(dtype=object)
+            lv = levels.fillna("").to_numpy(dtype=object)
             for level in ("haut", "bas"):
                 sel = lv[si] == level if len(si) else np.zeros(0, dtype=bool)
                 out[f"n_seveso_{level}_{lab}m"] = np.bincount(zi[sel], minlength=len(z.geoms))
@@ -788,7 +813,7 @@ def air_exposure(
         covered = _raster_coverage(sources, z)
         layer_name = "raster"
     else:
-        layer = _prepare_layer(grid, what="air grid", zones=z, polygons=True)
+        layer = _prepare_layer(grid, what="air grid", zones=z, polygons=True, keep=0.0)
         names = [p for p in pollutants if p in layer.columns]
         if not names:
             raise SchemaError(
@@ -895,7 +920,7 @@ def heat_exposure(
     [0.3]
     """
     z = _prepare_zones(zones, key)
-    layer = _prepare_layer(lcz_or_score, what="heat", zones=z, polygons=True)
+    layer = _prepare_layer(lcz_or_score, what="heat", zones=z, polygons=True, keep=0.0)
     ctx = _population_context(z, population, population_method)
     if column is None:
         column = next((c for c in (schema.SCORE_CHALEUR, "lcz") if c in layer.columns), None)
@@ -979,9 +1004,14 @@ def green_space_access(
     if distance < 0 or min_area < 0:
         raise QpvgeoError(f"distance and min_area must be >= 0 (got {distance}, {min_area})")
     z = _prepare_zones(zones, key)
-    layer = _prepare_layer(parks, what="green spaces", zones=z, polygons=True, reach=distance)
+    # A park is merged with the polygons it touches before its area is tested: keep the
+    # polygons up to a margin beyond the reach so that a park's far parts are not lost.
+    margin = distance + 2000.0
+    layer = _prepare_layer(
+        parks, what="green spaces", zones=z, polygons=True, reach=distance, keep=margin
+    )
     ctx = _population_context(z, population, population_method)
-    near = _near(layer, z, distance + np.sqrt(min_area) * 10 + 1000)
+    near = _near(layer, z, margin)
     merged = shapely.get_parts(_dissolve(near)) if len(near) else np.zeros(0, dtype=object)
     big = merged[shapely.area(merged) >= min_area] if len(merged) else merged
     if len(layer) and not len(big):
@@ -1048,7 +1078,7 @@ def noise_exposure(
     [0.6]
     """
     z = _prepare_zones(zones, key)
-    layer = _prepare_layer(noise, what="noise", zones=z, polygons=True)
+    layer = _prepare_layer(noise, what="noise", zones=z, polygons=True, keep=0.0)
     schema.require_columns(layer, [schema.SOURCE_BRUIT, schema.INDICATEUR_BRUIT], what="noise")
     ctx = _population_context(z, population, population_method)
     geoms = np.asarray(layer.geometry.array, dtype=object)

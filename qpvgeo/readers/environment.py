@@ -763,7 +763,7 @@ def _bounds_from_text(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
-def _read_noise_file(path: Path) -> gpd.GeoDataFrame:
+def _read_noise_file(path: Path, *, repair: bool) -> gpd.GeoDataFrame:
     encoding = None
     if path.suffix.lower() == ".shp" and not path.with_suffix(".cpg").exists():
         # CNIG géostandard DBFs are Latin-1; without a .cpg GDAL would guess.
@@ -854,10 +854,10 @@ def _read_noise_file(path: Path) -> gpd.GeoDataFrame:
         index=frame.index,
     )
     result = gpd.GeoDataFrame(out, geometry=frame.geometry.array, crs=schema.CRS)
-    return _clean_geometries(result, what=str(path), polygons=True)
+    return _clean_geometries(result, what=str(path), polygons=repair)
 
 
-def read_noise_map(path: PathLike | Sequence[PathLike]) -> gpd.GeoDataFrame:
+def read_noise_map(path: PathLike | Sequence[PathLike], *, repair: bool = True) -> gpd.GeoDataFrame:
     """Read strategic noise maps (CBS) into one canonical layer.
 
     Accepts a file, a list of files or a folder (every noise layer in it): CNIG
@@ -867,6 +867,11 @@ def read_noise_map(path: PathLike | Sequence[PathLike]) -> gpd.GeoDataFrame:
     Bordeaux Métropole's ``*_depassement_de_seuil_*`` type C classes, in any CRS
     (Bordeaux Métropole publishes EPSG:3945). Overlapping zones are kept as published:
     :func:`qpvgeo.exposure.noise_exposure` dissolves them.
+
+    The State's type C layers hold many self-intersecting zones (Gironde road Lden: 138 of
+    609); they are repaired with ``make_valid`` (polygonal parts kept), which takes
+    seconds per layer. ``repair=False`` leaves them as published: the exposure functions
+    repair only the features near the zones they measure.
 
     Returns
     -------
@@ -889,6 +894,6 @@ def read_noise_map(path: PathLike | Sequence[PathLike]) -> gpd.GeoDataFrame:
     >>> read_noise_map(f)[["source", "indicateur", "lden_min"]].values.tolist()
     [['route', 'lden', 68.0]]
     """
-    frames = [_read_noise_file(f) for f in _noise_files(path)]
+    frames = [_read_noise_file(f, repair=repair) for f in _noise_files(path)]
     out = pd.concat(frames, ignore_index=True)
     return gpd.GeoDataFrame(out, geometry="geometry", crs=schema.CRS)
