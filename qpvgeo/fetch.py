@@ -42,10 +42,14 @@ import time
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from qpvgeo._atomic import atomic_path
 from qpvgeo.errors import ChecksumError, DataFormatError, FetchError, UnsafeArchiveError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Environment variable overriding the cache directory.
 ENV_DATA_DIR = "QPVGEO_DATA_DIR"
@@ -187,8 +191,26 @@ def _read_lock(root: Path) -> dict:
     return data.get("files", {})
 
 
+@contextlib.contextmanager
+def _lock_file_mutex(root: Path):
+    """Serialise read-modify-write of the lock file across threads and processes."""
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # Windows: threads are still serialised
+        fcntl = None
+    with _LOCK_MUTEX, open(root / f"{LOCK_NAME}.mutex", "a+b") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _write_lock_entry(root: Path, url: str, entry: dict) -> None:
-    with _LOCK_MUTEX:
+    with _lock_file_mutex(root):
         files = _read_lock(root)
         files[url] = entry
         with atomic_path(root / LOCK_NAME) as tmp:
@@ -242,6 +264,21 @@ def provenance_records() -> list[dict]:
     """
     with _RECORDS_MUTEX:
         return [dict(r) for r in _RECORDS.values()]
+
+
+def provenance_table() -> pd.DataFrame:
+    """Return :func:`provenance_records` as a table (one row per file, fixed columns).
+
+    Examples
+    --------
+    >>> clear_provenance()
+    >>> list(provenance_table().columns)[:4]
+    ['source', 'url', 'download_url', 'retrieved']
+    """
+    import pandas as pd
+
+    columns = ["source", "url", "download_url", "retrieved", "size", "sha256", "path", "origin"]
+    return pd.DataFrame(provenance_records(), columns=columns)
 
 
 def clear_provenance() -> None:

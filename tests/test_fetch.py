@@ -9,6 +9,7 @@ files of ``../shared/data`` (and zips of them built on the fly) at the mirror la
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import shutil
 import warnings
@@ -20,10 +21,12 @@ import pytest
 from click.testing import CliRunner
 from http_mirror import MirrorServer, http_mirror  # noqa: F401 (fixture)
 
-from qpvgeo import fetch as qf
 from qpvgeo.cli import main
 from qpvgeo.errors import ChecksumError, FetchError, QpvgeoError, UnsafeArchiveError
 from qpvgeo.sources import CATALOGUE, SHARED_DATA, get_source, resolve_loader, sources_table
+
+# qpvgeo/__init__ re-exports the function ``fetch``, which hides the submodule attribute.
+qf = importlib.import_module("qpvgeo.fetch")
 
 FAST = {"progress": False, "retries": 0, "backoff": 0.0, "timeout": 10.0}
 
@@ -175,7 +178,7 @@ def test_fetch_real_sources_and_read_them(catalogue_mirror, tmp_path, shared_dat
     root = tmp_path / "cache"
     assert {p.name for p in root.iterdir()} == {
         "qpv2015", "insee_population_2023", "cog2026", "epci2025", "filosofi200m_2019",
-        "georisques_tri_59", qf.LOCK_NAME,
+        "georisques_tri_59", qf.LOCK_NAME, qf.LOCK_NAME + ".mutex",
     }
 
 
@@ -205,6 +208,8 @@ def test_provenance_records_urls_sizes_and_hashes(catalogue_mirror, shared_data)
     assert rec["sha256"] == "fb8d44ed1d10056cea8fb62e9d09b260bee61d5cfb8f6c08e19a4a4a6f935a15"
     assert rec["size"] == (shared_data / "insee_cog/communes_cog.csv").stat().st_size
     assert rec["origin"] == "cache" and rec["retrieved"].startswith("20")
+    table = qf.provenance_table()
+    assert table["size"].sum() == 2_666_007 + 1_691_975  # the two COG files, insee_cog/
     assert records["v_mvt_commune_2026.csv"]["sha256"] == (
         "89be99e24eefa87d68b779089e9a8b6f2b339a586b060ddb1298f673bf5c617f"
     )
@@ -511,3 +516,19 @@ def test_progress_bar_names_the_file(http_mirror, tmp_path, capsys):  # noqa: F8
                   progress=True, retries=0)
     err = capsys.readouterr().err
     assert "pop.csv" in err and "100%" in err and "293k" in err  # 300,000 B = 293 KiB
+
+
+def test_7z_inside_a_zip_is_extracted(catalogue_mirror, shared_data, tmp_path):
+    # INSEE's Filosofi 2019 zip holds one 7z (needs the optional py7zr).
+    py7zr = pytest.importorskip("py7zr")
+    gpkg = shared_data / "filosofi_200m_2019_communes_sample/carreaux_200m.gpkg"
+    inner = tmp_path / "Filosofi2019_carreaux_200m_gpkg.7z"
+    with py7zr.SevenZipFile(inner, "w") as sz:
+        sz.write(gpkg, "Filosofi2019_carreaux_200m_gpkg/carreaux_200m_met.gpkg")
+    outer = tmp_path / "outer.zip"
+    with zipfile.ZipFile(outer, "w") as zf:
+        zf.write(inner, inner.name)
+    catalogue_mirror.add(route(CATALOGUE["filosofi200m_2019"].files[0].url), outer)
+    path = qf.fetch("filosofi200m_2019", mirror=catalogue_mirror.url, **FAST)
+    assert path.name == "carreaux_200m_met.gpkg"
+    assert sha256(path) == sha256(gpkg)
