@@ -390,7 +390,7 @@ def calibration_set(sample_grid, qpv2015, shared_data):
     from qpvgeo.readers import read_commune_population
 
     squares = cell_squares(sample_grid["x_laea"], sample_grid["y_laea"], crs=None).values
-    territory = shapely.union_all(squares).buffer(400).buffer(-400)
+    territory = shapely.coverage_union_all(squares).buffer(400).buffer(-400)
     z = qpv2015.to_crs(3035)
     inside = shapely.area(shapely.intersection(z.geometry.values, territory)) / z.area
     pop = read_commune_population(

@@ -11,6 +11,7 @@ returned in Lambert-93 (EPSG:2154).
 
 from __future__ import annotations
 
+import csv
 import warnings
 from pathlib import Path
 
@@ -137,14 +138,29 @@ def cell_squares(x_laea, y_laea, res: float = 200.0, *, crs: str | None = schema
     return squares if crs is None else squares.to_crs(crs)
 
 
+def _canonical_name(name: object) -> str:
+    low = str(name).strip().lower()
+    return _ALIASES.get(low, low)
+
+
 def _read_csv(path: Path) -> pd.DataFrame:
     with open(path, encoding="utf-8-sig", errors="replace") as fh:
         header = fh.readline()
     # INSEE and R's write.csv2 write ';' with decimal commas; write.csv and INSEE's
     # 2017 CSV use ',' with decimal points.
     sep = ";" if header.count(";") >= header.count(",") else ","
-    frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    frame.attrs["decimal"] = "," if sep == ";" else "."
+    decimal = "," if sep == ";" else "."
+    names = next(csv.reader([header.strip("\r\n")], delimiter=sep))
+    # Text columns stay text; the C parser reads the numbers (a national file has
+    # millions of rows); a column it cannot read as numbers goes through _to_number.
+    dtype = {n: "string" for n in names if _canonical_name(n) in _TEXT_COLUMNS}
+    markers = sorted(m for m in schema.SECRECY_MARKERS if m) + [m.upper() for m in
+                                                                 schema.SECRECY_MARKERS if m]
+    frame = pd.read_csv(
+        path, sep=sep, decimal=decimal, dtype=dtype, keep_default_na=False,
+        na_values=["", *markers], encoding="utf-8-sig", low_memory=False,
+    )
+    frame.attrs["decimal"] = decimal
     return frame
 
 
@@ -186,8 +202,7 @@ def _read_one(
             frame = frame.set_crs(crs)
         geometry = frame.geometry
         frame = pd.DataFrame(frame.drop(columns=frame.geometry.name))
-    frame = frame.rename(columns=lambda c: str(c).strip().lower())
-    frame = frame.rename(columns=_ALIASES)
+    frame = frame.rename(columns=_canonical_name)
     # R's write.csv2 adds the row names as a first column with an empty header.
     frame = frame.drop(columns=[c for c in frame.columns if c == "" or c.startswith("unnamed")])
     if frame.columns.duplicated().any():
