@@ -353,7 +353,14 @@ def _describe(exc: Exception, timeout: float) -> tuple[str, bool]:
         status = exc.response.status_code
         return f"HTTP {status} {exc.response.reason or ''}".strip(), status in _RETRY_STATUS
     if isinstance(exc, requests.exceptions.ProxyError):
-        return f"the proxy refused or failed the connection ({exc})", True
+        # A refusal (403, 407) does not change on retry; check HTTPS_PROXY and credentials.
+        text = str(exc)
+        found = re.search(r"Tunnel connection failed: [^'\")]*|\[Errno -?\d+\][^'\")]*", text)
+        return (
+            f"the proxy refused or failed the connection ({found.group(0) if found else text}; "
+            "check HTTPS_PROXY / HTTP_PROXY and the proxy's credentials)",
+            False,
+        )
     if isinstance(exc, requests.exceptions.Timeout) or "timed out" in str(exc).lower():
         return f"no answer within the {timeout:g} s timeout", True
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
