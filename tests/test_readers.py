@@ -391,6 +391,7 @@ def test_missing_file_names_path(tmp_path):
         resolve_input(tmp_path / "nope")
 
 
+@pytest.mark.filterwarnings("ignore:'crs' was not provided:UserWarning")
 def test_no_crs(tmp_path):
     path = tmp_path / "nocrs.shp"
     gpd.GeoDataFrame({"CODE_QP": ["QP059001"], "NOM_QP": ["A"]}, geometry=[_square()]).to_file(path)
@@ -558,3 +559,19 @@ def test_name_matching_ignores_accents_case_hyphens(tmp_path):
     assert normalise_name(pd.Series(["Évin-Malmaison"])).item() == "evin malmaison"
     with pytest.raises(SchemaError, match="communes="):
         read_qpv_communes(csv)
+
+
+def test_opendatasoft_csv_export(tmp_path):
+    shape = '"{""type"": ""Polygon"", ""coordinates"": [[[3.06, 50.62], [3.07, 50.62], ' \
+            '[3.07, 50.63], [3.06, 50.62]]]}"'
+    csv = tmp_path / "quartiers-prioritaires.csv"
+    csv.write_text("Geo Point;Geo Shape;code_quartier;nom_quartier;commune_qp\n"
+                   f'"50.62,3.06";{shape};QP059074;Secteur Sud;Lille\n', encoding="utf-8")
+    qpv = read_qpv(csv)
+    assert qpv.crs.to_epsg() == 2154 and qpv["code_qpv"].tolist() == ["QP059074"]
+    assert qpv.area.iloc[0] > 0 and qpv["noms_communes"].tolist() == ["Lille"]
+    wkt = tmp_path / "wkt.csv"
+    wkt.write_text("code_qp;wkt\nQN05972M;POLYGON ((0 0, 10 0, 10 10, 0 0))\n")
+    with pytest.raises(MissingCRSError, match="wkt.csv"):
+        read_qpv(wkt)
+    assert read_qpv(wkt, crs="EPSG:2154").area.iloc[0] == pytest.approx(50)

@@ -73,16 +73,16 @@ def resolve_input(path_or_name: PathLike) -> Path:
             f"expected a file path, got {type(path_or_name).__name__}: {path_or_name!r}"
         )
     # Lazy imports: readers must not pay for the fetch layer (requests, pooch) at import.
-    from qpvgeo import fetch as _fetch
+    from qpvgeo.fetch import fetch, record_local_file
     from qpvgeo.sources import CATALOGUE
 
     if not path.exists():
         # A catalogue source name ("qpv2024") is fetched, or found in the cache.
         if isinstance(path_or_name, str) and path_or_name in CATALOGUE:
-            return _fetch.fetch(path_or_name)
+            return fetch(path_or_name)
         raise DataFormatError(f"{path}: no such file or directory")
     if path.is_file():
-        _fetch.record_local_file(path)  # provenance of the files read this session
+        record_local_file(path)  # provenance of the files read this session
     return path
 
 
@@ -365,6 +365,53 @@ def read_vector(
         return gpd.read_file(path, engine="pyogrio", layer=layer, columns=columns)
     except Exception as exc:  # pyogrio raises its own DataSourceError / DataLayerError family
         raise DataFormatError(f"{path}: cannot read as a vector layer: {exc}") from exc
+
+
+#: Columns of a CSV export that carry geometries (opendatasoft ``Geo Shape``, WKT).
+GEOMETRY_TEXT_COLUMNS: tuple[str, ...] = ("geo_shape", "geo shape", "geometry", "geom", "wkt")
+
+
+def read_geo_table(path: Path, *, header_candidates: Iterable[str]) -> gpd.GeoDataFrame:
+    """Read a CSV export whose geometries are GeoJSON (opendatasoft) or WKT text.
+
+    GeoJSON text is longitude/latitude by definition (EPSG:4326); WKT has no CRS, so
+    the caller's ``crs=`` applies.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "ods.csv"
+    >>> shape = '"{""type"": ""Point"", ""coordinates"": [3.06, 50.63]}"'
+    >>> _ = f.write_text("code_quartier;Geo Shape\\nQP059001;" + shape + "\\n")
+    >>> read_geo_table(f, header_candidates=["code_quartier"]).crs.to_epsg()
+    4326
+    """
+    table = read_table(path, header_candidates=header_candidates)
+    gcol = find_column(table.columns, GEOMETRY_TEXT_COLUMNS)
+    if gcol is None:
+        raise SchemaError(
+            f"{path}: a table of QPV contours needs a geometry column "
+            f"({list(GEOMETRY_TEXT_COLUMNS)}); columns present: {list(table.columns)}"
+        )
+    text = table[gcol].astype("string").str.strip().replace("", pd.NA)
+    present = text.notna().to_numpy()
+    is_json = text.str.startswith("{").fillna(False).to_numpy()
+    geoms = np.full(len(text), None, dtype=object)
+    values = text.to_numpy(dtype=object)
+    try:
+        if is_json[present].all():
+            geoms[present], crs = shapely.from_geojson(values[present]), "EPSG:4326"
+        elif not is_json.any():
+            geoms[present], crs = shapely.from_wkt(values[present]), None
+        else:
+            raise DataFormatError(f"{path}: column {gcol!r} mixes GeoJSON and WKT geometries")
+    except shapely.errors.GEOSException as exc:
+        raise DataFormatError(
+            f"{path}: column {gcol!r} holds an unreadable geometry: {exc}"
+        ) from exc
+    drop = [c for c in table.columns if clean_name(c) in {*GEOMETRY_TEXT_COLUMNS, "geo point"}]
+    rest = table.drop(columns=drop)
+    return gpd.GeoDataFrame(rest, geometry=geoms, crs=crs)
 
 
 def require_crs(

@@ -33,6 +33,7 @@ from qpvgeo.readers._common import (
     find_column,
     normalise_name,
     qpv_millesime,
+    read_geo_table,
     read_table,
     read_vector,
     resolve_input,
@@ -150,7 +151,8 @@ def read_qpv(
     ----------
     path
         GeoJSON, GeoPackage, shapefile or zipped shapefile in one of the layouts of the
-        module docstring.
+        module docstring, or an opendatasoft CSV export (geometry as GeoJSON text in
+        ``Geo Shape``, or WKT).
     crs
         CRS of the coordinates when the file declares none (otherwise ignored).
     communes
@@ -196,7 +198,10 @@ def read_qpv(
     2024
     """
     src = resolve_input(path)
-    raw = read_vector(src, layer=layer)
+    if src.suffix.lower() in TABLE_SUFFIXES:
+        raw = read_geo_table(src, header_candidates=QPV_CODE_COLUMNS)
+    else:
+        raw = read_vector(src, layer=layer)
     code_col = _require_code_column(raw.columns, src)
     codes = _codes(raw[code_col])
     if codes.isna().any() or (codes == "").any():
