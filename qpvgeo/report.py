@@ -144,24 +144,18 @@ DATA_FILES: dict[str, tuple[str, ...]] = {
 #: Roles whose every matching file is read (the others stop at the first match).
 _READ_ALL = frozenset({"qpv2024_indicators", "qpv2015_indicators", "communes"})
 
-#: Environmental layer -> files searched in the data directory (every match is read and
-#: kept where it reaches the territory).
+#: Environmental layer -> files searched in the data directory. Every match is read
+#: (vector files only when their extent reaches the territory) and clipped to it.
 LAYER_FILES: dict[str, tuple[str, ...]] = {
-    "flood": ("flood_hdf/*.geojson", "flood_hdf/*.gpkg", "flood_hdf/*.shp"),
-    "sites": (
-        "icpe_hdf/*.csv", "icpe_hdf/*.geojson", "icpe_occitanie/*.csv",
-        "icpe_occitanie/*.geojson",
-    ),
-    "air": ("air_quality_occitanie/*.csv",),
+    "flood": ("flood_hdf/*.geojson", "georisques_tri_*/*.gpkg", "georisques_tri_*/*.shp"),
+    "sites": ("icpe_hdf/*.gpkg", "icpe_occitanie/*.gpkg", "georisques_icpe/*.shp"),
+    "air": ("air_quality_occitanie/*.csv", "atmo_occitanie_annual_means/*.csv"),
     "heat": (
-        "urban_heat_lcz/*.geojson", "urban_heat_lcz/*.gpkg",
-        "urban_heat_lcz_occitanie/*.geojson", "urban_heat_lcz_occitanie/*.gpkg",
+        "urban_heat_lcz/*heat_vulnerability.geojson",
+        "urban_heat_lcz_occitanie/*heat_vulnerability.geojson",
     ),
-    "green_spaces": (
-        "green_spaces_toulouse/*.geojson", "green_spaces_toulouse/*.gpkg",
-        "green_spaces_montpellier/*.geojson", "green_spaces_montpellier/*.gpkg",
-    ),
-    "noise": ("noise_bordeaux/*.shp", "noise_nantes/*.shp"),
+    "green_spaces": ("green_spaces_toulouse/*.geojson", "green_spaces_montpellier/*.geojson"),
+    "noise": ("noise_*/N_BRUIT_ZBRD_INFRA_*_C_*.shp", "noise_*/*/N_BRUIT_ZBRD_INFRA_*_C_*.shp"),
 }
 
 #: French names of the environmental layers, for the page.
@@ -174,8 +168,10 @@ LAYER_LABELS: dict[str, str] = {
     "noise": "cartes de bruit (type C)",
 }
 
-#: Margin (m) around the territory's QPV within which layers are kept (rings and radii).
+#: Margin (m) around the territory's QPV within which layers are kept: beyond the rings
+#: and radii of the indicators; air stations are searched further (nearest station).
 _LAYER_MARGIN = 3000.0
+_LAYER_MARGINS = {"air": 30000.0}
 
 
 # -- the data of one diagnostic ---------------------------------------------------------
@@ -350,9 +346,14 @@ def local_data(
 
     pop_path = files("population", required=True)[0]
     commune_population = readers.read_commune_population(pop_path)
+    deps = _territory_departements(territory, commune_population)
 
     communes = None
-    commune_paths = files("communes", required=False)
+    commune_paths = [
+        p for p in _find(root, DATA_FILES["communes"], every=True) if _may_hold(p, deps)
+    ]
+    for path in commune_paths:
+        sources.append(_record(path, "communes"))
     if commune_paths:
         parts = [readers.read_communes(p) for p in commune_paths]
         communes = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=schema.CRS)
@@ -360,15 +361,17 @@ def local_data(
     else:
         missing["communes"] = "contours des communes absents : pas de carte des communes"
 
-    qpv_path = files(f"qpv{millesime}", required=True)[0]
-    qpv = readers.read_qpv(qpv_path, communes=communes)
-    indicator_paths = files(f"qpv{millesime}_indicators", required=True)
-    indicators = _merge_indicators([readers.read_qpv_indicators(p) for p in indicator_paths])
-
     membership = None
     member_paths = files(f"qpv{millesime}_communes", required=False)
     if member_paths:
         membership = readers.read_qpv_communes(member_paths[0], communes=commune_population)
+    qpv_path = files(f"qpv{millesime}", required=True)[0]
+    # The main commune by area is only needed when no membership table says it.
+    qpv = readers.read_qpv(qpv_path, communes=communes if membership is None else None)
+    if membership is None:
+        membership = _membership_from_contours(qpv)
+    indicator_paths = files(f"qpv{millesime}_indicators", required=True)
+    indicators = _merge_indicators([readers.read_qpv_indicators(p) for p in indicator_paths])
 
     epci = None
     if territory.level == "epci":
@@ -392,6 +395,42 @@ def local_data(
     )
 
 
+def _territory_departements(territory: Territory, commune_population: pd.DataFrame) -> set[str]:
+    if territory.level == "departement":
+        return {territory.code}
+    if territory.level == "commune":
+        dep = schema.departement_of_commune(territory.code)
+        return {dep} if dep else set()
+    if territory.level == "region":
+        pop = commune_population
+        if schema.CODE_REGION in pop:
+            return set(pop.loc[pop[schema.CODE_REGION] == territory.code,
+                               schema.CODE_DEPARTEMENT].dropna().astype(str))
+        return set(schema.DEPARTEMENTS_BY_REGION.get(territory.code, ()))
+    return set()  # an EPCI may straddle départements: every file is read
+
+
+def _may_hold(path: Path, deps: set[str]) -> bool:
+    """Files named ``communes-<dep>-….geojson`` (one per département) are read only for
+    the territory's départements; any other file is read."""
+    import re
+
+    match = re.match(r"^communes-(\d{2,3}|2[ab])-", path.name, re.IGNORECASE)
+    return not deps or match is None or match.group(1).upper() in deps
+
+
+def _membership_from_contours(qpv: gpd.GeoDataFrame) -> pd.DataFrame | None:
+    """(QPV, commune) rows from the contours: every listed commune, else the main one."""
+    listed = "codes_communes"
+    if listed in qpv and qpv[listed].notna().any():
+        rows = qpv[[schema.CODE_QPV, listed]].dropna()
+        rows = rows.assign(**{schema.CODE_COMMUNE: rows[listed].str.split(r"\s*,\s*")})
+        return rows.explode(schema.CODE_COMMUNE)[[schema.CODE_QPV, schema.CODE_COMMUNE]]
+    if schema.CODE_COMMUNE in qpv and qpv[schema.CODE_COMMUNE].notna().any():
+        return pd.DataFrame(qpv[[schema.CODE_QPV, schema.CODE_COMMUNE]].dropna())
+    return None
+
+
 class _LazyLayers(dict):
     """Layer name -> list of files; read on demand once the territory is known."""
 
@@ -401,8 +440,40 @@ def _lazy_layers(root: Path) -> dict:
     return _LazyLayers({k: v for k, v in found.items() if v})
 
 
+def _reaches(path: Path, area) -> bool:
+    """False only when a vector file's declared extent misses ``area`` (cheap: no read)."""
+    if path.suffix.lower() in {".csv", ".txt", ".xlsx"}:
+        return True
+    try:
+        import pyogrio
+        from pyproj import CRS, Transformer
+
+        info = pyogrio.read_info(path)
+        bounds, crs = info.get("total_bounds"), info.get("crs")
+        if bounds is None or crs is None or not np.all(np.isfinite(bounds)):
+            return True
+        to_l93 = Transformer.from_crs(CRS.from_user_input(crs), schema.CRS, always_xy=True)
+        xs, ys = to_l93.transform([bounds[0], bounds[2], bounds[0], bounds[2]],
+                                  [bounds[1], bounds[1], bounds[3], bounds[3]])
+    except Exception:  # an unreadable header: let the reader give the real error
+        return True
+    import shapely
+
+    return bool(shapely.box(min(xs), min(ys), max(xs), max(ys)).intersects(area))
+
+
+def _near_area(qpv: gpd.GeoDataFrame, margin: float):
+    """The QPV's bounding boxes widened by ``margin``, merged: a cheap superset of the
+    area the indicators look at (buffering the QPV outlines themselves is far slower)."""
+    import shapely
+
+    b = qpv.geometry.bounds.to_numpy()
+    boxes = shapely.box(b[:, 0] - margin, b[:, 1] - margin, b[:, 2] + margin, b[:, 3] + margin)
+    return shapely.union_all(boxes)
+
+
 def _read_layers(
-    data: DiagnosticData, area, sources: list[dict]
+    data: DiagnosticData, qpv_area: gpd.GeoDataFrame, sources: list[dict]
 ) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, str]]:
     """Read (or clip) every environmental layer near the territory; say which are missing."""
     layers: dict[str, gpd.GeoDataFrame] = {}
@@ -413,21 +484,23 @@ def _read_layers(
         if name not in data.layers:
             missing[name] = f"couche {label} absente des données"
             continue
+        area = _near_area(qpv_area, _LAYER_MARGINS.get(name, _LAYER_MARGIN))
         if lazy:
-            reader = readers_.get(name)
-            if reader is None:
-                missing[name] = f"couche {label} : lecteur indisponible dans cette installation"
-                continue
+            reader = readers_[name]
             frames = []
             for path in data.layers[name]:
+                if not _reaches(path, area):
+                    continue
                 try:
-                    frames.append(_clip_layer(reader(path), area))
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", QpvgeoWarning)
+                        frame = _clip_layer(reader(path), area)
                 except QpvgeoError as exc:
                     missing[name] = f"couche {label} illisible ({path.name}) : {exc}"
                     continue
-                if len(frames[-1]):
+                if len(frame):
+                    frames.append(frame)
                     sources.append(_record(path, name))
-            frames = [f for f in frames if len(f)]
             if not frames:
                 missing.setdefault(name, f"couche {label} : aucune donnée sur ce territoire")
                 continue
@@ -443,15 +516,13 @@ def _read_layers(
 
 def _layer_readers() -> dict[str, Callable[[Path], gpd.GeoDataFrame]]:
     """The readers of the real environmental layers, by layer name."""
-    try:
-        from qpvgeo.readers import environment as env
-    except ImportError:
-        return {}
-    wanted = {
-        "flood": "read_flood", "sites": "read_sites", "air": "read_air_stations",
-        "heat": "read_heat", "green_spaces": "read_green_spaces", "noise": "read_noise",
+    from qpvgeo.readers import environment as env
+
+    return {
+        "flood": env.read_flood_extents, "sites": env.read_industrial_sites,
+        "air": env.read_air_stations, "heat": env.read_heat_iris,
+        "green_spaces": env.read_green_spaces, "noise": env.read_noise_map,
     }
-    return {k: getattr(env, v) for k, v in wanted.items() if hasattr(env, v)}
 
 
 # -- the analysis -----------------------------------------------------------------------
@@ -620,7 +691,7 @@ def build_diagnostic(
         )
 
     step("exposition")
-    area = sel.qpv.geometry.union_all().buffer(_LAYER_MARGIN) if len(sel.qpv) else None
+    area = sel.qpv if len(sel.qpv) else None
     layers, missing = ({}, {}) if area is None else _read_layers(data, area, sources)
     missing = {**data.missing, **missing}
     if not layers:
@@ -663,24 +734,57 @@ def _exposure_step(
 ) -> tuple[pd.DataFrame, dict[str, tuple[str, str, str]]]:
     from qpvgeo.exposure import exposure_profile
 
+    # The QPV carry INSEE's population: exposure counts are that official total times the
+    # grid's share (the grid alone under-counts QPV populations).
+    official = pd.to_numeric(data.indicators[schema.POPULATION], errors="coerce")
+    official = official[~official.index.duplicated()]
+    zones = sel.qpv[[schema.CODE_QPV, "geometry"]].assign(
+        **{schema.POPULATION: sel.qpv[schema.CODE_QPV].map(official).to_numpy()}
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", QpvgeoWarning)
         table = exposure_profile(
-            sel.qpv, **layers, population=data.grid, surroundings="ring", ring=500,
+            zones, **layers, population=data.grid, surroundings="ring", ring=500,
             communes=data.communes,
         )
+    meta = table.attrs.get("columns") or {}
+    table = table.drop(columns=[schema.POPULATION], errors="ignore")
     described = {}
-    for col, meta in (table.attrs.get("columns") or {}).items():
-        if isinstance(meta, dict):
-            described[col] = (
-                str(meta.get("description", col)), str(meta.get("unit", "")),
-                str(meta.get("source", meta.get("layer", ""))),
-            )
     for col in table.columns:
-        described.setdefault(col, (col, "", "exposition"))
+        info = meta.get(col) or {}
+        unit = str(info.get("unité", info.get("unit", "")))
+        unit = "0-1" if unit.startswith("part") else unit
+        described[col] = (
+            str(info.get("description", col)), unit,
+            str(info.get("couche", info.get("source", "exposition"))),
+        )
     table.index = table.index.astype(str)
     table.index.name = schema.CODE_QPV
     return table, described
+
+
+#: Exposure columns shown on the page (the CSV and GeoPackage hold them all): the
+#: population shares (area shares when no population grid), concentrations, heat score,
+#: distances, with their ratio to the surroundings.
+_PAGE_EXPOSURE = (
+    r"^(part_population_(?!.*couverte).*|no2|pm10|pm25|score_chaleur|distance_.*_m"
+    r"|n_seveso_haut_1000m)(_ratio)?$"
+)
+_PAGE_EXPOSURE_AREA = r"^part_surface_(?!couverte).*?(_ratio)?$"
+
+
+def _page_exposure_columns(columns: Sequence[str]) -> list[str]:
+    import re
+
+    shown = [c for c in columns if re.match(_PAGE_EXPOSURE, c)]
+    covered = {re.sub(r"^part_population_|_ratio$", "", c) for c in shown}
+    for c in columns:
+        # an area share is shown only where no population share measures the same thing
+        key = re.sub(r"^part_surface_|_ratio$", "", c)
+        if re.match(_PAGE_EXPOSURE_AREA, c) and key not in covered:
+            shown.append(c)
+    # Surroundings values stay in the CSV (the ratio says it); one radius is enough here.
+    return [c for c in columns if c in shown and not re.search(r"_environs$|_(500|2000)m", c)]
 
 
 # -- writing the folder -----------------------------------------------------------------
@@ -734,27 +838,36 @@ def _html_table(
             "unavailable": unavailable, "notes": list(notes)}
 
 
-def _interactive_map(diag: Diagnostic, path: Path, *, offline: bool) -> None:
-    from qpvgeo.maps import qpv_map, save_html
+def _interactive_map(diag: Diagnostic, path: Path, *, offline: bool) -> list[str]:
+    """Write the Folium map; return notes on the layers that could not be drawn."""
+    from qpvgeo.maps import add_layer, qpv_map, save_html
 
     qpv = diag.qpv_table
     column = "taux_pauvrete" if "taux_pauvrete" in qpv and qpv["taux_pauvrete"].notna().any() \
         else schema.POPULATION
     tooltip = [c for c in (schema.POPULATION, "taux_pauvrete", "taux_emploi") if c in qpv]
+    k = max(1, min(5, int(qpv[column].notna().sum())))
+    m = qpv_map(
+        qpv[[schema.CODE_QPV, schema.NOM_QPV, *tooltip, "geometry"]], column,
+        k=k, tooltip=tooltip, **({"tiles": None} if offline else {}),
+        title=f"QPV – {diag.selection.name}", sources=diag.synthetic,
+    )
     layers: list[tuple[str, gpd.GeoDataFrame]] = []
     if diag.communes_geo is not None:
         layers.append(("communes", diag.communes_geo))
     layers += list(diag.layers.items())
-    k = max(1, min(5, int(qpv[column].notna().sum())))
-    m = qpv_map(
-        qpv[[schema.CODE_QPV, schema.NOM_QPV, *tooltip, "geometry"]], column,
-        k=k, tooltip=tooltip, layers=layers, **({"tiles": None} if offline else {}),
-        title=f"QPV – {diag.selection.name}",
-        sources=diag.synthetic,
-    )
+    notes = []
+    for kind, layer in layers:
+        # One layer that cannot be drawn must not cost the analyst the whole map.
+        try:
+            add_layer(m, layer, kind=kind)
+        except QpvgeoError as exc:
+            label = LAYER_LABELS.get(kind, kind)
+            notes.append(f"Couche « {label} » non dessinée sur la carte interactive : {exc}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", QpvgeoWarning)
         save_html(m, path, offline=offline)
+    return notes
 
 
 def _static_maps(diag: Diagnostic, out: Path, *, dpi: int) -> list[dict]:
@@ -767,16 +880,18 @@ def _static_maps(diag: Diagnostic, out: Path, *, dpi: int) -> list[dict]:
     figures = []
     import matplotlib.pyplot as plt
 
+    # Commune outlines help read a commune or EPCI map; thousands of them only blur a region.
+    communes = diag.communes_geo
+    background = communes if communes is not None and len(communes) <= 300 else None
+
     for stem, column, label in maps:
         k = max(1, min(5, int(qpv[column].notna().sum())))
         fig = plot_choropleth(
             qpv, column, k=k, title=f"{label} – {diag.selection.name}",
-            context=diag.communes_geo,
-            sources=_sources_line(diag),
+            background=background, sources=_sources_line(diag),
         )
         try:
-            for ext in ("png", "pdf"):
-                save_figure(fig, out / f"{stem}.{ext}", dpi=dpi)
+            save_figure(fig, out / stem, dpi=dpi, formats=("png", "pdf"))
         finally:
             plt.close(fig)
         figures.append({"png": f"{stem}.png", "pdf": f"{stem}.pdf", "label": label})
@@ -785,8 +900,8 @@ def _static_maps(diag: Diagnostic, out: Path, *, dpi: int) -> list[dict]:
 
 def _sources_line(diag: Diagnostic) -> str:
     if diag.synthetic:
-        return f"Source : {diag.synthetic}"
-    return f"Sources : ANCT (QPV {diag.millesime}), Insee ; traitement qpvgeo"
+        return diag.synthetic
+    return f"ANCT (QPV {diag.millesime}), Insee ; traitement qpvgeo {__version__}"
 
 
 def _source_text(record: dict) -> str:
@@ -832,7 +947,7 @@ def _key_cards(diag: Diagnostic) -> tuple[list[dict], list[str]]:
 
 
 def _render_index(diag: Diagnostic, *, figures: list[dict], map_links: list[dict],
-                  maps_unavailable: str, files: list[dict], created: str) -> str:
+                  maps_notes: list[str], files: list[dict], created: str) -> str:
     import jinja2
 
     template_text = (
@@ -846,7 +961,9 @@ def _render_index(diag: Diagnostic, *, figures: list[dict], map_links: list[dict
             "population_dans_territoire", schema.PART_QPV]
     base = [c for c in base if c in qpv]
     profile_cols = [c for c in qpv.columns if c in PROFILE_COLUMNS and c not in base]
-    exposure_cols = [c for c in qpv.columns if c not in base and c not in profile_cols]
+    exposure_cols = _page_exposure_columns(
+        [c for c in qpv.columns if c not in base and c not in profile_cols]
+    )
     ident = [schema.CODE_QPV, schema.NOM_QPV]
     tables = [
         _html_table(qpv[base], cols, table_id="tableau-qpv",
@@ -895,7 +1012,7 @@ def _render_index(diag: Diagnostic, *, figures: list[dict], map_links: list[dict
         version=__version__, name=sel.name, territory=str(sel.territory),
         millesime=diag.millesime, created=created, synthetic=diag.synthetic,
         key_figures=cards, key_notes=key_notes, tables=tables, figures=figures,
-        map_links=map_links, maps_unavailable=maps_unavailable,
+        map_links=map_links, maps_notes=maps_notes,
         sections=list(diag.sections.values()),
         sources=[_source_text(r) for r in diag.sources], files=files,
     )
@@ -995,7 +1112,9 @@ def write_report(
         map_links: list[dict] = []
         unavailable = []
         try:
-            _interactive_map(diag, work / "carte_interactive.html", offline=offline_maps)
+            unavailable += _interactive_map(
+                diag, work / "carte_interactive.html", offline=offline_maps
+            )
         except (ImportError, QpvgeoError) as exc:
             unavailable.append(f"Carte interactive indisponible : {exc}")
         else:
@@ -1014,7 +1133,7 @@ def write_report(
                       {"href": fig["pdf"], "label": f"{fig['label']} (PDF)"}]
         step("page")
         page = _render_index(diag, figures=figures, map_links=map_links,
-                             maps_unavailable=" ".join(unavailable), files=files,
+                             maps_notes=unavailable, files=files,
                              created=created)
         with atomic_path(work / "index.html") as tmp:
             tmp.write_text(page, encoding="utf-8")

@@ -1,0 +1,414 @@
+"""`qpvgeo diagnose`: territory parsing and selection, the folder it writes, in a browser,
+and on the real files (expected values recomputed here with plain pandas from the raw files).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import pytest
+from click.testing import CliRunner
+
+from qpvgeo.cli import main
+from qpvgeo.datasets import demo
+from qpvgeo.errors import DataFormatError, QpvgeoError
+from qpvgeo.profile import rings, socio_economic_profile
+from qpvgeo.report import (
+    REPORT_FILES,
+    build_diagnostic,
+    demo_data,
+    diagnose,
+    write_report,
+)
+from qpvgeo.territory import Territory, parse_territory, select_territory
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from http_mirror import MirrorServer
+
+REPO = Path(__file__).resolve().parents[1]
+NODE_MODULES = REPO / "tests" / "web_assets" / "node_modules"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+EVIL = "<img src=x onerror=alert(1)>"
+#: Former SIREN of the Métropole européenne de Lille (Lille Métropole Communauté urbaine,
+#: before its 2017 merger with the CC des Weppes), as INSEE's pop_qp_2013 table gives it.
+MEL_SIREN_2013 = "245900410"
+MEL = "200093201"
+
+
+def _under_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _skip_or_fail(reason: str) -> None:
+    if _under_ci():
+        pytest.fail(f"CI=true but {reason}")
+    pytest.skip(reason)
+
+
+def _csv(path: Path) -> pd.DataFrame:
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf"), f"{path.name}: no UTF-8 BOM (Excel)"
+    return pd.read_csv(path, sep=";", decimal=",", encoding="utf-8-sig",
+                       dtype={"code_qpv": str, "code_commune": str})
+
+
+# -- territories --------------------------------------------------------------------------
+
+
+def test_parse_territory_levels_and_codes():
+    assert parse_territory("region:32") == Territory("region", "32")
+    assert parse_territory("dep:2") == Territory("departement", "02")
+    assert parse_territory("département:2a") == Territory("departement", "2A")
+    assert parse_territory("epci:200093201").slug == "epci-200093201"
+    assert parse_territory("commune:1053").code == "01053"
+    for bad, match in [("59", "level:code"), ("canton:5901", "unknown level"),
+                       ("epci:2000932", "not a valid epci"), ("commune:593", "not a valid"),
+                       ("region:3A", "not a valid region")]:
+        with pytest.raises(DataFormatError, match=match):
+            parse_territory(bad)
+
+
+def test_select_territory_by_level_on_the_demo():
+    d = demo()
+
+    def codes(text):
+        sel = select_territory(parse_territory(text), qpv=d.qpv, membership=d.qpv_communes,
+                               commune_population=d.commune_population, epci=d.epci)
+        return sorted(sel.qpv["code_qpv"]), sel
+
+    # QN09902M straddles 99001 and 99002: it belongs to both communes and to their EPCI.
+    assert codes("commune:99001")[0] == ["QN09901M", "QN09902M"]
+    assert codes("commune:99002")[0] == ["QN09902M", "QN09903M"]
+    assert codes("commune:99004")[0] == []
+    assert codes("epci:299000002")[0] == ["QN09904M"]
+    got, sel = codes("region:99")
+    assert got == ["QN09901M", "QN09902M", "QN09903M", "QN09904M"]
+    assert len(sel.commune_population) == 4 and sel.departements == ("99",)
+    # Every commune of a straddling QPV is kept in the membership (splits need them).
+    _, sel = codes("commune:99001")
+    assert sorted(sel.membership["code_commune"]) == ["99001", "99001", "99002"]
+    with pytest.raises(DataFormatError, match="no commune"):
+        codes("commune:59350")
+    with pytest.raises(QpvgeoError, match="EPCI membership"):
+        select_territory(parse_territory("epci:299000002"), qpv=d.qpv, membership=None,
+                         commune_population=d.commune_population)
+
+
+def test_rings_exclude_every_qpv():
+    d = demo()
+    r = rings(d.qpv, ring=500)
+    every = d.qpv.geometry.union_all()
+    # the ring of a QPV overlaps no QPV (only boundaries may touch)
+    assert (r.intersection(every).area < 1e-6).all()
+    # and a ring reaches 500 m: its outer extent is the QPV's bounds widened by 500 m, to
+    # the chord error of shapely's arc (16 segments a quarter: 500 (1 - cos(pi/32)) = 2.4 m)
+    b, q = r.total_bounds, d.qpv.total_bounds
+    assert abs((q[0] - b[0]) - 500) < 2.5 and abs((b[2] - q[2]) - 500) < 2.5
+
+
+def test_profile_keeps_secret_values_na_and_commune_share():
+    ind = pd.DataFrame(
+        {"population": [1000, 2000], "taux_pauvrete": [40.0, None],
+         "population_communes": [10000, 10000], "population_qpv_communes": [3000, 3000],
+         "taux_emploi": [None, None]},
+        index=pd.Index(["QP000001", "QP000002"], name="code_qpv"),
+    )
+    prof = socio_economic_profile(ind)
+    assert prof["taux_pauvrete"].isna().tolist() == [False, True]
+    assert "taux_emploi" not in prof  # NA for every QPV: nothing to show
+    assert prof["part_qpv_communes"].tolist() == [0.3, 0.3]
+
+
+# -- the demo folder ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "diag"
+    result = CliRunner().invoke(
+        main, ["diagnose", "--territory", "region:99", "--demo", "--out", str(out),
+               "--dpi", "50"],
+    )
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return out
+
+
+def test_diagnose_demo_writes_every_file(demo_report):
+    names = {p.name for p in demo_report.iterdir()}
+    assert set(REPORT_FILES) | {"carte_pauvrete.png", "carte_pauvrete.pdf"} <= names
+    # nothing half-written or temporary left beside it
+    assert [p.name for p in demo_report.parent.iterdir()] == ["diag"]
+    assert (demo_report / "carte_population.png").read_bytes()[:4] == b"\x89PNG"
+    assert (demo_report / "carte_population.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+def test_demo_tables_hold_the_demo_figures(demo_report):
+    d = demo()
+    table = _csv(demo_report / "tableau_qpv.csv")
+    assert sorted(table["code_qpv"]) == sorted(d.qpv["code_qpv"])
+    assert table["population"].sum() == d.indicators["population"].sum() == 54_628
+    total = d.commune_population["population"].sum()  # 177,622
+    # every demo QPV lies inside the demo region: the shares add up to QPV pop / region pop
+    assert table["part_qpv"].sum() == pytest.approx(54_628 / total, rel=1e-12)
+    communes = _csv(demo_report / "tableau_communes.csv")
+    assert communes["population_qpv"].sum() == pytest.approx(54_628, rel=1e-12)
+    layers = pyogrio.list_layers(demo_report / "diagnostic.gpkg")[:, 0].tolist()
+    assert layers == ["qpv", "communes"]
+    gpkg = gpd.read_file(demo_report / "diagnostic.gpkg", layer="qpv")
+    assert len(gpkg) == 4 and gpkg.crs.to_epsg() == 2154
+    assert gpkg["taux_pauvrete"].tolist() == table["taux_pauvrete"].tolist()
+    dictionary = _csv(demo_report / "dictionnaire.csv")
+    assert set(table.columns) == set(dictionary["colonne"])
+
+
+def test_demo_provenance(demo_report):
+    from qpvgeo import __version__
+
+    prov = json.loads((demo_report / "provenance.json").read_text(encoding="utf-8"))
+    assert prov["qpvgeo_version"] == __version__
+    assert prov["parameters"]["territory"] == "region:99"
+    assert prov["parameters"]["demo"] is True and prov["millesimes"]["qpv"] == 2024
+    assert prov["synthetic"] == demo().label
+    assert prov["key_figures"]["n_qpv"] == 4
+    assert prov["key_figures"]["part_qpv"] == pytest.approx(54_628 / 177_622, rel=1e-12)
+    assert prov["sources"][0]["source"] == "demo"
+
+
+def test_demo_page_says_synthetic_and_has_no_external_resource(demo_report):
+    page = (demo_report / "index.html").read_text(encoding="utf-8")
+    assert demo().label in page
+    assert 'id="tableau-qpv"' in page
+    for marker in ('src="http', "src='http", 'href="http', "<script", "@import"):
+        assert marker not in page, marker
+
+
+def test_failed_run_keeps_the_previous_report(demo_report, tmp_path):
+    out = tmp_path / "diag"
+    diagnose("commune:99001", demo=True, out=out, progress=False, dpi=40)
+    before = (out / "provenance.json").read_bytes()
+    with pytest.raises(DataFormatError, match="no commune"):
+        diagnose("commune:59350", demo=True, out=out, progress=False, dpi=40)
+    assert (out / "provenance.json").read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["diag"]
+    # a second successful run replaces the folder whole
+    diagnose("commune:99002", demo=True, out=out, progress=False, dpi=40)
+    prov = json.loads((out / "provenance.json").read_text(encoding="utf-8"))
+    assert prov["territory"]["code"] == "99002"
+    assert [p.name for p in tmp_path.iterdir()] == ["diag"]
+
+
+def test_data_text_is_escaped(tmp_path):
+    data = demo_data()
+    qpv = data.qpv.copy()
+    qpv.loc[0, "nom_qpv"] = EVIL
+    data = dataclasses.replace(data, qpv=qpv)
+    out = write_report(build_diagnostic(data, "region:99"), tmp_path / "evil", dpi=40)
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert EVIL not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_missing_layers_are_reported_not_fatal(tmp_path):
+    data = dataclasses.replace(demo_data(), layers={"flood": demo().flood}, grid=None)
+    diag = build_diagnostic(data, "region:99")
+    assert diag.sections["exposition"].ok
+    assert set(diag.missing) == {"sites", "air", "heat", "green_spaces", "noise"}
+    assert not diag.sections["profil_environs"].ok
+    out = write_report(diag, tmp_path / "d", dpi=40)
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert "espaces verts absente des données" in page
+    # no layer at all: the exposure section says it is unavailable, the rest is written
+    diag = build_diagnostic(dataclasses.replace(data, layers={}), "commune:99003")
+    assert not diag.sections["exposition"].ok
+    assert (write_report(diag, tmp_path / "e", dpi=40) / "index.html").is_file()
+
+
+# -- in Chromium ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        _skip_or_fail(f"{CHROMIUM} not found (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def _open(browser, path: Path):
+    """Open a file with every http(s) request aborted; return (page, errors, blocked)."""
+    errors: list[str] = []
+    blocked: list[str] = []
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("dialog", lambda dlg: (errors.append(f"dialog: {dlg.message}"), dlg.dismiss()))
+
+    def route(r):
+        if r.request.url.startswith(("http://", "https://")):
+            blocked.append(r.request.url)
+            r.abort()
+        else:
+            r.continue_()
+
+    page.route("**/*", route)
+    page.goto(path.resolve().as_uri(), wait_until="load")
+    return page, errors, blocked
+
+
+@pytest.mark.browser
+def test_index_opens_offline_in_chromium(browser, demo_report):
+    page, errors, blocked = _open(browser, demo_report / "index.html")
+    try:
+        assert errors == [] and blocked == []
+        rows = page.locator("#tableau-qpv tbody tr")
+        assert rows.count() == 4
+        assert page.locator("#tableau-qpv").is_visible()
+        assert "Les Tours du Port" in rows.first.inner_text()
+        # the static maps are shown from the folder itself
+        assert page.locator("img[src='carte_population.png']").evaluate(
+            "img => img.naturalWidth") > 0
+    finally:
+        page.close()
+
+
+def _npm_file(asset) -> Path:
+    pkg_ver, _, rel = asset.npm.partition("/")
+    pkg, _, _version = pkg_ver.rpartition("@")
+    path = NODE_MODULES / pkg / rel
+    if not path.is_file():
+        _skip_or_fail(f"{path} missing: run `npm ci --prefix tests/web_assets`")
+    return path
+
+
+@pytest.mark.browser
+def test_offline_maps_open_with_no_network(browser, tmp_path, monkeypatch):
+    from qpvgeo.maps import _assets
+
+    server = MirrorServer()
+    for url, asset in _assets.ASSETS.items():
+        parts = urlsplit(url)
+        server.add(f"/{parts.netloc}{parts.path}", _npm_file(asset))
+    server.start()
+    try:
+        monkeypatch.setenv("QPVGEO_MIRROR", server.url)
+        monkeypatch.setenv("QPVGEO_DATA_DIR", str(tmp_path / "cache"))
+        out = diagnose("epci:299000001", demo=True, out=tmp_path / "d", offline_maps=True,
+                       progress=False, dpi=40)
+    finally:
+        server.stop()
+    page, errors, blocked = _open(browser, out / "carte_interactive.html")
+    try:
+        assert errors == [] and blocked == []
+        # one SVG path per QPV of the EPCI (3) at least, drawn by the inlined Leaflet
+        assert page.locator("path.leaflet-interactive").count() >= 3
+    finally:
+        page.close()
+
+
+# -- real data ------------------------------------------------------------------------------
+
+
+def _data_dir(root: Path, shared: Path, folders: list[str]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for name in folders:
+        (root / name).symlink_to(shared / name, target_is_directory=True)
+    return root
+
+
+def _run(tmp_path_factory, shared, territory, millesime, folders) -> Path:
+    base = tmp_path_factory.mktemp(territory.replace(":", "-"))
+    data_dir = _data_dir(base / "data", shared, folders)
+    return diagnose(territory, millesime=millesime, data_dir=data_dir, out=base / "diag",
+                    progress=False, dpi=40)
+
+
+@pytest.mark.slow
+def test_diagnose_hauts_de_france_2024(shared_data, tmp_path_factory):
+    out = _run(tmp_path_factory, shared_data, "region:32", 2024, [
+        "qpv2024_contours_simplified", "qpv2024_list_anct", "qpv2024_indicators_sigville",
+        "insee_population_communes", "flood_hdf", "icpe_hdf",
+    ])
+    # Expected, from the raw files: SIG Ville rows (one per commune x QPV), each QPV once.
+    sig = pd.read_csv(shared_data / "qpv2024_indicators_sigville" / "analyse_qpv.csv",
+                      dtype={"codeQPV": str})
+    hdf = sig[sig["insee_reg"] == 32].drop_duplicates("codeQPV")
+    pop = pd.read_csv(shared_data / "insee_population_communes"
+                      / "populations_legales_2023_communes_cog2025.csv", sep=";",
+                      dtype={"REG": str})
+    region_pop = pop.loc[pop["REG"] == "32", "PMUN"].sum()
+    assert len(hdf) == 204 and hdf["popMuniQPV"].sum() == 753_115  # SOURCE.md, INSEE ~753,100
+    table = _csv(out / "tableau_qpv.csv")
+    assert sorted(table["code_qpv"]) == sorted(hdf["codeQPV"])
+    assert table["population"].sum() == 753_115
+    prov = json.loads((out / "provenance.json").read_text(encoding="utf-8"))
+    k = prov["key_figures"]
+    assert k["n_qpv"] == 204 and k["population_qpv"] == 753_115
+    assert k["population_territoire"] == region_pop == 5_992_194
+    # every HdF QPV lies inside the region: share = 753,115 / 5,992,194 (12.57 %)
+    assert k["part_qpv"] == pytest.approx(753_115 / 5_992_194, rel=1e-12)
+    assert prov["sections"]["exposition"]["ok"]
+    assert "noise" in prov["missing_layers"]  # no noise map for HdF in this data directory
+    assert {r["source"] for r in prov["sources"]} >= {"qpv2024", "population", "flood"}
+
+
+@pytest.mark.slow
+def test_diagnose_lille_metropole_2015(shared_data, tmp_path_factory):
+    out = _run(tmp_path_factory, shared_data, "epci:200093201", 2015, [
+        "qpv2015_contours_anct", "insee_qpv_tables", "insee_population_communes",
+        "communes_hdf", "epci_hdf",
+    ])
+    # Expected, independently: INSEE's own EPCI column of the RP 2013 table (the MEL under
+    # its 2013 SIREN), populations from the 2022 DEMO edition.
+    tables = shared_data / "insee_qpv_tables"
+    rp = pd.read_csv(tables / "pop_qp_2013.csv", sep=";", dtype=str)
+    mel = rp[rp["epci1"].isin([MEL_SIREN_2013, MEL]) | rp["epci2"].isin([MEL_SIREN_2013, MEL])]
+    demo22 = pd.read_csv(tables / "DEMO_2022.csv", sep=";", dtype=str, encoding="utf-8-sig")
+    demo22 = demo22.set_index("CODGEO")["POP_MUN"].str.replace("\u202f", "").astype(int)
+    expected = demo22.reindex(mel["qp"])
+    assert len(mel) == 26 and expected.notna().all()
+    table = _csv(out / "tableau_qpv.csv")
+    assert sorted(table["code_qpv"]) == sorted(mel["qp"])
+    assert table["population"].sum() == expected.sum()
+    prov = json.loads((out / "provenance.json").read_text(encoding="utf-8"))
+    assert prov["key_figures"]["n_qpv"] == 26
+    assert prov["key_figures"]["population_qpv"] == expected.sum()
+    assert prov["millesimes"]["qpv"] == 2015
+
+
+@pytest.mark.slow
+def test_diagnose_toulouse_2015_hackaviz(shared_data, tmp_path_factory):
+    out = _run(tmp_path_factory, shared_data, "commune:31555", 2015, [
+        "qpv2015_occitanie_hackaviz", "insee_population_communes", "communes_occitanie",
+        "green_spaces_toulouse",
+    ])
+    hack = shared_data / "qpv2015_occitanie_hackaviz"
+    contours = gpd.read_file(hack / "qp.geojson", columns=["code_qp", "code_commune"],
+                             ignore_geometry=True)
+    codes = contours.loc[contours["code_commune"] == "31555", "code_qp"]
+    ind = pd.read_csv(hack / "qp.csv", dtype={"code_qp": str}, encoding="utf-8-sig")
+    expected = ind.set_index("code_qp").loc[codes, "pop_mun"].sum()
+    assert len(codes) == 12 and expected == 55_543
+    table = _csv(out / "tableau_qpv.csv")
+    assert sorted(table["code_qpv"]) == sorted(codes)
+    assert table["population"].sum() == 55_543
+    # INSEE's commune figures from the same table: 55,543 of Toulouse's 458,298 in QPV
+    assert table["part_qpv_communes"].round(6).unique().tolist() == [round(55_543 / 458_298, 6)]
+    prov = json.loads((out / "provenance.json").read_text(encoding="utf-8"))
+    assert prov["key_figures"]["n_qpv"] == 12
+    assert prov["territory"]["name"] == "Toulouse"
+    assert prov["sections"]["exposition"]["ok"]  # green spaces of Toulouse
