@@ -16,6 +16,9 @@ host as the first path segment, so one mirror can hold every publisher without c
     https://www.insee.fr/fr/statistiques/fichier/8740222/v_commune_2026.csv
     -> {mirror}/www.insee.fr/fr/statistiques/fichier/8740222/v_commune_2026.csv
 
+Files that have no address at their publisher (see :mod:`qpvgeo.sources`) are looked
+for on the mirror at ``{mirror}/_by_hand/{source}/{file name}``.
+
 Networks: requests (through pooch's downloader) honours ``HTTPS_PROXY``, ``HTTP_PROXY``
 and ``NO_PROXY``; every download has a timeout and is retried with exponential backoff
 on connection errors, timeouts, truncated transfers and HTTP 408/429/5xx. A file is
@@ -55,6 +58,9 @@ if TYPE_CHECKING:
 ENV_DATA_DIR = "QPVGEO_DATA_DIR"
 #: Environment variable giving a mirror base URL (see the module docstring).
 ENV_MIRROR = "QPVGEO_MIRROR"
+#: Folder of a mirror holding the files that have no publisher address:
+#: ``{mirror}/_by_hand/{source}/{file name}``.
+BY_HAND_FOLDER = "_by_hand"
 #: Name of the lock file kept at the root of every cache directory.
 LOCK_NAME = "qpvgeo-lock.json"
 #: Seconds without a byte from the server before a download is abandoned.
@@ -783,7 +789,10 @@ def fetch(
     paths: list[Path] = []
     for f in src.files:
         if f.url is None:
-            path = _placed_by_hand(src, f, root)
+            path = _placed_by_hand(
+                src, f, root, mirror=_settings(mirror, None, None, None)[0], refresh=refresh,
+                progress=progress, timeout=timeout, retries=retries, backoff=backoff,
+            )
         else:
             path = fetch_file(
                 f.url, sha256=f.sha256, dest=root, mirror=mirror, name=src.name,
@@ -807,15 +816,29 @@ def fetch(
     return found[0]
 
 
-def _placed_by_hand(src, f, root: Path) -> Path:
+def _placed_by_hand(src, f, root: Path, *, mirror: str | None, refresh: bool, **kwargs) -> Path:
     target = root / src.name / f.filename
     key = f"{src.page}#{f.filename}"
+    where = (
+        f"source '{src.name}' ({src.title}) has no stable download address at its "
+        f"publisher: download {f.filename!r} from {src.page} and save it as {target}; "
+        "qpvgeo will find it there."
+    )
+    if mirror and (refresh or not target.exists()):
+        # An internal mirror can hold these files too, at {mirror}/_by_hand/{source}/{file}.
+        try:
+            return fetch_file(
+                f"{mirror.rstrip('/')}/{BY_HAND_FOLDER}/{src.name}/{f.filename}",
+                sha256=f.sha256, dest=root, mirror="", name=src.name, filename=f.filename,
+                refresh=refresh, **kwargs,
+            )
+        except ChecksumError:
+            raise
+        except FetchError as exc:
+            if not target.exists():
+                raise FetchError(f"{where} (It is not on the mirror either: {exc})") from exc
     if not target.exists():
-        raise FetchError(
-            f"source '{src.name}' ({src.title}) has no stable download address at its "
-            f"publisher: download {f.filename!r} from {src.page} and save it as {target}; "
-            "qpvgeo will find it there."
-        )
+        raise FetchError(where)
     entry = _read_lock(root).get(key)
     rel = target.relative_to(root).as_posix()
     return _use_cached(key, target, root, rel, entry, f.sha256, src.name)

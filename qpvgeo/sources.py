@@ -11,8 +11,8 @@ Download addresses: ``url_verified=True`` means the exact address is the one cit
 independent public projects that download it (see each ``note``); no address was
 fetched from here (the catalogue was written offline). A file with ``url=None`` has no
 stable address at its publisher (pages that change at every release, forms, APIs):
-``qpvgeo fetch`` then says where to save it by hand, and checks and records it like a
-download.
+``qpvgeo fetch`` then says where to save it by hand (or takes it from a mirror's
+``_by_hand/<source>/`` folder), and checks and records it like a download.
 
 Examples
 --------

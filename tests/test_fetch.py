@@ -273,7 +273,7 @@ def test_a_cut_download_is_retried(http_mirror, tmp_path):  # noqa: F811
     assert http_mirror.count("/static.example.org/retry.bin") == 2
 
 
-def test_404_names_the_url_and_where_to_put_the_file(catalogue_mirror, tmp_path):
+def test_404_names_the_url_and_where_to_put_the_file(catalogue_mirror, tmp_path, shared_data):
     catalogue_mirror.fault(route(CATALOGUE["epci2025"].files[0].url), "status", status=404)
     with pytest.raises(FetchError) as info:
         qf.fetch("epci2025", mirror=catalogue_mirror.url, progress=False, retries=3,
@@ -284,7 +284,13 @@ def test_404_names_the_url_and_where_to_put_the_file(catalogue_mirror, tmp_path)
     assert f"save it as {tmp_path / 'cache' / 'epci2025' / 'epcicom2025.xlsx'}" in msg
     # A 404 is not retried: retrying cannot make the file appear.
     assert catalogue_mirror.count(route(CATALOGUE["epci2025"].files[0].url)) == 1
-    assert not (tmp_path / "cache" / "epci2025" / "epcicom2025.xlsx").exists()
+    target = tmp_path / "cache" / "epci2025" / "epcicom2025.xlsx"
+    assert not target.exists()
+    # Following the message: the file saved there by hand is found, without any request.
+    shutil.copy(shared_data / "epci_hdf/epcicom2025.xlsx", target)
+    assert qf.fetch("epci2025", mirror=catalogue_mirror.url, **FAST) == target
+    assert catalogue_mirror.count(route(CATALOGUE["epci2025"].files[0].url)) == 1
+    assert [r["origin"] for r in qf.provenance_records()] == ["manual"]
 
 
 def test_timeout_names_the_url_and_where_to_put_the_file(http_mirror, tmp_path):  # noqa: F811
@@ -533,3 +539,17 @@ def test_7z_inside_a_zip_is_extracted(catalogue_mirror, shared_data, tmp_path):
     path = qf.fetch("filosofi200m_2019", mirror=catalogue_mirror.url, **FAST)
     assert path.name == "carreaux_200m_met.gpkg"
     assert sha256(path) == sha256(gpkg)
+
+
+def test_source_without_address_comes_from_the_mirror(http_mirror, shared_data, tmp_path):  # noqa: F811
+    # An institution's mirror can hold the files that have no publisher address.
+    http_mirror.add("/_by_hand/insee_qpv2015_revenus/data_filo19_qp_revdis.csv",
+                    shared_data / "insee_qpv_tables/data_filo19_qp_revdis.csv")
+    path = qf.fetch("insee_qpv2015_revenus", mirror=http_mirror.url, **FAST)
+    assert path == tmp_path / "cache" / "insee_qpv2015_revenus" / "data_filo19_qp_revdis.csv"
+    # insee_qpv_tables/SOURCE.md: sha256 of data_filo19_qp_revdis.csv
+    assert sha256(path) == "9f11a68917e33c5cb22fab072d5f65e4440a90aaf1eca375957341acc7e2bf0c"
+    qf.fetch("insee_qpv2015_revenus", mirror=http_mirror.url, **FAST)
+    assert http_mirror.count("/_by_hand/insee_qpv2015_revenus/data_filo19_qp_revdis.csv") == 1
+    with pytest.raises(FetchError, match=r"save it as .*not on the mirror either.*HTTP 404"):
+        qf.fetch("insee_qpv2015_population", mirror=http_mirror.url, **FAST)
