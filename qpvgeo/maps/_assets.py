@@ -41,6 +41,7 @@ Examples
 from __future__ import annotations
 
 import base64
+import importlib
 import os
 import re
 from dataclasses import dataclass
@@ -181,8 +182,9 @@ def fetch_asset(
     asset = ASSETS.get(url)
     if asset is None:
         raise _unpinned(url, "requested")
-    from qpvgeo.fetch import fetch_file
-
+    # Through importlib: the package namespace re-exports a function named ``fetch``,
+    # which shadows the ``qpvgeo.fetch`` module as an attribute of ``qpvgeo``.
+    fetch_file = importlib.import_module("qpvgeo.fetch").fetch_file
     path = fetch_file(url, sha256=asset.sha256, dest=cache, mirror=mirror, progress=False)
     return Path(path).read_bytes()
 

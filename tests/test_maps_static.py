@@ -1,0 +1,171 @@
+"""Static maps: files written, legend bounds = mapclassify bins, map furniture, baseline image.
+
+The baseline image ``tests/baseline/demo_taux_pauvrete.png`` is the demo territory's
+poverty-rate map at 60 dpi, drawn with matplotlib's default style. To regenerate it
+after a deliberate change of the map design, run this file with
+``QPVGEO_REGENERATE_BASELINE=1`` and commit the new image with the change.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import mapclassify
+import matplotlib
+import matplotlib.image
+import numpy as np
+import pytest
+from matplotlib.testing.compare import compare_images
+
+from qpvgeo.datasets import demo
+from qpvgeo.errors import QpvgeoError, QpvgeoWarning, SchemaError
+from qpvgeo.maps import _format
+from qpvgeo.maps.static import plot_choropleth, plot_qpv, save_figure
+
+BASELINE = Path(__file__).resolve().parent / "baseline" / "demo_taux_pauvrete.png"
+#: RMS tolerance (0-255 grey levels) of the baseline comparison: absorbs anti-aliasing
+#: differences between FreeType builds; a change of palette, of class or of layout
+#: goes far beyond it (checked below with a different palette).
+BASELINE_TOL = 3.0
+NNBSP = "\u202f"
+
+
+def _demo_frame():
+    d = demo()
+    return d, d.qpv.merge(d.indicators, left_on="code_qpv", right_index=True)
+
+
+def _legend_texts(fig) -> list[str]:
+    return [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+
+
+def _bounds(label: str) -> tuple[float, float]:
+    lo, hi = label.split(_format.RANGE_SEP)
+    return tuple(float(x.replace(NNBSP, "").replace(",", ".")) for x in (lo, hi))
+
+
+def test_png_and_pdf_written(tmp_path):
+    d, _ = _demo_frame()
+    fig = plot_qpv(d.qpv, "taux_pauvrete", indicators=d.indicators, communes=d.communes, k=3,
+                   title="Taux de pauvreté", figsize=(8, 7))
+    written = save_figure(fig, tmp_path / "carte", dpi=120)
+    assert [p.name for p in written] == ["carte.png", "carte.pdf"]
+    img = matplotlib.image.imread(written[0])
+    assert img.shape[:2] == (7 * 120, 8 * 120)  # figsize x dpi, no cropping
+    pdf = written[1].read_bytes()
+    assert pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF")
+    # Only the targets, no temporary file left beside them.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["carte.pdf", "carte.png"]
+    only_pdf = save_figure(fig, tmp_path / "seul.pdf")
+    assert [p.name for p in only_pdf] == ["seul.pdf"]
+    with pytest.raises(QpvgeoError, match="unsupported map format"):
+        save_figure(fig, tmp_path / "carte.svg")
+
+
+@pytest.mark.parametrize(
+    ("scheme", "mc"),
+    [("quantiles", mapclassify.Quantiles), ("natural_breaks", mapclassify.FisherJenks),
+     ("equal_interval", mapclassify.EqualInterval)],
+)
+def test_legend_bounds_are_mapclassify_bins(scheme, mc):
+    _, g = _demo_frame()
+    fig = plot_choropleth(g, "revenu_disponible_median", scheme=scheme, k=3)
+    y = g["revenu_disponible_median"].to_numpy(dtype=float)
+    expected = mc(y, k=3)
+    labels = _legend_texts(fig)
+    assert labels == _format.class_labels(y.min(), expected.bins)
+    # Read back: each label's upper bound is the bin (incomes: 0 decimals), and each
+    # lower bound the previous bin (the data minimum for the first class).
+    uppers = [_bounds(s)[1] for s in labels]
+    lowers = [_bounds(s)[0] for s in labels]
+    np.testing.assert_allclose(uppers, np.round(expected.bins), atol=0.5)
+    np.testing.assert_allclose(lowers, np.round([y.min(), *expected.bins[:-1]]), atol=0.5)
+
+
+def test_user_bins_and_missing_values_in_legend():
+    _, g = _demo_frame()
+    g = g.assign(taux_emploi=g["taux_emploi"].where(g["code_qpv"] != "QN09904M"))
+    fig = plot_choropleth(g, "taux_emploi", bins=[45, 50])
+    assert _legend_texts(fig) == [f"44,1 – 45,0", f"45,0 – 50,0", f"50,0 – 51,7", "n.d."]
+    assert fig.qpvgeo_classes.n_missing == 1
+    with pytest.raises(SchemaError, match="'chomage'"):
+        plot_choropleth(g, "chomage")
+
+
+def test_map_furniture():
+    d, g = _demo_frame()
+    region = d.communes.dissolve()
+    fig = plot_qpv(d.qpv, "taux_pauvrete", indicators=d.indicators, communes=d.communes,
+                   region=region, title="Titre", k=2)
+    ax = fig.axes[0]
+    from matplotlib_scalebar.scalebar import ScaleBar
+
+    bars = [a for a in ax.artists if isinstance(a, ScaleBar)]
+    assert len(bars) == 1 and bars[0].units == "m" and bars[0].dx == 1.0
+    assert any(t.get_text() == "N" for t in ax.texts)  # north arrow
+    assert fig._suptitle.get_text() == "Titre"
+    sources = [t.get_text() for t in fig.texts if t.get_text().startswith("Sources")]
+    assert sources == ["Sources : ANCT, SIG Ville (géographie 2024); INSEE — Réalisation : qpvgeo"]
+    assert len(fig.axes) == 2 and fig.axes[1].get_title() == "Localisation"  # the inset
+    assert fig.axes[0].get_legend().get_title().get_text().startswith("Taux de pauvreté")
+
+
+def _baseline_figure(cmap: str = "YlOrRd"):
+    d, _ = _demo_frame()
+    with matplotlib.style.context("default"):
+        fig = plot_qpv(d.qpv, "taux_pauvrete", indicators=d.indicators, communes=d.communes,
+                       k=3, cmap=cmap, title="Taux de pauvreté — territoire de démonstration",
+                       figsize=(8, 6))
+    return fig
+
+
+def test_baseline_image(tmp_path):
+    actual = tmp_path / "demo_taux_pauvrete.png"
+    with matplotlib.style.context("default"):
+        save_figure(_baseline_figure(), actual, dpi=60)
+    if os.environ.get("QPVGEO_REGENERATE_BASELINE") == "1":
+        BASELINE.parent.mkdir(parents=True, exist_ok=True)
+        BASELINE.write_bytes(actual.read_bytes())
+    assert BASELINE.is_file(), f"baseline missing: {BASELINE}"
+    assert compare_images(str(BASELINE), str(actual), tol=BASELINE_TOL) is None
+    # The comparison can fail: the same map in another palette is far out of tolerance.
+    other = tmp_path / "blues.png"
+    with matplotlib.style.context("default"):
+        save_figure(_baseline_figure("Blues"), other, dpi=60)
+    result = compare_images(str(BASELINE), str(other), tol=BASELINE_TOL, in_decorator=True)
+    assert result is not None and result["rms"] > 3 * BASELINE_TOL
+
+
+# -- real files ---------------------------------------------------------------------------
+
+
+def test_real_maps(shared_data, tmp_path):
+    from qpvgeo.readers import read_communes, read_qpv, read_qpv_indicators
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", QpvgeoWarning)  # the readers report their repairs
+        q2024 = read_qpv(shared_data / "qpv2024_contours_simplified" / "qpv2024_hdf_simplified.geojson")
+        ind = read_qpv_indicators(shared_data / "qpv2024_indicators_sigville" / "analyse_qpv.csv")
+        q2015 = read_qpv(shared_data / "qpv2015_contours_anct" / "qpv2015_hdf_wgs84.geojson")
+        occ = read_qpv(shared_data / "qpv2015_occitanie_hackaviz" / "qp.geojson")
+        communes = read_communes(shared_data / "communes_hdf" / "communes_hdf_cog2025.gpkg")
+    fig = plot_qpv(q2024, "taux_emploi", indicators=ind, scheme="quantiles", k=5,
+                   region=communes.dissolve(), title="Taux d'emploi, QPV 2024")
+    g = q2024.merge(ind[["taux_emploi"]], left_on="code_qpv", right_index=True)
+    y = g["taux_emploi"].dropna().to_numpy()
+    # SOURCE.md of analyse_qpv.csv: all 204 HdF QPV have an employment rate, 25.4 to 57.3.
+    assert y.size == 204 and y.min() == 25.4 and y.max() == 57.3
+    expected = mapclassify.Quantiles(y, k=5)
+    assert _legend_texts(fig) == _format.class_labels(25.4, expected.bins)
+    assert [_bounds(s)[1] for s in _legend_texts(fig)] == list(np.round(expected.bins, 1))
+    png, pdf = save_figure(fig, tmp_path / "hdf2024", dpi=150)
+    assert png.stat().st_size > 50_000 and pdf.read_bytes().startswith(b"%PDF-")
+    fig15 = plot_qpv(q2015, communes=communes)
+    assert _legend_texts(fig15) == ["QPV"]
+    assert "géographie 2015" in [t.get_text() for t in fig15.texts][0]
+    polys = fig15.axes[0].collections[-1]
+    assert len(polys.get_paths()) >= 199  # one path (or more) per QPV
+    fig_occ = plot_qpv(occ)
+    assert len(fig_occ.axes[0].collections[-1].get_paths()) >= len(occ)
