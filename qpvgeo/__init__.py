@@ -20,7 +20,11 @@ from __future__ import annotations
 
 import importlib
 
-from qpvgeo import datasets, schema
+from qpvgeo import (
+    datasets,
+    fetch,  # the module: qpvgeo.fetch.fetch(name) fetches a source
+    schema,
+)
 from qpvgeo.cog import commune_code_table, harmonise_communes
 from qpvgeo.errors import (
     ChecksumError,
@@ -45,7 +49,7 @@ from qpvgeo.exposure import (
     industrial_exposure,
     noise_exposure,
 )
-from qpvgeo.fetch import cache_dir, fetch, fetch_file
+from qpvgeo.fetch import cache_dir, fetch_file, fetch_many
 from qpvgeo.fetch import provenance_records as provenance
 from qpvgeo.interpolate import areal_interpolate, grid_population
 from qpvgeo.pipeline import shares_from_files
@@ -122,6 +126,7 @@ __all__ = [
     "exposure_profile",
     "fetch",
     "fetch_file",
+    "fetch_many",
     "flood_exposure",
     "green_space_access",
     "grid_population",
