@@ -360,11 +360,18 @@ def _check_level(level: str) -> None:
         raise DataFormatError(f"level must be one of {list(LEVELS)}, got {level!r}")
 
 
+def _departement_of_communes(codes: pd.Series) -> pd.Series:
+    """Vectorised :func:`qpvgeo.schema.departement_of_commune` (3 characters overseas)."""
+    com = schema.normalise_commune_code(codes)
+    ok = com.str.len().eq(5).fillna(False).astype(bool)
+    dep = com.str[:2].where(~com.str.startswith("97").fillna(False).astype(bool), com.str[:3])
+    return dep.where(ok).astype("object")
+
+
 def _departement(frame: pd.DataFrame) -> pd.Series:
     dep = pd.Series(pd.NA, index=frame.index, dtype="object")
     if schema.CODE_COMMUNE in frame.columns:
-        com = schema.normalise_commune_code(frame[schema.CODE_COMMUNE])
-        dep = com.map(schema.departement_of_commune, na_action="ignore").astype("object")
+        dep = _departement_of_communes(frame[schema.CODE_COMMUNE])
     if schema.CODE_DEPARTEMENT in frame.columns:
         dep = dep.where(dep.notna(), frame[schema.CODE_DEPARTEMENT].astype("object"))
     if schema.CODE_QPV in frame.columns:
