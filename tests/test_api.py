@@ -37,3 +37,13 @@ def test_errors_share_one_base_class():
     for name in ("DataFormatError", "SchemaError", "MissingCRSError", "DuplicateCodeError",
                  "MixedMillesimeError", "FetchError", "ChecksumError", "UnsafeArchiveError"):
         assert issubclass(getattr(qpvgeo, name), qpvgeo.QpvgeoError)
+
+
+def test_readme_names_only_functions_that_exist():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"qpvgeo\.([a-z_]+)\(", readme))
+    assert named, "the README's API tour names no function"
+    assert sorted(n for n in named if not hasattr(qpvgeo, n)) == []
