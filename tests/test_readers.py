@@ -492,14 +492,19 @@ def test_xlsx_with_header_rows_above(tmp_path):
     pd.concat([head, body]).to_excel(path, header=False, index=False)
     table = read_qpv_indicators(path)
     assert table["population"].tolist()[0] == 1500 and pd.isna(table["population"].iloc[1])
+    # INSEE's populations légales workbook: regions first, communes on a later sheet.
     pop = tmp_path / "ensemble.xlsx"
+    regions = pd.DataFrame([["Populations légales", None], [None, None],
+                            ["Code région", "Population municipale"], ["32", 5_990_000]])
     title = pd.DataFrame([["Recensement de la population", None, None, None, None],
                           [None] * 5,
                           ["Code région", "Code département", "Code commune",
                            "Nom de la commune", "Population municipale"]])
     data = pd.DataFrame([["32", "59", "350", "Lille", 238246],
                          ["01", "971", "101", "Les Abymes", 51000]])
-    pd.concat([title, data]).to_excel(pop, header=False, index=False)
+    with pd.ExcelWriter(pop) as book:
+        regions.to_excel(book, sheet_name="Régions", header=False, index=False)
+        pd.concat([title, data]).to_excel(book, sheet_name="Communes", header=False, index=False)
     communes = read_commune_population(pop)
     assert communes["code_commune"].tolist() == ["59350", "97101"]
     assert communes["code_departement"].tolist() == ["59", "971"]
@@ -528,6 +533,9 @@ def test_invalid_geometry_repaired_and_counted(tmp_path):
     ).to_file(path)
     qpv, messages = _read(read_qpv, path)  # opendatasoft-style names, GeoPackage
     assert _repaired(messages) == 1
+    with pytest.warns(QpvgeoWarning, match="repaired 1") as record:
+        read_qpv(path)
+    assert record[0].filename == __file__  # points at the analyst's line, not at qpvgeo
     assert qpv.is_valid.all() and qpv.area.iloc[0] == pytest.approx(20_000)
     assert qpv["nom_qpv"].tolist() == ["Bow", "Tie"]
 

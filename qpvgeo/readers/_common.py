@@ -12,6 +12,7 @@ import csv
 import glob
 import io
 import os
+import sys
 import unicodedata
 import warnings
 from collections.abc import Iterable, Sequence
@@ -20,6 +21,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
 
 from qpvgeo import schema
@@ -34,6 +36,19 @@ TABLE_SUFFIXES = frozenset({".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls"})
 VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".zip", ".fgb")
 
 _SPACES = ("\u202f", "\u00a0", "\u2009", " ")
+_PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
+
+
+def warn(message: str) -> None:
+    """Issue a :class:`~qpvgeo.errors.QpvgeoWarning` attributed to the caller of qpvgeo.
+
+    The warning points at the first frame outside the package (the analyst's line),
+    however deep in the readers it was raised.
+    """
+    depth, frame = 1, sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, depth = frame.f_back, depth + 1
+    warnings.warn(message, QpvgeoWarning, stacklevel=depth + 1)
 
 
 def resolve_input(path_or_name: PathLike) -> Path:
@@ -184,27 +199,50 @@ def sniff_separator(text: str) -> str:
     return best
 
 
+_SPREADSHEETS = frozenset({".xlsx", ".xlsm", ".xls"})
+
+
+def _excel_rows(path: Path, *, sheet: str | int, nrows: int | None = None) -> pd.DataFrame:
+    try:
+        with warnings.catch_warnings():
+            # pandas deprecates the xlrd engine; it is still the only reader of BIFF8 .xls.
+            warnings.simplefilter("ignore")
+            frame = pd.read_excel(path, sheet_name=sheet, header=None, dtype=str, nrows=nrows)
+    except (ValueError, KeyError) as exc:
+        raise DataFormatError(f"{path}: cannot read sheet {sheet!r}: {exc}") from exc
+    except ImportError as exc:
+        raise DataFormatError(f"{path}: reading this spreadsheet needs {exc.name}") from exc
+    return frame.fillna("").astype(str)
+
+
+def _sheet_names(path: Path) -> list[str | int]:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with pd.ExcelFile(path) as book:
+                return list(book.sheet_names)
+    except ImportError as exc:
+        raise DataFormatError(f"{path}: reading this spreadsheet needs {exc.name}") from exc
+    except Exception as exc:  # openpyxl / xlrd raise their own error types
+        raise DataFormatError(f"{path}: cannot open as a spreadsheet: {exc}") from exc
+
+
 def _raw_rows(path: Path, *, sheet: str | int | None) -> pd.DataFrame:
     """Every cell of a CSV or spreadsheet as a string ("" when empty), no header."""
-    suffix = path.suffix.lower()
-    if suffix in {".xlsx", ".xlsm", ".xls"}:
-        try:
-            with warnings.catch_warnings():
-                # pandas deprecates the xlrd engine; it is still the only reader of BIFF8 .xls.
-                warnings.simplefilter("ignore")
-                frame = pd.read_excel(
-                    path, sheet_name=0 if sheet is None else sheet, header=None, dtype=str
-                )
-        except (ValueError, KeyError) as exc:
-            raise DataFormatError(f"{path}: cannot read sheet {sheet!r}: {exc}") from exc
-        except ImportError as exc:
-            raise DataFormatError(f"{path}: reading this spreadsheet needs {exc.name}") from exc
-        return frame.fillna("").astype(str)
+    if path.suffix.lower() in _SPREADSHEETS:
+        return _excel_rows(path, sheet=0 if sheet is None else sheet)
     text = _decode(path.read_bytes())
     sep = sniff_separator(text)
     rows = list(csv.reader(io.StringIO(text), delimiter=sep))
     width = max((len(r) for r in rows), default=0)
     return pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=str)
+
+
+def _header_row(raw: pd.DataFrame, wanted: set[str], max_header_row: int) -> int | None:
+    for i in range(min(max_header_row, len(raw))):
+        if any(clean_name(v) in wanted for v in raw.iloc[i].tolist()):
+            return i
+    return None
 
 
 def read_table(
@@ -218,8 +256,10 @@ def read_table(
 
     INSEE spreadsheets put titles, sources and field notes above the table; the header
     is the first row (among the first ``max_header_row``) with a cell equal to one of
-    ``header_candidates`` (case- and space-insensitive). Cells stay strings (``""`` when
-    empty); unnamed all-empty columns (trailing ``;;;``) and all-empty rows are dropped.
+    ``header_candidates`` (case- and space-insensitive). Without ``sheet``, the first
+    sheet holding such a header is read (``ensemble.xlsx`` opens on its regions).
+    Cells stay strings (``""`` when empty); unnamed all-empty columns (trailing
+    ``;;;``) and all-empty rows are dropped.
     The separator (``;``, ``,``, tab) is sniffed and a UTF-8 BOM is removed.
 
     Examples
@@ -231,13 +271,18 @@ def read_table(
     {'CODGEO': ['QP059001'], 'POP_MUN': ['1 234']}
     """
     path = resolve_input(path)
-    raw = _raw_rows(path, sheet=sheet)
     wanted = {clean_name(c) for c in header_candidates}
-    header_row = None
-    for i in range(min(max_header_row, len(raw))):
-        if any(clean_name(v) in wanted for v in raw.iloc[i].tolist()):
-            header_row = i
-            break
+    if sheet is None and path.suffix.lower() in _SPREADSHEETS:
+        # INSEE workbooks open on a documentation or region sheet: take the first sheet
+        # whose top rows hold the header (only those rows are read while searching).
+        names = _sheet_names(path)
+        for name in names if len(names) > 1 else []:
+            top = _excel_rows(path, sheet=name, nrows=max_header_row)
+            if _header_row(top, wanted, max_header_row) is not None:
+                sheet = name
+                break
+    raw = _raw_rows(path, sheet=sheet)
+    header_row = _header_row(raw, wanted, max_header_row)
     if header_row is None:
         first = [v for v in raw.iloc[0].tolist() if v] if len(raw) else []
         raise SchemaError(
@@ -428,6 +473,8 @@ def require_crs(
                 "Lambert-93 coordinates, crs='EPSG:4326' for longitude/latitude)"
             )
         frame = frame.set_crs(crs)
+    elif crs is not None and not frame.crs.equals(pyproj.CRS.from_user_input(crs)):
+        warn(f"{path}: the file declares {frame.crs.to_string()}; crs={crs!r} ignored")
     return frame
 
 
@@ -476,8 +523,7 @@ def repair_polygons(
     if empty.any() and report_empty:
         ids = (frame.loc[empty, id_column].tolist()[:10] if id_column
                else np.flatnonzero(empty)[:10].tolist())
-        warnings.warn(f"{what}: {int(empty.sum())} feature(s) have an empty geometry: {ids}",
-                      QpvgeoWarning, stacklevel=3)
+        warn(f"{what}: {int(empty.sum())} feature(s) have an empty geometry: {ids}")
     invalid = ~shapely.is_valid(geoms) & ~empty
     n_invalid = int(invalid.sum())
     if not n_invalid:
@@ -514,7 +560,7 @@ def repair_polygons(
             f"; {lost.size} of them have no area at all (degenerate rings) and are kept "
             f"with an empty geometry: {ids}"
         )
-    warnings.warn(message, QpvgeoWarning, stacklevel=3)
+    warn(message)
     return out
 
 

@@ -9,8 +9,6 @@ and INSEE's ``ensemble.xlsx`` layout (``Code département`` + ``Code commune``).
 
 from __future__ import annotations
 
-import warnings
-
 import pandas as pd
 
 from qpvgeo import schema
@@ -18,7 +16,6 @@ from qpvgeo.errors import DataFormatError, DuplicateCodeError, SchemaError
 from qpvgeo.readers._common import (
     TABLE_SUFFIXES,
     PathLike,
-    QpvgeoWarning,
     as_int64,
     check_unique,
     clean_name,
@@ -28,6 +25,7 @@ from qpvgeo.readers._common import (
     read_table,
     resolve_input,
     to_number,
+    warn,
 )
 
 #: Columns (lower case) that hold the QPV code in INSEE and SIG Ville tables.
@@ -141,11 +139,9 @@ def read_qpv_indicators(
     is_qpv = codes.map(schema.millesime_of_code).notna()
     if (~is_qpv).any():
         others = frame[code_col][~is_qpv.to_numpy()].replace("", "<empty>").astype(str)
-        warnings.warn(
+        warn(
             f"{src}: dropped {int((~is_qpv).sum())} row(s) whose {code_col!r} is not a QPV "
-            f"code (totals such as 'Ensemble'): {sorted(set(others))[:5]}",
-            QpvgeoWarning,
-            stacklevel=2,
+            f"code (totals such as 'Ensemble'): {sorted(set(others))[:5]}"
         )
     frame, codes = frame[is_qpv.to_numpy()], codes[is_qpv]
     if frame.empty:
@@ -201,12 +197,10 @@ def _one_row_per_qpv(frame: pd.DataFrame, *, what: str) -> pd.DataFrame:
         )
     n_rows, n_qpv = int(dup.sum()), int(rows.index.nunique())
     dropped = [c for c in frame.columns if c in COMMUNE_ROW_COLUMNS]
-    warnings.warn(
+    warn(
         f"{what}: {n_rows} rows for {n_qpv} QPV over several communes collapsed to one row "
         f"per QPV (QPV-level values checked equal); commune columns {dropped} dropped "
-        "(read_qpv_communes gives the membership)",
-        QpvgeoWarning,
-        stacklevel=3,
+        "(read_qpv_communes gives the membership)"
     )
     out = frame[~frame.index.duplicated(keep="first")]
     return out.drop(columns=dropped)

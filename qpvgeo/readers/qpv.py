@@ -16,7 +16,6 @@ Layouts read (column names are matched case-insensitively):
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Sequence
 
 import geopandas as gpd
@@ -24,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from qpvgeo import schema
-from qpvgeo.errors import DataFormatError, QpvgeoWarning, SchemaError
+from qpvgeo.errors import DataFormatError, SchemaError
 from qpvgeo.readers._common import (
     TABLE_SUFFIXES,
     PathLike,
@@ -38,6 +37,7 @@ from qpvgeo.readers._common import (
     read_vector,
     resolve_input,
     split_list,
+    warn,
 )
 
 #: Publisher columns holding the QPV code, most specific first.
@@ -401,20 +401,16 @@ def read_qpv_communes(
     else:
         out, unmatched, n_outside = _match_names(out, communes)
         if n_outside:
-            warnings.warn(
+            warn(
                 f"{src}: {n_outside} QPV lie in départements with no commune in communes= "
-                "and were left out",
-                QpvgeoWarning,
-                stacklevel=2,
+                "and were left out"
             )
         if unmatched:
             shown = ", ".join(f"{q}: {n}" for q, n in unmatched[:10])
             shown += " …" if len(unmatched) > 10 else ""
-            warnings.warn(
+            warn(
                 f"{src}: {len(unmatched)} commune name(s) match no commune of the QPV's "
-                f"département (nor a unique one of its region) and were left out: {shown}",
-                QpvgeoWarning,
-                stacklevel=2,
+                f"département (nor a unique one of its region) and were left out: {shown}"
             )
     out = out.dropna(subset=[schema.CODE_COMMUNE])
     out = out.drop_duplicates([schema.CODE_QPV, schema.CODE_COMMUNE])
