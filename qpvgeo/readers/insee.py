@@ -198,8 +198,8 @@ def _one_row_per_qpv(frame: pd.DataFrame, *, what: str) -> pd.DataFrame:
     n_rows, n_qpv = int(dup.sum()), int(rows.index.nunique())
     dropped = [c for c in frame.columns if c in COMMUNE_ROW_COLUMNS]
     warn(
-        f"{what}: {n_rows} rows for {n_qpv} QPV over several communes collapsed to one row "
-        f"per QPV (QPV-level values checked equal); commune columns {dropped} dropped "
+        f"{what}: {n_rows} rows for {n_qpv} QPV (one row per commune of the QPV) collapsed "
+        f"to one row per QPV (QPV-level values checked equal); commune columns {dropped} dropped "
         "(read_qpv_communes gives the membership)"
     )
     out = frame[~frame.index.duplicated(keep="first")]
