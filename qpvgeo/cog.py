@@ -53,7 +53,9 @@ after the last move, NA if it never moved), ``statut`` and ``detail``. ``statut`
 
 ``scission``, ``hors_annee``, ``supprime`` and ``inconnu`` are also announced in a
 :class:`~qpvgeo.errors.QpvgeoWarning` with counts and example codes. Nothing is ever
-dropped.
+dropped. The report is returned with ``return_report=True`` rather than stored in
+``frame.attrs``: pandas copies and compares ``attrs`` on every operation, which breaks
+with a DataFrame inside.
 """
 
 from __future__ import annotations
@@ -259,7 +261,8 @@ def _classify(table: pd.DataFrame) -> pd.DataFrame:
     out.loc[open_ & (size == 1) & ~same, "statut"] = "recode"
     merged = out["statut"].eq("fusion")
     if merged.any():
-        lists = out.groupby("code_nouveau")["code_ancien"].agg(lambda s: ", ".join(sorted(s)))
+        sub = out.loc[merged, ["code_nouveau", "code_ancien"]].sort_values("code_ancien")
+        lists = sub.groupby("code_nouveau")["code_ancien"].agg(", ".join)
         out.loc[merged, "detail"] = "fusion de " + out.loc[merged, "code_nouveau"].map(lists)
     return out
 
@@ -318,6 +321,7 @@ def _code_table(codes: Sequence[str], movements, *, year, target_date, communes,
             "code " + base.loc[unknown, "code_nouveau"] + " absent de la liste des communes"
         )
         base.loc[unknown, "code_nouveau"] = base.loc[unknown, "code_ancien"]
+        base.loc[unknown, "nom_nouveau"] = pd.NA
         base.loc[unknown, "statut"] = "inconnu"
     for col in ("code_nouveau", "nom_nouveau", "statut", "detail"):
         base[col] = base[col].astype("string")
@@ -504,6 +508,11 @@ def harmonise_communes(
                          collapse_arrondissements=collapse_arrondissements)
     report.attrs = {}
     _warn(report, what=f"harmonise_communes(year={year})")
+    if codes.isna().any():
+        warnings.warn(
+            f"harmonise_communes: {int(codes.isna().sum())} row(s) without a commune code in "
+            f"'{code_column}': kept, with an empty code", QpvgeoWarning, stacklevel=2,
+        )
     new = codes.map(report.set_index("code_ancien")["code_nouveau"])
     new = new.where(codes.notna(), codes)
 
