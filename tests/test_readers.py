@@ -171,8 +171,9 @@ def test_qpv2024_contours(qpv2024_national, shared_data):
 
 
 def test_qpv2024_main_commune_by_area(shared_data, communes_hdf_2018):
-    qpv = read_qpv(shared_data / "qpv2024_contours_simplified" / "qpv2024_hdf_simplified.geojson",
-                   communes=communes_hdf_2018)
+    folder = shared_data / "qpv2024_contours_simplified"
+    with pytest.warns(QpvgeoWarning, match="repaired 11"):
+        qpv = read_qpv(folder / "qpv2024_hdf_simplified.geojson", communes=communes_hdf_2018)
     main = qpv.set_index("code_qpv")
     assert main.loc["QN05972M", "code_commune"] == "59350"  # most of Secteur Sud is in Lille
     listed = main["codes_communes"].str.split(", ")

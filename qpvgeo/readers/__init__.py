@@ -6,6 +6,9 @@ publisher's column name. Every path goes through
 :func:`qpvgeo.readers._common.resolve_input`.
 """
 
+from qpvgeo.readers.cog import read_cog_communes, read_cog_movements  # noqa: F401
+from qpvgeo.readers.environment import *  # noqa: F401,F403  (read_industrial_sites, read_noise_map…)
+from qpvgeo.readers.grid import read_filosofi_grid  # noqa: F401
 from qpvgeo.readers.insee import read_commune_population, read_qpv_indicators
 from qpvgeo.readers.qpv import read_qpv, read_qpv_communes
 from qpvgeo.readers.territories import (
