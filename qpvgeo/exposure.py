@@ -459,14 +459,18 @@ def flood_exposure(
     [0.5]
     """
     z = _prepare_zones(zones, key)
+    has_scenario = isinstance(flood, pd.DataFrame) and schema.SCENARIO in flood.columns
+    if has_scenario:
+        # Columns follow the whole layer's scenarios (not only those near these zones).
+        every = flood[schema.SCENARIO].astype("string")
+        present = [s for s in schema.FLOOD_SCENARIOS if (every == s).any()]
+        present += sorted(set(every.dropna().unique()) - set(schema.FLOOD_SCENARIOS))
+        if not present:
+            present = list(schema.FLOOD_SCENARIOS)
     layer = _prepare_layer(flood, what="flood", zones=z, polygons=True, keep=0.0)
     ctx = _population_context(z, population, population_method)
-    if schema.SCENARIO in layer.columns:
+    if has_scenario:
         scen = layer[schema.SCENARIO].astype("string")
-        present = [s for s in schema.FLOOD_SCENARIOS if (scen == s).any()]
-        present += sorted(set(scen.dropna().unique()) - set(schema.FLOOD_SCENARIOS))
-        if not len(layer):
-            present = list(schema.FLOOD_SCENARIOS)
         geoms = np.asarray(layer.geometry.array, dtype=object)
         keep = _near_mask(layer, z)
         pieces = {s: _dissolve(geoms[keep & (scen == s).fillna(False).to_numpy()]) for s in present}
@@ -1039,6 +1043,17 @@ def green_space_access(
 # -- noise --------------------------------------------------------------------------------
 
 
+def _noise_classes(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    src = frame[schema.SOURCE_BRUIT].astype("string").str.lower().to_numpy(dtype=object)
+    ind = frame[schema.INDICATEUR_BRUIT].astype("string").str.lower().to_numpy(dtype=object)
+    lmin = (
+        pd.to_numeric(frame[schema.LDEN_MIN], errors="coerce").to_numpy(dtype=float)
+        if schema.LDEN_MIN in frame.columns
+        else np.full(len(frame), np.nan)
+    )
+    return src, ind, lmin
+
+
 def noise_exposure(
     zones: gpd.GeoDataFrame,
     noise: gpd.GeoDataFrame,
@@ -1078,29 +1093,30 @@ def noise_exposure(
     [0.6]
     """
     z = _prepare_zones(zones, key)
+    schema.require_columns(noise, [schema.SOURCE_BRUIT, schema.INDICATEUR_BRUIT], what="noise")
+    # Columns follow the whole layer's classes, not only those near these zones, so that
+    # zones and their surroundings get the same columns.
+    all_src, all_ind, all_min = _noise_classes(noise)
+    groups = sorted(
+        {
+            (s, i)
+            for s, i in zip(all_src, all_ind, strict=True)
+            if isinstance(s, str) and isinstance(i, str)
+        }
+    )
     layer = _prepare_layer(noise, what="noise", zones=z, polygons=True, keep=0.0)
-    schema.require_columns(layer, [schema.SOURCE_BRUIT, schema.INDICATEUR_BRUIT], what="noise")
     ctx = _population_context(z, population, population_method)
     geoms = np.asarray(layer.geometry.array, dtype=object)
     keep = _near_mask(layer, z)
-    src = layer[schema.SOURCE_BRUIT].astype("string").str.lower().to_numpy(dtype=object)
-    ind = layer[schema.INDICATEUR_BRUIT].astype("string").str.lower().to_numpy(dtype=object)
-    lmin = (
-        pd.to_numeric(layer[schema.LDEN_MIN], errors="coerce").to_numpy(dtype=float)
-        if schema.LDEN_MIN in layer.columns
-        else np.full(len(layer), np.nan)
-    )
+    src, ind, lmin = _noise_classes(layer)
     pieces: dict[str, shapely.Geometry] = {}
-    groups = sorted(
-        {(s, i) for s, i in zip(src, ind, strict=True) if isinstance(s, str) and isinstance(i, str)}
-    )
     for s, i in groups:
+        in_all = (all_src == s) & (all_ind == i)
         in_group = (src == s) & (ind == i)
-        levels = sorted(set(lmin[in_group & ~np.isnan(lmin)].tolist()))
-        for level in levels:
+        for level in sorted(set(all_min[in_all & ~np.isnan(all_min)].tolist())):
             sel = in_group & keep & (np.nan_to_num(lmin, nan=-np.inf) >= level)
             pieces[f"{s}_{i}_{_label(level)}"] = _dissolve(geoms[sel])
-        if np.isnan(lmin[in_group]).any():
+        if np.isnan(all_min[in_all]).any():
             pieces[f"{s}_{i}"] = _dissolve(geoms[in_group & keep & np.isnan(lmin)])
     out = _measure_inside(z, pieces, stem="bruit", ctx=ctx)
     return _frame(_population_columns(out, z, ctx), z, layer="noise")
@@ -1249,9 +1265,10 @@ def compare_to_surroundings(
         if columns is not None
         else [c for c in values.columns if _COMPARABLE.match(str(c))]
     )
-    missing = [c for c in cols if c not in values.columns or c not in env_vals.columns]
+    missing = [c for c in cols if c not in values.columns]
     if missing:
-        raise SchemaError(f"compare_to_surroundings: columns {missing} not in both value tables")
+        raise SchemaError(f"compare_to_surroundings: columns {missing} not in the zone values")
+    env_vals = env_vals.reindex(columns=list(dict.fromkeys([*env_vals.columns, *cols])))
     out = values.copy()
     for c in cols:
         zc = pd.to_numeric(values[c], errors="coerce").astype(float)

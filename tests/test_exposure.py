@@ -222,15 +222,22 @@ def test_noise_type_a_bands_are_cumulative_levels():
     zone = zones_of(box(0, 0, 100, 100))
     bands = gpd.GeoDataFrame(
         {
-            "source": ["fer", "fer", "fer"],
-            "indicateur": ["lden"] * 3,
-            "lden_min": [55, 60, 65],
-            "lden_max": [60, 65, 70],
+            "source": ["fer"] * 4,
+            "indicateur": ["lden"] * 4,
+            "lden_min": [55, 60, 65, 70],
+            "lden_max": [60, 65, 70, 75],
         },
-        geometry=[box(20, 0, 50, 100), box(5, 0, 20, 100), box(0, 0, 5, 100)],
+        # The 70-75 band lies 10 km away: its column exists (0), whatever the zones.
+        geometry=[
+            box(20, 0, 50, 100),
+            box(5, 0, 20, 100),
+            box(0, 0, 5, 100),
+            box(10_000, 0, 10_100, 100),
+        ],
         crs=2154,
     )
     r = noise_exposure(zone, bands)
+    assert r["part_surface_bruit_fer_lden_70"].iloc[0] == 0.0
     assert r["part_surface_bruit_fer_lden_55"].iloc[0] == pytest.approx(0.5)
     assert r["part_surface_bruit_fer_lden_60"].iloc[0] == pytest.approx(0.2)
     assert r["part_surface_bruit_fer_lden_65"].iloc[0] == pytest.approx(0.05)
@@ -774,6 +781,17 @@ def test_noise_maps_bordeaux_and_nantes(shared_data, qpv2015):
     assert ra.loc["QP033019", "part_surface_bruit_aerien_lden_55"] == pytest.approx(0.632, abs=5e-4)
     assert ra.loc["QP033019", "part_surface_bruit_aerien_lden_65"] == pytest.approx(0.074, abs=5e-4)
     assert ra.loc["QP033013", "part_surface_bruit_aerien_lden_55"] == pytest.approx(0.560, abs=5e-4)
+    # Its type C classes (SOURCE.md): road Ln > 62: 10 QPV (3 above 1 %); rail Lden > 73: 4 (2).
+    exceed = read_noise_map(
+        [
+            agglo / "route_depassement_de_seuil_Lnight.shp",
+            agglo / "fer_depassement_de_seuil_Lden.shp",
+        ]
+    )
+    rc = noise_exposure(bordeaux, exceed)
+    assert [int((rc[night] > 0).sum()), int((rc[night] > 0.01).sum())] == [10, 3]
+    rail73 = "part_surface_bruit_fer_lden_73"
+    assert [int((rc[rail73] > 0).sum()), int((rc[rail73] > 0.01).sum())] == [4, 2]
     # Loire-Atlantique (SOURCE.md): road Lden > 68: 15 of 19 QPV intersect (14 above 1 %);
     # Ln > 62: 14 (8); the rail zones miss every QPV.
     with warnings.catch_warnings():

@@ -59,9 +59,26 @@ __all__ = [
 
 _TABLES = frozenset({".csv", ".txt", ".tsv"})
 
-SITE_CODE_COLUMNS = ("code_site", "code_aiot", "identifiant", "code_s3ic", "code_icpe", "id_aiot")
-SITE_NAME_COLUMNS = ("nom_site", "nom", "nom_etablissement", "raison_sociale", "nom_ets")
-SEVESO_COLUMNS = ("lib_seveso", "statut_seveso", "seveso", "regime_seveso")
+# Column names of the hackathon ICPE extracts, IREP etablissements.csv and the
+# Géorisques ICPE API (camelCase, compared in lower case).
+SITE_CODE_COLUMNS = (
+    "code_site",
+    "code_aiot",
+    "codeaiot",
+    "identifiant",
+    "code_s3ic",
+    "code_icpe",
+    "id_aiot",
+)
+SITE_NAME_COLUMNS = (
+    "nom_site",
+    "nom",
+    "nom_etablissement",
+    "raison_sociale",
+    "raisonsociale",
+    "nom_ets",
+)
+SEVESO_COLUMNS = ("lib_seveso", "statut_seveso", "statutseveso", "seveso", "regime_seveso")
 COMMUNE_COLUMNS = ("code_commune", "code_insee", "insee_com", "codeinsee")
 
 
@@ -132,8 +149,8 @@ def _points_from_table(table: pd.DataFrame, *, path: Path, crs: object | None) -
     src_crs: object = "EPSG:2154"
     if x is None or y is None:
         x, y = (
-            find_column(cols, ["x", "coordonnee_x", "coord_x"]),
-            find_column(cols, ["y", "coordonnee_y", "coord_y"]),
+            find_column(cols, ["x", "coordonnees_x", "coordonnee_x", "coord_x"]),
+            find_column(cols, ["y", "coordonnees_y", "coordonnee_y", "coord_y"]),
         )
         epsg_col = find_column(cols, ["code_epsg", "epsg"])
         src_crs = crs
