@@ -517,3 +517,32 @@ def test_real_sites_and_other_geographies(shared_data):
     group = add_sites_layer(m, irep)  # 1,047 IREP sites, no Seveso status: points only
     layers = [c for c in group._children.values() if isinstance(c, folium.GeoJson)]
     assert [len(g.data["features"]) for g in layers] == [1047]
+
+
+def test_every_layer_kind_on_the_demo():
+    d = demo()
+    m = qpv_map(d.qpv, tiles=None)
+    counts = {}
+    for kind, frame, extra in [
+        ("communes", d.communes, {}), ("flood", d.flood, {}), ("air", d.air, {"k": 3}),
+        ("green_spaces", d.green_spaces, {}), ("heat", d.heat, {"k": 3}),
+        ("noise", d.noise, {}), ("sites", d.sites, {"radius": {"haut": 1000, "bas": 500}}),
+    ]:
+        layer = add_layer(m, frame, kind=kind, **extra)
+        if isinstance(layer, folium.GeoJson):
+            counts[kind] = len(layer.data["features"])
+        else:  # sites: radius polygons for the Seveso sites, then one point per site
+            counts[kind] = [len(c.data["features"]) for c in layer._children.values()]
+    seveso = int(d.sites["seveso"].isin(["haut", "bas"]).sum())
+    assert counts == {
+        "communes": len(d.communes), "flood": len(d.flood), "air": len(d.air),
+        "green_spaces": len(d.green_spaces), "heat": len(d.heat), "noise": len(d.noise),
+        "sites": [seveso, len(d.sites)],
+    }
+    page = m.get_root().render()
+    assert page.count("qpvgeo-legend") >= 7  # QPV + flood, air, green, heat, noise, sites
+    with pytest.raises(QpvgeoError, match="unknown layer kind"):
+        add_layer(m, d.flood, kind="floods")
+    bad = d.flood.assign(scenario="centennale")
+    with pytest.raises(SchemaError, match="centennale"):
+        add_layer(m, bad, kind="flood")

@@ -88,7 +88,7 @@ def test_user_bins_and_missing_values_in_legend():
     _, g = _demo_frame()
     g = g.assign(taux_emploi=g["taux_emploi"].where(g["code_qpv"] != "QN09904M"))
     fig = plot_choropleth(g, "taux_emploi", bins=[45, 50])
-    assert _legend_texts(fig) == [f"44,1 – 45,0", f"45,0 – 50,0", f"50,0 – 51,7", "n.d."]
+    assert _legend_texts(fig) == ["44,1 – 45,0", "45,0 – 50,0", "50,0 – 51,7", "n.d."]
     assert fig.qpvgeo_classes.n_missing == 1
     with pytest.raises(SchemaError, match="'chomage'"):
         plot_choropleth(g, "chomage")
@@ -142,24 +142,34 @@ def test_baseline_image(tmp_path):
 
 
 def test_real_maps(shared_data, tmp_path):
-    from qpvgeo.readers import read_communes, read_qpv, read_qpv_indicators
+    from qpvgeo.readers import (
+        read_communes,
+        read_industrial_sites,
+        read_qpv,
+        read_qpv_indicators,
+    )
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", QpvgeoWarning)  # the readers report their repairs
-        q2024 = read_qpv(shared_data / "qpv2024_contours_simplified" / "qpv2024_hdf_simplified.geojson")
+        q2024 = read_qpv(
+            shared_data / "qpv2024_contours_simplified" / "qpv2024_hdf_simplified.geojson")
         ind = read_qpv_indicators(shared_data / "qpv2024_indicators_sigville" / "analyse_qpv.csv")
         q2015 = read_qpv(shared_data / "qpv2015_contours_anct" / "qpv2015_hdf_wgs84.geojson")
         occ = read_qpv(shared_data / "qpv2015_occitanie_hackaviz" / "qp.geojson")
         communes = read_communes(shared_data / "communes_hdf" / "communes_hdf_cog2025.gpkg")
+        seveso = read_industrial_sites(shared_data / "icpe_hdf" / "seveso_sh_prio_ied_hdf.gpkg")
     fig = plot_qpv(q2024, "taux_emploi", indicators=ind, scheme="quantiles", k=5,
-                   region=communes.dissolve(), title="Taux d'emploi, QPV 2024")
+                   region=communes.dissolve(), title="Taux d'emploi, QPV 2024",
+                   points=seveso, points_label="Seveso seuil haut", extent=communes)
+    # SOURCE.md of icpe_hdf: 49 upper-tier Seveso sites, all in the region.
+    assert _legend_texts(fig)[-1] == "Seveso seuil haut (49)"
     g = q2024.merge(ind[["taux_emploi"]], left_on="code_qpv", right_index=True)
     y = g["taux_emploi"].dropna().to_numpy()
     # SOURCE.md of analyse_qpv.csv: all 204 HdF QPV have an employment rate, 25.4 to 57.3.
     assert y.size == 204 and y.min() == 25.4 and y.max() == 57.3
     expected = mapclassify.Quantiles(y, k=5)
-    assert _legend_texts(fig) == _format.class_labels(25.4, expected.bins)
-    assert [_bounds(s)[1] for s in _legend_texts(fig)] == list(np.round(expected.bins, 1))
+    assert _legend_texts(fig)[:-1] == _format.class_labels(25.4, expected.bins)
+    assert [_bounds(s)[1] for s in _legend_texts(fig)[:-1]] == list(np.round(expected.bins, 1))
     png, pdf = save_figure(fig, tmp_path / "hdf2024", dpi=150)
     assert png.stat().st_size > 50_000 and pdf.read_bytes().startswith(b"%PDF-")
     fig15 = plot_qpv(q2015, communes=communes)
@@ -169,3 +179,19 @@ def test_real_maps(shared_data, tmp_path):
     assert len(polys.get_paths()) >= 199  # one path (or more) per QPV
     fig_occ = plot_qpv(occ)
     assert len(fig_occ.axes[0].collections[-1].get_paths()) >= len(occ)
+
+
+def test_points_listed_with_their_count_in_the_extent():
+    d, g = _demo_frame()
+    # Around the QPV only: the demo's sites all lie beyond the QPV's bounding box.
+    fig = plot_choropleth(g, "taux_emploi", k=2, points=d.sites, points_label="Sites")
+    assert _legend_texts(fig)[-1] == "Sites (0)"
+    # Over the whole territory (the communes): all of them.
+    x0, y0, x1, y1 = d.communes.total_bounds
+    xy = d.sites.geometry.get_coordinates()
+    assert bool(((xy.x > x0) & (xy.x < x1) & (xy.y > y0) & (xy.y < y1)).all())
+    fig = plot_choropleth(g, "taux_emploi", k=2, points=d.sites, points_label="Sites",
+                          extent=d.communes)
+    assert _legend_texts(fig)[-1] == f"Sites ({len(d.sites)})"
+    xlim = fig.axes[0].get_xlim()
+    assert xlim[0] < x0 and xlim[1] > x1

@@ -602,8 +602,8 @@ def add_territory_layer(
     *,
     label: str | None = None,
     name: str = "Communes",
-    color: str = "#555555",
-    weight: float = 1.0,
+    color: str = "#8c8c8c",
+    weight: float = 0.6,
     simplify: float = 20.0,
     precision: int = 4,
     show: bool = True,
@@ -924,8 +924,8 @@ def add_layer(m: folium.Map, gdf: gpd.GeoDataFrame, *, kind: str, **kwargs: Any)
         return add_territory_layer(m, gdf, **kwargs)
     if kind == "epci":
         kwargs.setdefault("name", "EPCI")
-        kwargs.setdefault("color", "#222222")
-        kwargs.setdefault("weight", 2.5)
+        kwargs.setdefault("color", "#333333")
+        kwargs.setdefault("weight", 1.8)
         kwargs.setdefault("simplify", 50.0)
         return add_territory_layer(m, gdf, **kwargs)
     helpers = {"territory": add_territory_layer, "flood": add_flood_layer,

@@ -23,6 +23,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
 from qpvgeo import schema
@@ -83,6 +84,9 @@ def plot_choropleth(
     decimals: int | None = None,
     scalebar: bool = True,
     north_arrow: bool = True,
+    points: gpd.GeoDataFrame | None = None,
+    points_label: str = "Sites industriels",
+    extent: gpd.GeoDataFrame | Sequence[float] | None = None,
 ) -> Figure:
     """A classed choropleth of ``column`` with legend, scale bar, north arrow and sources.
 
@@ -103,6 +107,14 @@ def plot_choropleth(
         Outlines drawn beneath (communes…), in grey.
     inset : GeoDataFrame, optional
         Region drawn in a small inset with the map's extent as a red rectangle.
+    points : GeoDataFrame, optional
+        Points drawn on top (industrial sites…), listed in the legend with their count
+        within the map's extent.
+    points_label : str
+        Legend label of ``points``.
+    extent : GeoDataFrame or (xmin, ymin, xmax, ymax), optional
+        Area shown (Lambert-93 bounds, or a frame's), padded by 5 %; default the
+        bounds of ``gdf``.
     figsize : (float, float)
         Inches; a PNG saved at ``dpi`` is ``figsize * dpi`` pixels.
     decimals : int, optional
@@ -133,7 +145,12 @@ def plot_choropleth(
             ax=ax, facecolor="#f7f7f7", edgecolor="#9e9e9e", linewidth=0.3)
     colors = np.array(classes.color_of(), dtype=object)
     g.plot(ax=ax, color=list(colors), edgecolor=edgecolor, linewidth=linewidth)
-    x0, y0, x1, y1 = g.total_bounds
+    if extent is None:
+        x0, y0, x1, y1 = g.total_bounds
+    elif isinstance(extent, gpd.GeoDataFrame | gpd.GeoSeries):
+        x0, y0, x1, y1 = schema.to_canonical_crs(extent, what="extent").total_bounds
+    else:
+        x0, y0, x1, y1 = (float(v) for v in extent)
     pad = 0.05 * max(x1 - x0, y1 - y0, 1.0)
     ax.set_xlim(x0 - pad, x1 + pad)
     ax.set_ylim(y0 - pad, y1 + pad)
@@ -144,6 +161,17 @@ def plot_choropleth(
     if classes.n_missing:
         handles.append(Patch(facecolor=MISSING_COLOR, edgecolor=edgecolor, linewidth=0.4,
                              label=_format.MISSING))
+    if points is not None:
+        pts = schema.to_canonical_crs(points, what="points")
+        pts = pts.cx[x0 - pad:x1 + pad, y0 - pad:y1 + pad]
+        if len(pts):
+            pts.plot(ax=ax, marker="^", color="#3f007d", markersize=18, edgecolor="white",
+                     linewidth=0.4, zorder=5)
+        handles.append(Line2D([], [], marker="^", linestyle="", color="#3f007d",
+                              markeredgecolor="white",
+                              label=f"{points_label} ({_format.format_number(len(pts))})"))
+        ax.set_xlim(x0 - pad, x1 + pad)  # geopandas may have rescaled the axes
+        ax.set_ylim(y0 - pad, y1 + pad)
     heading = textwrap.fill(legend_title or _format.legend_title(column), 30)
     ax.legend(handles=handles, title=heading,
               loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=9,
