@@ -149,7 +149,8 @@ INDICATOR_ALIASES: dict[str, tuple[str, ...]] = {
     "part_60_ans_plus": ("tx_tot_60etplus",),
     "part_etrangers": ("tx_tot_et", "partpopet"),
     "part_immigres": ("partpopimmi",),
-    "allocataires_caf": ("a", "allocataires_caf"),
+    # Not INSEE's bare `A`: in the IPRO tables it counts category-A job seekers.
+    "allocataires_caf": ("allocataires_caf",),
     "logements_sociaux": ("nombre_logements_sociaux",),
     "taux_logements_sociaux": ("taux_logements_sociaux",),
 }
