@@ -10,7 +10,9 @@ Frames
 QPV (``read_qpv``)
     ``code_qpv`` (str, ``QPdddnnn`` for 2015, ``QNdddnnX`` for 2024), ``nom_qpv`` (str),
     ``millesime`` (Int64: 2015 or 2024), ``code_departement`` (str, ``"59"``, ``"2A"``,
-    ``"974"``), ``code_commune`` (str, main commune, may be NA), ``geometry``.
+    ``"974"``), ``code_commune`` (str, main commune, may be NA), ``geometry``; plus
+    ``codes_communes`` / ``noms_communes`` (every commune the file lists, ``", "``-joined)
+    where the publisher gives them.
 QPV x commune membership (``read_qpv_communes``)
     ``code_qpv``, ``nom_qpv``, ``code_commune``, ``nom_commune``, ``code_departement``.
 QPV indicators (``read_qpv_indicators``)
