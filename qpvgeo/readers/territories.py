@@ -148,6 +148,21 @@ def read_departements(
 ) -> gpd.GeoDataFrame:
     """Read département boundaries: ``code_departement``, ``nom_departement``, geometry.
 
+    Parameters
+    ----------
+    path
+        A GeoJSON, GeoPackage or (zipped) shapefile, a folder of them, a glob or a list
+        (concatenated), or a catalogue source name.
+    crs
+        CRS of a file that declares none (otherwise an error).
+    layer
+        Layer of a multi-layer GeoPackage (default: the only or first one).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        In EPSG:2154; invalid geometries repaired (count in a warning).
+
     Examples
     --------
     >>> import tempfile, pathlib, geopandas as gpd
@@ -174,6 +189,21 @@ def read_regions(
     (``REG``, ``nom``; its overseas regions are drawn displaced next to the
     metropolis, so use its metropolitan regions only for spatial work).
 
+    Parameters
+    ----------
+    path
+        A GeoJSON, GeoPackage or (zipped) shapefile, a folder of them, a glob or a list
+        (concatenated), or a catalogue source name.
+    crs
+        CRS of a file that declares none (otherwise an error).
+    layer
+        Layer of a multi-layer GeoPackage (default: the only or first one).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        In EPSG:2154; invalid geometries repaired (count in a warning).
+
     Examples
     --------
     >>> import tempfile, pathlib, geopandas as gpd
@@ -195,6 +225,21 @@ def read_epci_boundaries(
     path: PathLike | Sequence[PathLike], *, crs: object | None = None, layer=None
 ) -> gpd.GeoDataFrame:
     """Read EPCI boundaries: ``code_epci`` (SIREN), ``nom_epci``, ``nature_juridique``, geometry.
+
+    Parameters
+    ----------
+    path
+        A GeoJSON, GeoPackage or (zipped) shapefile, a folder of them, a glob or a list
+        (concatenated), or a catalogue source name.
+    crs
+        CRS of a file that declares none (otherwise an error).
+    layer
+        Layer of a multi-layer GeoPackage (default: the only or first one).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        In EPSG:2154; invalid geometries repaired (count in a warning).
 
     Examples
     --------
