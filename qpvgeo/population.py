@@ -360,24 +360,45 @@ def _check_level(level: str) -> None:
         raise DataFormatError(f"level must be one of {list(LEVELS)}, got {level!r}")
 
 
-def _departement_of_communes(codes: pd.Series) -> pd.Series:
-    """Vectorised :func:`qpvgeo.schema.departement_of_commune` (3 characters overseas)."""
-    com = schema.normalise_commune_code(codes)
-    ok = com.str.len().eq(5).fillna(False).astype(bool)
-    dep = com.str[:2].where(~com.str.startswith("97").fillna(False).astype(bool), com.str[:3])
-    return dep.where(ok).astype("object")
+def _one_code(value) -> str | None:
+    """One commune code as :func:`qpvgeo.schema.normalise_commune_code` writes it."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    code = str(value).strip().upper()
+    if code.endswith(".0"):
+        code = code[:-2]
+    return "0" + code if len(code) == 4 and code.isdigit() else code
+
+
+def _commune_codes(values: pd.Series) -> pd.Series:
+    # plain Python over the values: pandas' string methods are ten times slower on
+    # the 35,000 communes of France, and this runs several times per call
+    return pd.Series([_one_code(v) for v in values.to_numpy(dtype=object)],
+                     index=values.index, dtype="string")
 
 
 def _departement(frame: pd.DataFrame) -> pd.Series:
-    dep = pd.Series(pd.NA, index=frame.index, dtype="object")
-    if schema.CODE_COMMUNE in frame.columns:
-        dep = _departement_of_communes(frame[schema.CODE_COMMUNE])
-    if schema.CODE_DEPARTEMENT in frame.columns:
-        dep = dep.where(dep.notna(), frame[schema.CODE_DEPARTEMENT].astype("object"))
-    if schema.CODE_QPV in frame.columns:
-        from_qpv = frame[schema.CODE_QPV].map(schema.departement_of_qpv, na_action="ignore")
-        dep = dep.where(dep.notna(), from_qpv)
-    return dep.astype("string")
+    """Département of each row: from its commune code, else ``code_departement``, else
+    the QPV code."""
+    n = len(frame)
+    com = (frame[schema.CODE_COMMUNE].to_numpy(dtype=object)
+           if schema.CODE_COMMUNE in frame.columns else [None] * n)
+    dep = (frame[schema.CODE_DEPARTEMENT].to_numpy(dtype=object)
+           if schema.CODE_DEPARTEMENT in frame.columns else [None] * n)
+    qpv = (frame[schema.CODE_QPV].to_numpy(dtype=object)
+           if schema.CODE_QPV in frame.columns else [None] * n)
+    out = []
+    for c, d, q in zip(com, dep, qpv, strict=True):
+        c = _one_code(c)
+        if c is not None and len(c) == 5:
+            out.append(c[:3] if c.startswith("97") else c[:2])
+        elif d is not None and d is not pd.NA and d == d:
+            out.append(str(d))
+        elif isinstance(q, str):
+            out.append(schema.departement_of_qpv(q))
+        else:
+            out.append(None)
+    return pd.Series(out, index=frame.index, dtype="string")
 
 
 def _region(frame: pd.DataFrame) -> pd.Series:
@@ -391,7 +412,7 @@ def _territory(frame: pd.DataFrame, level: str, *, epci: pd.DataFrame | None,
                metropolitan_only: bool, what: str) -> pd.Series:
     if level == "commune":
         schema.require_columns(frame, [schema.CODE_COMMUNE], what=what)
-        key = schema.normalise_commune_code(frame[schema.CODE_COMMUNE])
+        key = _commune_codes(frame[schema.CODE_COMMUNE])
     elif level == "epci":
         if epci is None:
             raise SchemaError("level='epci' needs epci= (qpvgeo.readers.read_epci output)")
@@ -406,7 +427,7 @@ def _territory(frame: pd.DataFrame, level: str, *, epci: pd.DataFrame | None,
                 f"epci: communes in several EPCI: {_examples(table.loc[dup, schema.CODE_COMMUNE])}"
             )
         lookup = table.set_index(schema.CODE_COMMUNE)[schema.CODE_EPCI].astype("string")
-        key = schema.normalise_commune_code(frame[schema.CODE_COMMUNE]).map(lookup)
+        key = _commune_codes(frame[schema.CODE_COMMUNE]).map(lookup)
     elif level == "departement":
         key = _departement(frame)
     elif level == "region":
@@ -514,7 +535,7 @@ def population_shares(
                            what="qpv_by_commune")
     schema.require_columns(commune_population, [schema.CODE_COMMUNE, schema.POPULATION],
                            what="commune_population")
-    codes = schema.normalise_commune_code(commune_population[schema.CODE_COMMUNE])
+    codes = _commune_codes(commune_population[schema.CODE_COMMUNE])
     dup = codes[codes.duplicated(keep=False)]
     if len(dup):
         raise DuplicateCodeError(f"commune_population: communes repeated: {_examples(dup)}")
@@ -527,7 +548,7 @@ def population_shares(
         # that territories the département table does not know (the demo) still match.
         lookup = pd.Series(commune_population[schema.CODE_REGION].astype("string").to_numpy(),
                            index=codes.to_numpy())
-        qpv_side = qpv_side.assign(**{schema.CODE_REGION: schema.normalise_commune_code(
+        qpv_side = qpv_side.assign(**{schema.CODE_REGION: _commune_codes(
             qpv_side[schema.CODE_COMMUNE]).map(lookup)})
     if metropolitan_only:
         pop_side = pop_side[_metropolitan(pop_side)]
@@ -554,7 +575,7 @@ def population_shares(
     # not covered (Mayotte QPV against a file without Mayotte, level="france"): the
     # numerator would then count people the denominator does not.
     if schema.CODE_COMMUNE in qpv_side.columns and level != "commune":
-        qcom = schema.normalise_commune_code(qpv_side[schema.CODE_COMMUNE])
+        qcom = _commune_codes(qpv_side[schema.CODE_COMMUNE])
         unknown |= qcom.notna() & ~qcom.isin(set(codes))
     if level in ("departement", "region", "france"):
         qdep = _departement(qpv_side)
