@@ -79,7 +79,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from qpvgeo import __version__, schema
 from qpvgeo._atomic import atomic_path
@@ -172,6 +172,8 @@ LAYER_LABELS: dict[str, str] = {
 #: and radii of the indicators; air stations are searched further (nearest station).
 _LAYER_MARGIN = 3000.0
 _LAYER_MARGINS = {"air": 30000.0}
+#: Commune outlines are drawn on the maps of territories with at most this many communes.
+_MAX_MAP_COMMUNES = 300
 
 
 # -- the data of one diagnostic ---------------------------------------------------------
@@ -346,7 +348,21 @@ def local_data(
 
     pop_path = files("population", required=True)[0]
     commune_population = readers.read_commune_population(pop_path)
-    deps = _territory_departements(territory, commune_population)
+    epci = None
+    if territory.level == "epci":
+        for path in _find(root, DATA_FILES["epci"], every=True):
+            table = readers.read_epci(path)
+            if (table[schema.CODE_EPCI].astype(str) == territory.code).any():
+                epci = table
+                sources.append(_record(path, "epci"))
+                break
+        if epci is None:
+            raise DataFormatError(
+                f"data directory {root}: no EPCI membership file lists {territory.code}; "
+                f"searched {list(DATA_FILES['epci'])}"
+            )
+
+    deps = _territory_departements(territory, commune_population, epci)
 
     communes = None
     commune_paths = [
@@ -373,20 +389,6 @@ def local_data(
     indicator_paths = files(f"qpv{millesime}_indicators", required=True)
     indicators = _merge_indicators([readers.read_qpv_indicators(p) for p in indicator_paths])
 
-    epci = None
-    if territory.level == "epci":
-        for path in _find(root, DATA_FILES["epci"], every=True):
-            table = readers.read_epci(path)
-            if (table[schema.CODE_EPCI].astype(str) == territory.code).any():
-                epci = table
-                sources.append(_record(path, "epci"))
-                break
-        if epci is None:
-            raise DataFormatError(
-                f"data directory {root}: no EPCI membership file lists {territory.code}; "
-                f"searched {list(DATA_FILES['epci'])}"
-            )
-
     return DiagnosticData(
         millesime=millesime, qpv=qpv, indicators=indicators,
         commune_population=commune_population, membership=membership,
@@ -395,7 +397,13 @@ def local_data(
     )
 
 
-def _territory_departements(territory: Territory, commune_population: pd.DataFrame) -> set[str]:
+def _territory_departements(
+    territory: Territory, commune_population: pd.DataFrame, epci: pd.DataFrame | None
+) -> set[str]:
+    if territory.level == "epci" and epci is not None:
+        members = epci.loc[epci[schema.CODE_EPCI].astype(str) == territory.code,
+                           schema.CODE_COMMUNE]
+        return {d for d in members.astype(str).map(schema.departement_of_commune) if d}
     if territory.level == "departement":
         return {territory.code}
     if territory.level == "commune":
@@ -407,7 +415,7 @@ def _territory_departements(territory: Territory, commune_population: pd.DataFra
             return set(pop.loc[pop[schema.CODE_REGION] == territory.code,
                                schema.CODE_DEPARTEMENT].dropna().astype(str))
         return set(schema.DEPARTEMENTS_BY_REGION.get(territory.code, ()))
-    return set()  # an EPCI may straddle départements: every file is read
+    return set()
 
 
 def _may_hold(path: Path, deps: set[str]) -> bool:
@@ -853,7 +861,8 @@ def _interactive_map(diag: Diagnostic, path: Path, *, offline: bool) -> list[str
         title=f"QPV – {diag.selection.name}", sources=diag.synthetic,
     )
     layers: list[tuple[str, gpd.GeoDataFrame]] = []
-    if diag.communes_geo is not None:
+    # Thousands of commune outlines (a region) would weigh megabytes for little reading.
+    if diag.communes_geo is not None and len(diag.communes_geo) <= _MAX_MAP_COMMUNES:
         layers.append(("communes", diag.communes_geo))
     layers += list(diag.layers.items())
     notes = []
@@ -882,7 +891,9 @@ def _static_maps(diag: Diagnostic, out: Path, *, dpi: int) -> list[dict]:
 
     # Commune outlines help read a commune or EPCI map; thousands of them only blur a region.
     communes = diag.communes_geo
-    background = communes if communes is not None and len(communes) <= 300 else None
+    background = (
+        communes if communes is not None and len(communes) <= _MAX_MAP_COMMUNES else None
+    )
 
     for stem, column, label in maps:
         k = max(1, min(5, int(qpv[column].notna().sum())))

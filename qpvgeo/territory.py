@@ -46,6 +46,8 @@ _LEVEL_ALIASES = {
     "epci": "epci", "siren": "epci",
     "commune": "commune", "com": "commune",
 }
+_LEVEL_NAMES = {"region": "région", "departement": "département", "epci": "EPCI",
+                "commune": "commune"}
 _CODE_PATTERNS = {
     "region": re.compile(r"^\d{2}$"),
     "departement": re.compile(r"^(\d{2}|2[AB]|97\d)$"),
@@ -236,7 +238,7 @@ def _territory_name(
         return schema.REGIONS[code]
     if level == "region" and schema.NOM_REGION in communes.columns:
         return str(communes[schema.NOM_REGION].iloc[0])
-    return f"{level} {code}"
+    return f"{_LEVEL_NAMES[level]} {code}"
 
 
 def select_territory(
