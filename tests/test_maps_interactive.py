@@ -30,6 +30,7 @@ from qpvgeo.errors import ChecksumError, QpvgeoError, QpvgeoWarning, SchemaError
 from qpvgeo.maps import _assets, _format
 from qpvgeo.maps._classes import classify
 from qpvgeo.maps.interactive import (
+    Legend,
     add_layer,
     add_sites_layer,
     qpv_map,
@@ -416,6 +417,7 @@ def test_injected_names_show_as_text_and_never_run(browser, asset_mirror, asset_
     qpv, ind = _evil_qpv()
     m = qpv_map(qpv, "taux_emploi", indicators=ind, tiles=None, title=EVIL, sources=EVIL,
                 tooltip=["taux_emploi"], name=EVIL)
+    Legend(EVIL, [("#000000", EVIL_SCRIPT)]).add_to(m)  # a legend of data-borne labels
     path = tmp_path / "evil.html"
     save_html(m, path, offline=True, mirror=asset_mirror.url, cache=asset_cache)
     opened = Opened(browser, path)
@@ -426,6 +428,8 @@ def test_injected_names_show_as_text_and_never_run(browser, asset_mirror, asset_
         assert page.locator(".qpvgeo-title").inner_text() == EVIL
         assert EVIL in page.locator(".leaflet-control-attribution").inner_text()
         assert EVIL in page.locator(".leaflet-control-layers-overlays").inner_text()
+        legend = page.locator(".qpvgeo-legend", has_text=EVIL)
+        assert legend.is_visible() and EVIL_SCRIPT in legend.inner_text()
         page.locator("path.qpvgeo-qpv").nth(0).hover()
         tip = page.locator(".leaflet-tooltip", has_text=EVIL)
         tip.wait_for()
@@ -517,6 +521,10 @@ def test_real_sites_and_other_geographies(shared_data):
     group = add_sites_layer(m, irep)  # 1,047 IREP sites, no Seveso status: points only
     layers = [c for c in group._children.values() if isinstance(c, folium.GeoJson)]
     assert [len(g.data["features"]) for g in layers] == [1047]
+    legends = [c.rows for c in m._children.values() if isinstance(c, Legend)]
+    # Seveso file: all upper tier; IREP: no status, said so rather than shown as "non".
+    assert legends[-2] == [("#a50f15", "Seveso seuil haut")]
+    assert legends[-1] == [("#bdbdbd", "Statut Seveso non renseigné")]
 
 
 def test_every_layer_kind_on_the_demo():

@@ -565,7 +565,8 @@ _FLOOD_STYLE = {"frequent": ("#08519c", "Fréquent (forte probabilité)"),
                 "extreme": ("#9ecae1", "Extrême (faible probabilité)")}
 _SEVESO_STYLE = {"haut": ("#a50f15", "Seveso seuil haut"),
                  "bas": ("#fb6a4a", "Seveso seuil bas"),
-                 "non": ("#636363", "Non Seveso")}
+                 "non": ("#636363", "Non Seveso"),
+                 "nd": ("#bdbdbd", "Statut Seveso non renseigné")}
 
 #: Layer kinds accepted by :func:`add_layer`.
 LAYER_KINDS = ("communes", "epci", "territory", "flood", "sites", "air", "green_spaces",
@@ -701,7 +702,8 @@ def add_sites_layer(
     Parameters
     ----------
     sites : GeoDataFrame
-        Points with ``nom_site`` and ``seveso`` (``haut``/``bas``/``non``) when known.
+        Points with ``nom_site`` and ``seveso`` (``haut``/``bas``/``non``); a missing
+        status is shown as "non renseigné", not as "non".
     radius : float, str or dict, optional
         Radius drawn around each site, in metres: one number, the name of a column, or
         a dict by Seveso status (``{"haut": 1000, "bas": 500}``; others get none).
@@ -720,9 +722,10 @@ def add_sites_layer(
     geom_types = set(g.geom_type.dropna())
     if not geom_types <= {"Point"}:
         raise SchemaError(f"{name}: expected points, got {sorted(geom_types)}")
-    status = (g[schema.SEVESO].astype("string").fillna("non").str.lower()
-              if schema.SEVESO in g.columns else pd.Series("non", index=g.index))
-    status = status.where(status.isin(list(_SEVESO_STYLE)), "non")
+    # An unknown status (IREP emitters carry none) is said so, never shown as "non".
+    status = (g[schema.SEVESO].astype("string").str.lower().fillna("nd")
+              if schema.SEVESO in g.columns else pd.Series("nd", index=g.index))
+    status = status.where(status.isin(list(_SEVESO_STYLE)), "nd")
     if radius is None:
         r = np.zeros(len(g))
     elif isinstance(radius, str):
@@ -769,7 +772,7 @@ def add_sites_layer(
     _Detail(labels, "t", "tooltip").add_to(pts)
     pts.add_to(group)
     group.add_to(m)
-    present = [s for s in ("haut", "bas", "non") if s in set(status)]
+    present = [s for s in ("haut", "bas", "non", "nd") if s in set(status)]
     Legend(name, [_SEVESO_STYLE[s] for s in present], position="bottomleft",
            kind="point").add_to(m)
     return group
@@ -841,8 +844,9 @@ def add_heat_layer(m: folium.Map, heat: gpd.GeoDataFrame, **kwargs: Any) -> foli
     """
     kwargs.setdefault("cmap", "OrRd")
     kwargs.setdefault("show", False)
-    label = schema.NOM_COMMUNE if "nom_iris" not in heat.columns else "nom_iris"
-    kwargs.setdefault("label", label if label in heat.columns else None)
+    label = next((c for c in ("nom_iris", "code_iris", schema.NOM_COMMUNE) if c in heat.columns),
+                 None)
+    kwargs.setdefault("label", label)
     return add_choropleth_layer(m, heat, schema.SCORE_CHALEUR, css_class="qpvgeo-heat",
                                 **kwargs)
 
