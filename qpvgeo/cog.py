@@ -440,7 +440,9 @@ def harmonise_communes(
         :func:`qpvgeo.readers.cog.read_cog_movements` output (e.g. COG 2026).
     year
         COG year of ``frame``'s codes (geography of 1 January). ``None`` follows every
-        move since 1943, which is only safe for codes known to be recent.
+        move since 1943: the codes come out right, but old re-establishments (1940s-80s)
+        are then reported as ``scission`` of communes that were already split long
+        before (5 false alarms for the HdF communes of COG 2018). Give the year.
     code_column
         Column holding the codes (a leading zero lost by a spreadsheet is restored).
     additive
