@@ -758,6 +758,33 @@ def test_noise_maps_bordeaux_and_nantes(shared_data, qpv2015):
     for code, share in published.items():
         assert rb.loc[code, road] == pytest.approx(share, abs=0.0005), code
     assert rb.loc["QP033011", night] == pytest.approx(0.126, abs=0.0005)
+    # Population variant with INSEE's Filosofi 200 m grid of Bordeaux Métropole, checked
+    # against a brute-force overlay of the squares (in Lambert-93, where the reprojected
+    # squares differ from INSEE's LAEA squares by ~1e-6 of their area, hence rel=1e-5).
+    from qpvgeo.readers import read_filosofi_grid
+
+    grid = read_filosofi_grid(
+        shared_data / "filosofi_200m_bordeaux_metropole" / "carreaux_200m_bm.gpkg"
+    )
+    lden = gironde[(gironde["source"] == "route") & (gironde["indicateur"] == "lden")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", QpvgeoWarning)
+        rp = noise_exposure(bordeaux[bordeaux["code_qpv"] == "QP033011"], lden, population=grid)
+    bacalan = bordeaux.set_index("code_qpv").geometry["QP033011"]
+    exposed = bacalan.intersection(shapely.union_all(shapely.make_valid(lden.geometry.values)))
+    cells = grid[grid.intersects(bacalan)]
+    sq = np.asarray(cells.geometry.array)
+    inside = (
+        shapely.area(shapely.intersection(sq, bacalan)) / shapely.area(sq) * cells["ind"]
+    ).sum()
+    noisy = (
+        shapely.area(shapely.intersection(sq, exposed)) / shapely.area(sq) * cells["ind"]
+    ).sum()
+    assert rp.loc["QP033011", "population_grille"] == pytest.approx(inside, rel=1e-5)
+    assert rp.loc["QP033011", "population_bruit_route_lden_68"] == pytest.approx(noisy, rel=1e-5)
+    assert rp.loc["QP033011", "part_population_bruit_route_lden_68"] == pytest.approx(
+        noisy / inside, rel=1e-5
+    )
     # Bordeaux Métropole's type A bands, EPSG:3945 (SOURCE.md, railways and airport Lden).
     agglo = shared_data / "noise_bordeaux" / "agglo_bordeaux_metropole"
     bands = read_noise_map(
