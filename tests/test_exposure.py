@@ -846,3 +846,25 @@ def test_noise_reader_repairs_cnig_rail_layers(shared_data):
         rail = read_noise_map(infra / "N_BRUIT_ZBRD_INFRA_F_C_LD_S_033.shp")
     assert rail.geometry.is_valid.all() and len(rail) == 4
     assert rail[["source", "indicateur", "lden_min"]].iloc[0].tolist() == ["fer", "lden", 73.0]
+
+
+def test_demo_profile_against_rest_of_commune():
+    from qpvgeo.datasets import demo
+
+    d = demo()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", QpvgeoWarning)
+        p = exposure_profile(
+            d.qpv, noise=d.noise, surroundings="rest_of_commune", communes=d.communes
+        )
+    # Independent check: commune 99001 minus every QPV, inside the road Lden zone.
+    commune = d.communes.set_index("code_commune").geometry["99001"]
+    rest = commune.difference(d.qpv.union_all())
+    road = d.noise[(d.noise["source"] == "route") & (d.noise["indicateur"] == "lden")]
+    expected = rest.intersection(road.union_all()).area / rest.area
+    col = "part_surface_bruit_route_lden_68"
+    assert p.loc["QN09901M", f"{col}_environs"] == pytest.approx(expected, rel=1e-9)
+    assert p.loc["QN09901M", f"{col}_ratio"] == pytest.approx(
+        p.loc["QN09901M", col] / expected, rel=1e-9
+    )
+    assert p.attrs["environs"] == "rest_of_commune"
