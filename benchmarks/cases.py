@@ -381,13 +381,14 @@ def _map_case(qpv, work: Path, name: str) -> dict:
                       "needs_network": _needs_network(explore_path)}
     try:
         qpv_map, save_html = _need("qpvgeo.maps", "qpv_map", "save_html")
+        cache = _asset_cache(work)
     except NotAvailable as exc:
         out["qpvgeo"] = {"status": "not available", "reason": str(exc)}
         return out
     path = work / f"{name}.qpvgeo.html"
     with Meter() as m:
         fmap = qpv_map(qpv)
-        save_html(fmap, path, offline=True)
+        save_html(fmap, path, offline=True, cache=cache)
     rec = {**m.record(), "bytes": path.stat().st_size, "needs_network": _needs_network(path)}
     simplified = _simplified_area_km2(path)
     if simplified is not None:
@@ -399,6 +400,45 @@ def _map_case(qpv, work: Path, name: str) -> dict:
         rec["area_note"] = "no GeoJSON polygons could be read back from the HTML"
     out["qpvgeo"] = rec
     return out
+
+
+def _asset_cache(work: Path) -> Path | None:
+    """A qpvgeo download cache pre-filled with the pinned web assets from their npm packages.
+
+    This machine reaches package registries but not CDNs; the npm packages installed by
+    ``npm ci --prefix tests/web_assets`` hold the same bytes (qpvgeo checks each file's
+    pinned sha256 when it inlines it). Without them, the default cache (and
+    ``$QPVGEO_MIRROR``) is used, which needs the network once.
+    """
+    import shutil
+    from urllib.parse import urlsplit
+
+    from qpvgeo.maps import _assets
+
+    repo = Path(__file__).resolve().parents[1]
+    node_modules = repo / "tests" / "web_assets" / "node_modules"
+    root = work / "asset-cache"
+    missing = []
+    for url, asset in _assets.ASSETS.items():
+        pkg_ver, _, rel = asset.npm.partition("/")
+        src = node_modules / pkg_ver.rpartition("@")[0] / rel
+        parts = urlsplit(url)
+        dst = root.joinpath("urls", parts.netloc, *parts.path.lstrip("/").split("/"))
+        if dst.is_file():
+            continue
+        if not src.is_file():
+            missing.append(asset.npm)
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
+    if missing:
+        if os.environ.get("QPVGEO_MIRROR"):
+            return None
+        raise NotAvailable(
+            "offline map assets not available without network: "
+            f"{', '.join(missing)} missing from {node_modules} "
+            "(run `npm ci --prefix tests/web_assets`, or set QPVGEO_MIRROR)")
+    return root
 
 
 def _needs_network(path: Path) -> list[str]:
@@ -428,8 +468,11 @@ def _simplified_area_km2(path: Path):
         if isinstance(obj, dict) and obj.get("type") == "FeatureCollection":
             for feat in obj.get("features", []):
                 g = shapely.geometry.shape(feat["geometry"]) if feat.get("geometry") else None
-                if g is not None and g.geom_type in ("Polygon", "MultiPolygon"):
-                    geoms.append(g)
+                if g is None:
+                    continue
+                # a repaired contour can be a collection (polygon + stray line): keep its area
+                parts = shapely.get_parts(g) if g.geom_type == "GeometryCollection" else [g]
+                geoms += [p for p in parts if p.geom_type in ("Polygon", "MultiPolygon")]
     if not geoms:
         return None
     s = gpd.GeoSeries(geoms, crs="EPSG:4326").to_crs("EPSG:2154")

@@ -66,7 +66,7 @@ from scipy.spatial import cKDTree
 from qpvgeo import schema
 
 #: Bump when the generator changes, so stale caches are not reused.
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 5
 
 L93 = schema.CRS
 LAEA = schema.GRID_CRS
@@ -298,14 +298,38 @@ def _communes(rng, size: Size, outline, towns_l93: np.ndarray):
     deps = sorted(deps)
     if size.departements < len(deps):
         deps = sorted(rng.choice(deps, size.departements, replace=False).tolist())
-    dep_seeds = _points_in(rng, outline, len(deps))
-    dep_of = cKDTree(dep_seeds).query(seeds)[1]
+    # Départements of equal commune counts (INSEE numbers communes on 3 digits, so no
+    # département may exceed 999): consecutive runs of communes along a Morton curve.
+    cell = 4_000.0
+    gx = np.floor((seeds[:, 0] - seeds[:, 0].min()) / cell).astype(np.uint64)
+    gy = np.floor((seeds[:, 1] - seeds[:, 1].min()) / cell).astype(np.uint64)
+    rank = np.empty(len(seeds), dtype=np.int64)
+    rank[np.lexsort((seeds[:, 0], _morton(gx, gy)))] = np.arange(len(seeds))
+    dep_of = rank * len(deps) // len(seeds)
     order = np.lexsort((rng.random(len(seeds)), dep_of))
     seeds, geoms, dep_of = seeds[order], geoms[order], dep_of[order]
     dep = np.array(deps)[dep_of]
-    number = pd.Series(dep).groupby(dep).cumcount().to_numpy() + 1
+    rank = pd.Series(dep).groupby(dep).cumcount().to_numpy()
+    # skip the numbers of the municipal arrondissements of Paris, Lyon and Marseille
+    # (75101-75120, 69381-69389, 13201-13216): those codes mean something else
+    numbers = np.arange(1, 1000)
+    arm = {"75": range(101, 121), "69": range(381, 390), "13": range(201, 217)}
+    free = {d: numbers[~np.isin(numbers, list(arm.get(d, ())))] for d in deps}
+    number = np.array([free[d][r] for d, r in zip(dep, rank, strict=True)])
     codes = np.char.add(dep.astype(str), np.char.zfill(number.astype(str), 3))
     return seeds, geoms, dep, codes
+
+
+def _morton(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Interleave the bits of two uint64 arrays (Z-order curve key)."""
+    def spread(v):
+        v = v & np.uint64(0xFFFF)
+        v = (v | (v << np.uint64(8))) & np.uint64(0x00FF00FF)
+        v = (v | (v << np.uint64(4))) & np.uint64(0x0F0F0F0F)
+        v = (v | (v << np.uint64(2))) & np.uint64(0x33333333)
+        return (v | (v << np.uint64(1))) & np.uint64(0x55555555)
+
+    return spread(x) | (spread(y) << np.uint64(1))
 
 
 def _mergers(rng, seeds, dep, codes):

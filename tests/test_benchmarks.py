@@ -66,6 +66,9 @@ def test_generator_is_deterministic_and_in_official_layouts(tmp_path):
     gone = set(mv.loc[mv["COM_AV"] != mv["COM_AP"], "COM_AV"])
     assert gone and not gone & set(pop["COM"])
     assert len(pop) == manifest["counts"]["communes_after_mergers"]
+    # INSEE commune codes: 5 characters, never a Paris/Lyon/Marseille arrondissement code
+    assert pop["COM"].str.fullmatch(r"\d{5}").all()
+    assert not pop["COM"].str.fullmatch(r"751(0[1-9]|1\d|20)|6938[1-9]|132(0[1-9]|1[0-6])").any()
 
 
 def test_generated_qpv_are_valid_disjoint_and_sized_like_qpv(tmp_path):
