@@ -724,9 +724,10 @@ def air_exposure(
 
     Give exactly one of ``raster``, ``grid``, ``stations``.
 
-    - ``raster``: a GeoTIFF path (bands named by ``raster_pollutants``) or a mapping
-      pollutant -> path. The zone mean weights each pixel by the fraction of it covered
-      by the zone (exactextract), or, with a population, by the population it holds.
+    - ``raster``: a GeoTIFF path whose bands are named by ``raster_pollutants`` (one
+      band: the first of ``pollutants`` by default), or a mapping pollutant -> path.
+      The zone mean weights each pixel by the fraction of it covered by the zone
+      (exactextract), or, with a population, by the population it holds.
     - ``grid``: polygons with pollutant columns (a modelled concentration grid); means
       are weighted by overlap area, or by population.
     - ``stations``: points with pollutant columns (annual means,
