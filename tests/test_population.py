@@ -436,9 +436,12 @@ def test_occitanie_toulouse(shared_data, real):
     assert sorted(tarbes.index) == ["65417", "65440"] and set(tarbes["methode"]) == {"aire"}
     assert abs(tarbes["population_qpv"].sum() - 3316) < EXACT
     assert by_commune["65440"] == pytest.approx(7137, rel=0.011)
-    # with the file's own (main-commune) membership every QPV goes whole to one commune
+    # with the file's own membership (its names list: Tarbes Est in Séméac and Tarbes),
+    # 104 QPV go whole to one commune and Tarbes Est is split between its two
     whole = qpv_population_by_commune(qpv, ind, communes, membership=members)
-    assert set(whole["methode"]) == {"commune_unique"} and len(whole) == 105
+    assert len(whole) == 106 and whole["code_qpv"].nunique() == 105
+    assert set(whole.loc[whole["code_qpv"] != "QP065003", "methode"]) == {"commune_unique"}
+    assert set(whole.loc[whole["code_qpv"] == "QP065003", "code_commune"]) == {"65417", "65440"}
     assert whole.loc[whole["code_commune"] == "31555", "population_qpv"].sum() == 55_543
     # Toulouse's share against its 2023 population légale (COG 2025)
     share = population_shares(parts, real["pop23"], level="commune").loc["31555"]

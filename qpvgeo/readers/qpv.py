@@ -368,9 +368,11 @@ def read_qpv_communes(
         qs, qn = qcodes[i], qname_lists[i]
         qn = qn if len(qn) == len(qs) else [pd.NA] * len(qs)
         cs, cn = ccode_lists[i], cname_lists[i]
-        if com_col is not None:
+        if com_col is not None and not (len(cn) > len(cs) and communes is not None):
             cn = cn if len(cn) == len(cs) else [pd.NA] * len(cs)
         else:
+            # Names only, or a list of names richer than the codes (the hackaviz file
+            # gives the main commune's code but every commune's name): match the names.
             cs = [pd.NA] * len(cn)
         for q, n in zip(qs, qn, strict=True):
             for c, m in zip(cs, cn, strict=True):
@@ -390,9 +392,19 @@ def read_qpv_communes(
     out[schema.NOM_QPV] = out[schema.CODE_QPV].map(first_name).astype("string")
 
     unmatched: list[tuple[str, str]] = []
-    if com_col is not None:
+    by_name = out[schema.CODE_COMMUNE].isna() & out[schema.NOM_COMMUNE].notna()
+    if com_col is not None and not by_name.any():
         out[schema.CODE_COMMUNE] = schema.normalise_commune_code(out[schema.CODE_COMMUNE])
         out[schema.NOM_COMMUNE] = _commune_names(out, communes)
+    elif com_col is not None:
+        coded = out[~by_name].copy()
+        coded[schema.CODE_COMMUNE] = schema.normalise_commune_code(coded[schema.CODE_COMMUNE])
+        coded[schema.NOM_COMMUNE] = _commune_names(coded, communes)
+        named, unmatched, _ = _match_names(out[by_name], communes)
+        out = pd.concat([coded, named], ignore_index=True)
+        if unmatched:
+            warn(f"{src}: {len(unmatched)} commune name(s) match no commune and were left "
+                 f"out: {', '.join(f'{q}: {n}' for q, n in unmatched[:10])}")
     elif communes is None:
         raise SchemaError(
             f"{src}: this file names communes ({comname_col!r}) but gives no commune code; "
