@@ -25,28 +25,30 @@ publishers' files; the same file may also sit in the fetch cache layout
 ``<data_dir>/<catalogue name>/<file>`` (see ``qpvgeo sources``). A directory that holds
 (or links to) the folders of ``shared/data`` works as it is.
 
-- QPV 2024 contours: ``qpv2024_contours_simplified/qpv2024_simplified.geojson``, or
-  ``qpv2024/*.geojson|gpkg|shp|zip``;
-- QPV 2024 x communes: ``qpv2024_list_anct/qpv2024_code_commune.csv``, or
-  ``qpv2024_communes/*.csv``;
-- QPV 2024 indicators (*all*): ``qpv2024_indicators_sigville/analyse_qpv.csv``,
-  ``insee_qpv2024_population/*.csv``, ``insee_qpv2024_revenus/*.csv``;
+- QPV 2024 contours: ``qpv2024_contours_simplified/qpv2024_simplified.geojson``;
+- QPV 2024 x communes: ``qpv2024_list_anct/qpv2024_code_commune.csv``;
+- QPV 2024 indicators (*all*): ``qpv2024_indicators_sigville/analyse_qpv.csv``;
 - QPV 2015 contours: ``qpv2015_contours_anct/QP_METROPOLE_LB93.shp``, then
-  ``qpv2015_contours_anct/QP_METROPOLEOUTREMER_WGS84_EPSG4326.shp``, ``qpv2015/*.shp|zip``,
+  ``qpv2015_contours_anct/QP_METROPOLEOUTREMER_WGS84_EPSG4326.shp``,
   ``qpv2015_occitanie_hackaviz/qp.geojson``;
 - QPV 2015 x communes: ``insee_qpv_tables/pop_qp_2013.csv`` (commune names, matched to
   codes with the population file); without it, the communes the contours give;
 - QPV 2015 indicators (*all*): ``insee_qpv_tables/DEMO_2022.csv``,
   ``insee_qpv_tables/data_filo19_qp_revdis.csv``, ``insee_qpv_tables/IPRO_2022.csv``,
-  ``qpv2015_occitanie_hackaviz/qp.csv``, ``insee_qpv2015_population/*.csv``,
-  ``insee_qpv2015_revenus/*.csv``;
+  ``qpv2015_occitanie_hackaviz/qp.csv``;
 - commune populations (required):
-  ``insee_population_communes/populations_legales_2023_communes_cog2025.csv``, or
-  ``insee_population_2023/*.csv``, or the 2021 file (COG 2023) of the same folder;
+  ``insee_population_communes/populations_legales_2023_communes_cog2025.csv``, or the
+  2021 file (COG 2023) of the same folder;
 - commune boundaries (*all*, optional): ``communes_hdf/communes_hdf_cog2025.gpkg``,
-  ``communes_occitanie/communes-*.geojson``, ``communes/*.gpkg``;
+  ``communes_occitanie/communes-<dep>-*.geojson`` (read for the territory's départements);
 - EPCI membership (for ``epci:`` territories): ``epci_hdf/epci_membership_hdf_2025.csv``,
-  ``epci_hdf/epcicom2025.xlsx``, ``epci2025/*.xlsx`` (the first that lists the SIREN).
+  ``epci_hdf/epcicom2025.xlsx`` (the first that lists the SIREN).
+
+After these names, each role also takes the files of its catalogue sources in the fetch
+cache layout (:data:`ROLE_SOURCES`: ``qpv2024/…``, ``insee_population_2023/…``,
+``epci2025/epcicom2025.xlsx``…). When no data directory is given and
+``$QPVGEO_DATA_DIR`` is unset, the fetch cache is used and a missing required source is
+downloaded through :func:`qpvgeo.fetch.fetch` (``qpvgeo fetch NAME`` does it beforehand).
 
 For the 2015 geography an indicator column is taken whole from the first file that
 carries it (editions are never mixed within a column). The environmental layers are
@@ -104,17 +106,12 @@ REPORT_FILES: tuple[str, ...] = (
 DATA_FILES: dict[str, tuple[str, ...]] = {
     "qpv2024": (
         "qpv2024_contours_simplified/qpv2024_simplified.geojson",
-        "qpv2024/*.geojson", "qpv2024/*.gpkg", "qpv2024/*.shp", "qpv2024/*.zip",
     ),
-    "qpv2024_communes": ("qpv2024_list_anct/qpv2024_code_commune.csv", "qpv2024_communes/*.csv"),
-    "qpv2024_indicators": (
-        "qpv2024_indicators_sigville/analyse_qpv.csv",
-        "insee_qpv2024_population/*.csv", "insee_qpv2024_revenus/*.csv",
-    ),
+    "qpv2024_communes": ("qpv2024_list_anct/qpv2024_code_commune.csv",),
+    "qpv2024_indicators": ("qpv2024_indicators_sigville/analyse_qpv.csv",),
     "qpv2015": (
         "qpv2015_contours_anct/QP_METROPOLE_LB93.shp",
         "qpv2015_contours_anct/QP_METROPOLEOUTREMER_WGS84_EPSG4326.shp",
-        "qpv2015/*.shp", "qpv2015/*.zip",
         "qpv2015_occitanie_hackaviz/qp.geojson",
     ),
     "qpv2015_communes": ("insee_qpv_tables/pop_qp_2013.csv",),
@@ -123,23 +120,29 @@ DATA_FILES: dict[str, tuple[str, ...]] = {
         "insee_qpv_tables/data_filo19_qp_revdis.csv",
         "insee_qpv_tables/IPRO_2022.csv",
         "qpv2015_occitanie_hackaviz/qp.csv",
-        "insee_qpv2015_population/*.csv", "insee_qpv2015_revenus/*.csv",
     ),
     "population": (
         "insee_population_communes/populations_legales_2023_communes_cog2025.csv",
-        "insee_population_2023/*.csv",
         "insee_population_communes/populations_legales_2021_communes_cog2023.csv",
     ),
     "communes": (
         "communes_hdf/communes_hdf_cog2025.gpkg",
         "communes_occitanie/communes-*.geojson",
-        "communes/*.gpkg",
     ),
-    "epci": (
-        "epci_hdf/epci_membership_hdf_2025.csv",
-        "epci_hdf/epcicom2025.xlsx",
-        "epci2025/*.xlsx",
-    ),
+    "epci": ("epci_hdf/epci_membership_hdf_2025.csv", "epci_hdf/epcicom2025.xlsx"),
+}
+#: Role -> catalogue sources (:mod:`qpvgeo.sources`) whose fetch-cache files
+#: (``<data_dir>/<name>/…``) also serve it, searched after the names above; with
+#: ``fetch_missing`` the first one is downloaded when nothing is found.
+ROLE_SOURCES: dict[str, tuple[str, ...]] = {
+    "qpv2024": ("qpv2024",),
+    "qpv2024_communes": ("qpv2024_communes",),
+    "qpv2024_indicators": ("insee_qpv2024_population", "insee_qpv2024_revenus"),
+    "qpv2015": ("qpv2015",),
+    "qpv2015_indicators": ("insee_qpv2015_population", "insee_qpv2015_revenus"),
+    "population": ("insee_population_2023",),
+    "communes": ("admin_express_cog2024",),
+    "epci": ("epci2025",),
 }
 #: Roles whose every matching file is read (the others stop at the first match).
 _READ_ALL = frozenset({"qpv2024_indicators", "qpv2015_indicators", "communes"})
@@ -147,8 +150,8 @@ _READ_ALL = frozenset({"qpv2024_indicators", "qpv2015_indicators", "communes"})
 #: Environmental layer -> files searched in the data directory. Every match is read
 #: (vector files only when their extent reaches the territory) and clipped to it.
 LAYER_FILES: dict[str, tuple[str, ...]] = {
-    "flood": ("flood_hdf/*.geojson", "georisques_tri_*/*.gpkg", "georisques_tri_*/*.shp"),
-    "sites": ("icpe_hdf/*.gpkg", "icpe_occitanie/*.gpkg", "georisques_icpe/*.shp"),
+    "flood": ("flood_hdf/*.geojson", "georisques_tri_*/**/n_tri_*_inondable_s_*.shp"),
+    "sites": ("icpe_hdf/*.gpkg", "icpe_occitanie/*.gpkg", "georisques_icpe/**/*.shp"),
     "air": ("air_quality_occitanie/*.csv", "atmo_occitanie_annual_means/*.csv"),
     "heat": (
         "urban_heat_lcz/*heat_vulnerability.geojson",
@@ -258,6 +261,24 @@ def _find(data_dir: Path, patterns: Sequence[str], *, every: bool) -> list[Path]
     return found
 
 
+def _catalogue_patterns(role: str) -> list[str]:
+    """Where the fetch cache keeps the files of the role's catalogue sources."""
+    try:
+        from qpvgeo.sources import get_source
+    except ImportError:
+        return []
+    patterns = []
+    for name in ROLE_SOURCES.get(role, ()):
+        src = get_source(name)
+        main = getattr(src, "main", None)
+        if main:
+            patterns.append(f"{src.name}/{main}")
+        else:
+            patterns += [f"{src.name}/{f.filename}" for f in src.files
+                         if not getattr(f, "extract", False)]
+    return patterns
+
+
 def _record(path: Path, role: str) -> dict:
     """Provenance record of a local file (through the fetch layer when it is there)."""
     try:
@@ -295,6 +316,7 @@ def local_data(
     *,
     territory: Territory,
     millesime: int = 2024,
+    fetch_missing: bool = False,
 ) -> DiagnosticData:
     """Read a diagnostic's data from a local data directory (layout in the module docstring).
 
@@ -306,6 +328,9 @@ def local_data(
         Used to read only what concerns the territory (EPCI file, layers nearby).
     millesime : {2024, 2015}
         QPV geography.
+    fetch_missing : bool, default False
+        Download a missing required source into ``data_dir`` through the fetch layer
+        (:data:`ROLE_SOURCES`) instead of failing.
 
     Returns
     -------
@@ -336,11 +361,17 @@ def local_data(
     missing: dict[str, str] = {}
 
     def files(role: str, *, required: bool) -> list[Path]:
-        found = _find(root, DATA_FILES[role], every=role in _READ_ALL)
+        patterns = [*DATA_FILES[role], *_catalogue_patterns(role)]
+        found = _find(root, patterns, every=role in _READ_ALL)
+        if not found and required and fetch_missing and ROLE_SOURCES.get(role):
+            from qpvgeo.fetch import fetch
+
+            found = [fetch(ROLE_SOURCES[role][0], dest=root)]
         if not found and required:
             raise DataFormatError(
                 f"data directory {root}: no file for {role!r}; expected one of "
-                f"{list(DATA_FILES[role])} (see qpvgeo.report for the layout)"
+                f"{patterns} (see qpvgeo.report for the layout, or `qpvgeo fetch "
+                f"{' '.join(ROLE_SOURCES.get(role, ()))}`)"
             )
         for path in found:
             sources.append(_record(path, role))
@@ -350,7 +381,8 @@ def local_data(
     commune_population = readers.read_commune_population(pop_path)
     epci = None
     if territory.level == "epci":
-        for path in _find(root, DATA_FILES["epci"], every=True):
+        for path in _find(root, [*DATA_FILES["epci"], *_catalogue_patterns("epci")],
+                          every=True):
             table = readers.read_epci(path)
             if (table[schema.CODE_EPCI].astype(str) == territory.code).any():
                 epci = table
@@ -366,7 +398,9 @@ def local_data(
 
     communes = None
     commune_paths = [
-        p for p in _find(root, DATA_FILES["communes"], every=True) if _may_hold(p, deps)
+        p for p in _find(root, [*DATA_FILES["communes"], *_catalogue_patterns("communes")],
+                         every=True)
+        if _may_hold(p, deps)
     ]
     for path in commune_paths:
         sources.append(_record(path, "communes"))
@@ -1254,7 +1288,11 @@ def diagnose(
             source_dir = None
         else:
             source_dir = _data_directory(data_dir)
-            data = local_data(source_dir, territory=territory, millesime=millesime)
+            # Only the fetch cache itself is filled by downloads; a directory the user
+            # names is read as it is.
+            through_fetch = data_dir is None and not os.environ.get("QPVGEO_DATA_DIR")
+            data = local_data(source_dir, territory=territory, millesime=millesime,
+                              fetch_missing=through_fetch)
         diag = build_diagnostic(data, territory, progress=step)
         parameters = {"territory": str(territory), "millesime": millesime, "demo": demo,
                       "data_dir": str(source_dir) if source_dir else None,

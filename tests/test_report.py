@@ -330,9 +330,12 @@ def _data_dir(root: Path, shared: Path, folders: list[str]) -> Path:
     return root
 
 
-def _run(tmp_path_factory, shared, territory, millesime, folders) -> Path:
+def _run(tmp_path_factory, shared, territory, millesime, folders, links=None) -> Path:
     base = tmp_path_factory.mktemp(territory.replace(":", "-"))
     data_dir = _data_dir(base / "data", shared, folders)
+    for target, source in (links or {}).items():
+        (data_dir / target).parent.mkdir(parents=True, exist_ok=True)
+        (data_dir / target).symlink_to(shared / source)
     return diagnose(territory, millesime=millesime, data_dir=data_dir, out=base / "diag",
                     progress=False, dpi=40)
 
@@ -392,10 +395,12 @@ def test_diagnose_lille_metropole_2015(shared_data, tmp_path_factory):
 
 @pytest.mark.slow
 def test_diagnose_toulouse_2015_hackaviz(shared_data, tmp_path_factory):
+    # The population file sits where `qpvgeo fetch insee_population_2023` puts INSEE's
+    # archive (fetch-cache layout), to check that layout too.
     out = _run(tmp_path_factory, shared_data, "commune:31555", 2015, [
-        "qpv2015_occitanie_hackaviz", "insee_population_communes", "communes_occitanie",
-        "green_spaces_toulouse",
-    ])
+        "qpv2015_occitanie_hackaviz", "communes_occitanie", "green_spaces_toulouse",
+    ], links={"insee_population_2023/ensemble/donnees_communes.csv":
+              "insee_population_communes/populations_legales_2023_communes_cog2025.csv"})
     hack = shared_data / "qpv2015_occitanie_hackaviz"
     contours = gpd.read_file(hack / "qp.geojson", columns=["code_qp", "code_commune"],
                              ignore_geometry=True)
@@ -412,3 +417,14 @@ def test_diagnose_toulouse_2015_hackaviz(shared_data, tmp_path_factory):
     assert prov["key_figures"]["n_qpv"] == 12
     assert prov["territory"]["name"] == "Toulouse"
     assert prov["sections"]["exposition"]["ok"]  # green spaces of Toulouse
+    # (found there: the data directory has no insee_population_communes folder)
+    pop = [r for r in prov["sources"] if r["source"] == "population"]
+    assert len(pop) == 1 and pop[0]["sha256"] == (
+        "ccfe782e04ebde04a1706214157b288a0d055eb3ab913ff9f7bab5a3571f67ab")  # SOURCE.md
+
+
+def test_missing_required_file_names_the_layout(tmp_path):
+    (tmp_path / "qpv2024_list_anct").mkdir()
+    with pytest.raises(DataFormatError, match="qpvgeo fetch insee_population_2023"):
+        diagnose("region:32", data_dir=tmp_path, out=tmp_path / "d", progress=False)
+    assert not (tmp_path / "d").exists()
