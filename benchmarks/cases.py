@@ -223,6 +223,7 @@ def case_grid_population_qpvgeo(data: Path, work: Path, opts: dict) -> dict:
     with Meter() as m:
         est = grid_population(grid, zones, columns=("ind",), method="area")
     return {**m.record(), "n_zones": len(zones), "n_cells": len(grid),
+            "ms_per_zone": round(1000 * m.seconds / max(len(zones), 1), 3),
             "total": float(est["ind"].sum()),
             "values": _save(work, "grid_population.qpvgeo", zones["code_qpv"], est["ind"])}
 
@@ -241,6 +242,7 @@ def case_grid_population_tobler(data: Path, work: Path, opts: dict) -> dict:
         est = area_interpolate(grid, zones[["code_qpv", "geometry"]], extensive_variables=["ind"],
                                allocate_total=False)
     return {**m.record(), "n_zones": len(zones), "n_cells": len(grid),
+            "ms_per_zone": round(1000 * m.seconds / max(len(zones), 1), 3),
             "total": float(est["ind"].sum()),
             "values": _save(work, "grid_population.tobler", zones["code_qpv"], est["ind"])}
 
@@ -258,6 +260,7 @@ def case_grid_population_overlay(data: Path, work: Path, opts: dict) -> dict:
         est = pieces.groupby("code_qpv")["ind_part"].sum().reindex(zones["code_qpv"],
                                                                    fill_value=0.0)
     return {**m.record(), "n_zones": len(zones), "n_cells": len(grid),
+            "ms_per_zone": round(1000 * m.seconds / max(len(zones), 1), 3),
             "total": float(est.sum()),
             "values": _save(work, "grid_population.overlay", est.index, est.to_numpy())}
 
@@ -325,6 +328,53 @@ def _grid_counts(data: Path) -> dict:
                           ignore_geometry=True)["code"].to_numpy()
     sums = np.bincount(commune, weights=ind, minlength=len(codes))
     return dict(zip(codes, sums, strict=True))
+
+
+def case_raster_qpvgeo(data: Path, work: Path, opts: dict) -> dict:
+    """qpvgeo.exposure.air_exposure(qpv, raster=...): coverage-weighted zonal mean."""
+    (air_exposure,) = _need("qpvgeo.exposure", "air_exposure")
+    zones = _qpv_plain(data)
+    raster = data / "no2.tif"
+    with Meter() as m:
+        est = air_exposure(zones, raster={"no2": raster}, pollutants=["no2"])
+    return {**m.record(), "n_zones": len(zones), **_raster_facts(raster),
+            "total": float(np.nansum(est["no2"])),
+            "values": _save(work, "raster.qpvgeo", zones["code_qpv"], est["no2"])}
+
+
+def case_raster_exactextract(data: Path, work: Path, opts: dict) -> dict:
+    """exactextract.exact_extract(raster, qpv, "mean"): exact coverage fractions."""
+    from exactextract import exact_extract
+
+    zones = _qpv_plain(data)
+    raster = data / "no2.tif"
+    with Meter() as m:
+        est = exact_extract(str(raster), zones[["code_qpv", "geometry"]], "mean",
+                            include_cols=["code_qpv"], output="pandas")
+    return {**m.record(), "n_zones": len(zones), **_raster_facts(raster),
+            "total": float(np.nansum(est["mean"])),
+            "values": _save(work, "raster.exactextract", est["code_qpv"], est["mean"])}
+
+
+def case_raster_rasterstats(data: Path, work: Path, opts: dict) -> dict:
+    """rasterstats.zonal_stats(qpv, raster, stats="mean"): pixels whose centre is inside."""
+    from rasterstats import zonal_stats
+
+    zones = _qpv_plain(data)
+    raster = data / "no2.tif"
+    with Meter() as m:
+        stats = zonal_stats(zones, str(raster), stats=["mean"])
+    values = np.array([np.nan if s["mean"] is None else s["mean"] for s in stats])
+    return {**m.record(), "n_zones": len(zones), **_raster_facts(raster),
+            "total": float(np.nansum(values)),
+            "values": _save(work, "raster.rasterstats", zones["code_qpv"], values)}
+
+
+def _raster_facts(path: Path) -> dict:
+    import rasterio
+
+    with rasterio.open(path) as r:
+        return {"raster_pixels": int(r.width * r.height), "raster_res_m": float(r.res[0])}
 
 
 def _layers_for_profile(data: Path):
@@ -508,6 +558,9 @@ CASES = {
     "areal.qpvgeo": case_areal_qpvgeo,
     "areal.overlay": case_areal_overlay,
     "areal.tobler": case_areal_tobler,
+    "raster.qpvgeo": case_raster_qpvgeo,
+    "raster.exactextract": case_raster_exactextract,
+    "raster.rasterstats": case_raster_rasterstats,
     "exposure_profile": case_exposure_profile,
     "map.synthetic": case_map_synthetic,
     "map.real2015": case_map_real2015,

@@ -50,6 +50,7 @@ GROUPS = {
     "grid_population": ["grid_population.qpvgeo", "grid_population.overlay",
                         "grid_population.tobler"],
     "areal": ["areal.qpvgeo", "areal.overlay", "areal.tobler"],
+    "raster": ["raster.qpvgeo", "raster.exactextract", "raster.rasterstats"],
     "exposure": ["exposure_profile"],
     "map": ["map.synthetic", "map.real2015"],
 }
@@ -221,6 +222,17 @@ def assess(results: dict) -> dict:
         cmp = compare_values(a, ao)
         checks["areal_vs_overlay_totals"] = {
             **_check(cmp["total_rel_diff"], "<=", t["totals_rel_tol"], "relative"), **cmp}
+    r, rx, rs = (results.get(f"raster.{k}") for k in ("qpvgeo", "exactextract", "rasterstats"))
+    if _ok(r) and _ok(rx):
+        cmp = compare_values(r, rx)
+        checks["raster_vs_exactextract"] = {
+            **_check(cmp["max_zone_rel_diff"], "<=", t["totals_rel_tol"], "relative"), **cmp}
+        checks["raster_speedup_vs_exactextract"] = {
+            "value": round(rx["seconds"] / r["seconds"], 2), "unit": "x"}
+    if _ok(r) and _ok(rs):
+        checks["raster_vs_rasterstats"] = compare_values(r, rs)
+        checks["raster_speedup_vs_rasterstats"] = {
+            "value": round(rs["seconds"] / r["seconds"], 2), "unit": "x"}
     for key in ("map.synthetic", "map.real2015"):
         m = results.get(key)
         if _ok(m) and _ok({"status": m.get("qpvgeo", {}).get("status", "ok")}):
@@ -256,7 +268,7 @@ def table(results: dict, checks: dict) -> str:
         note = ""
         if rec.get("status") != "ok":
             note = rec.get("reason", "")[:160]
-        elif name.startswith("grid_population") or name.startswith("areal"):
+        elif name.startswith(("grid_population", "areal", "raster")):
             note = f"{rec['n_zones']:,} zones, total {rec['total']:,.3f}"
         elif name == "pipeline":
             note = (f"{rec['n_qpv']:,} QPV, {rec['n_communes_harmonised']:,} communes, "
@@ -333,6 +345,10 @@ def main(argv: list[str] | None = None) -> dict:
           f"{manifest['counts']['qpv']:,} QPV, "
           f"{manifest['counts']['communes_before_mergers']:,} communes)", flush=True)
 
+    if "raster" in args.cases.split(","):
+        t1 = time.perf_counter()
+        gen.no2_raster(data, seed=args.seed)
+        print(f"NO2 raster ready ({time.perf_counter() - t1:.1f} s)", flush=True)
     work = data / "work"
     work.mkdir(exist_ok=True)
     opts = {"real_qpv": args.real_qpv}

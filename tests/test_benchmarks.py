@@ -26,7 +26,7 @@ def quick_report(tmp_path_factory):
     cache = tmp_path_factory.mktemp("bench-cache")
     out = tmp_path_factory.mktemp("bench-out")
     report = bench.main(["--quick", "--out", str(out), "--cache-dir", str(cache),
-                         "--cases", "pipeline,grid_population,areal", "--in-process"])
+                         "--cases", "pipeline,grid_population,areal,raster", "--in-process"])
     return report, out, cache
 
 
@@ -124,6 +124,19 @@ def test_qpvgeo_totals_equal_the_overlay_to_1e9(quick_report):
         # both compute in float64: only rounding differs
         assert checks[check]["total_rel_diff"] <= 1e-9, check
         assert checks[check]["max_zone_rel_diff"] <= 1e-7, check
+
+
+def test_raster_means_equal_exactextract(quick_report):
+    report, _, _ = quick_report
+    res, checks = report["results"], report["checks"]
+    assert res["raster.exactextract"]["status"] == "ok"
+    assert res["raster.rasterstats"]["status"] == "ok"
+    # rasterstats counts whole pixels whose centre is inside: close to, not equal to, the
+    # coverage-weighted mean (200 m pixels on 10-300 ha zones: within a few percent)
+    assert checks["raster_vs_rasterstats"]["max_zone_rel_diff"] < 0.05
+    if res["raster.qpvgeo"]["status"] != "ok":
+        pytest.skip(f"raster.qpvgeo: {res['raster.qpvgeo']['reason']}")
+    assert checks["raster_vs_exactextract"]["max_zone_rel_diff"] <= 1e-9
 
 
 def test_pipeline_conserves_the_qpv_population(quick_report):
