@@ -98,9 +98,9 @@ def sources_command(urls, as_csv):
 
 # -- qpvgeo diagnose: the territory report ------------------------------------------------------
 @main.command("diagnose")
-@click.option("--territory", required=True, metavar="LEVEL:CODE",
+@click.option("--territory", default=None, metavar="LEVEL:CODE",
               help="region:32, departement:59, epci:<siren> or commune:<code> "
-              "(with --demo: region:99, epci:299000001, commune:99001…).")
+              "(with --demo: region:99 by default, epci:299000001, commune:99001…).")
 @click.option("--millesime", type=click.Choice(["2024", "2015"]), default="2024",
               show_default=True, help="QPV geography.")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
@@ -115,10 +115,13 @@ def sources_command(urls, as_csv):
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def diagnose_command(territory, millesime, out, offline_maps, demo, data_dir, dpi, quiet):
     """Write the diagnostic folder of one territory: page, maps, tables, provenance."""
-    from qpvgeo.report import diagnose
+    from qpvgeo.report import DEMO_TERRITORY, diagnose
 
-    path = diagnose(territory, millesime=int(millesime), out=out, data_dir=data_dir, demo=demo,
-                    offline_maps=offline_maps, dpi=dpi, progress=not quiet)
+    if territory is None and not demo:
+        raise click.UsageError("--territory is required (or use --demo)")
+    path = diagnose(territory or DEMO_TERRITORY, millesime=int(millesime), out=out,
+                    data_dir=data_dir, demo=demo, offline_maps=offline_maps, dpi=dpi,
+                    progress=not quiet)
     click.echo(f"{path / 'index.html'}")
 
 

@@ -89,6 +89,9 @@ from qpvgeo.errors import DataFormatError, QpvgeoError, QpvgeoWarning
 from qpvgeo.profile import PROFILE_COLUMNS, socio_economic_profile
 from qpvgeo.territory import Territory, TerritorySelection, parse_territory, select_territory
 
+#: The territory of ``qpvgeo diagnose --demo`` when none is given: the whole demo region.
+DEMO_TERRITORY = "region:99"
+
 #: Files of the diagnose folder (the static maps come as .png and .pdf).
 REPORT_FILES: tuple[str, ...] = (
     "index.html",
@@ -143,6 +146,25 @@ ROLE_SOURCES: dict[str, tuple[str, ...]] = {
     "population": ("insee_population_2023",),
     "communes": ("admin_express_cog2024",),
     "epci": ("epci2025",),
+}
+#: Millésime of the files of the documented layout, recorded in provenance.json.
+FILE_MILLESIMES: dict[str, str] = {
+    "qpv2024_simplified.geojson": "QPV 2024 (décret n° 2023-1314), contours ANCT simplifiés",
+    "qpv2024_code_commune.csv": "QPV 2024, liste ANCT des communes",
+    "analyse_qpv.csv": "population municipale des QPV 2024 (Insee via SIG Ville)",
+    "QP_METROPOLE_LB93.shp": "QPV 2015 (décrets n° 2014-1750 et 2014-1751)",
+    "QP_METROPOLEOUTREMER_WGS84_EPSG4326.shp": "QPV 2015 (décrets n° 2014-1750 et 2014-1751)",
+    "qp.geojson": "QPV 2015 (contours ANCT, Hackaviz Occitanie)",
+    "qp.csv": "Insee, indicateurs QPV publiés en 2019 (géographie 2015)",
+    "pop_qp_2013.csv": "Insee, population RP 2013 des QPV 2015",
+    "DEMO_2022.csv": "Insee, base QPV Démographie, édition 2022 (géographie 2015)",
+    "data_filo19_qp_revdis.csv": "Insee, Filosofi 2019 (géographie 2015)",
+    "IPRO_2022.csv": "Insee, base QPV Insertion professionnelle, édition 2022",
+    "populations_legales_2023_communes_cog2025.csv": "Insee, populations légales 2023, COG 2025",
+    "populations_legales_2021_communes_cog2023.csv": "Insee, populations légales 2021, COG 2023",
+    "communes_hdf_cog2025.gpkg": "IGN ADMIN EXPRESS COG 2018, ramené au COG 2025",
+    "epci_membership_hdf_2025.csv": "DGCL, EPCI au 1er janvier 2025",
+    "epcicom2025.xlsx": "DGCL, EPCI au 1er janvier 2025",
 }
 #: Roles whose every matching file is read (the others stop at the first match).
 _READ_ALL = frozenset({"qpv2024_indicators", "qpv2015_indicators", "communes"})
@@ -243,8 +265,8 @@ def demo_data() -> DiagnosticData:
             "flood": d.flood, "sites": d.sites, "air": d.air, "heat": d.heat,
             "green_spaces": d.green_spaces, "noise": d.noise,
         },
-        sources=[{"source": "demo", "title": d.label, "publisher": d.source, "url": None,
-                  "sha256": None, "origin": "generated"}],
+        sources=[{"source": "demo", "role": "demo", "title": d.label, "publisher": d.source,
+                  "url": None, "sha256": None, "origin": "generated", "millesime": None}],
         synthetic=d.label,
     )
 
@@ -279,17 +301,27 @@ def _catalogue_patterns(role: str) -> list[str]:
     return patterns
 
 
-def _record(path: Path, role: str) -> dict:
-    """Provenance record of a local file (through the fetch layer when it is there)."""
+def _millesime_of(path: Path, role: str) -> str | None:
+    if path.name in FILE_MILLESIMES:
+        return FILE_MILLESIMES[path.name]
     try:
-        from qpvgeo.fetch import record_local_file
-    except ImportError:  # fetch layer absent: hash the file here
-        import hashlib
+        from qpvgeo.sources import get_source
+    except ImportError:
+        return None
+    for name in ROLE_SOURCES.get(role, ()):
+        if name in path.parts:
+            return get_source(name).millesime
+    return None
 
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        return {"source": role, "path": str(path), "size": path.stat().st_size,
-                "sha256": digest, "origin": "local", "url": None}
+
+def _record(path: Path, role: str) -> dict:
+    """Provenance record of a local file (name, size, sha256: the fetch layer's record,
+    the download's when the file came from one), with its role and millésime."""
+    from qpvgeo.fetch import record_local_file
+
     rec = dict(record_local_file(path, source=role))
+    rec["role"] = role
+    rec["millesime"] = _millesime_of(path, role)
     return rec
 
 
@@ -950,10 +982,12 @@ def _sources_line(diag: Diagnostic) -> str:
 
 
 def _source_text(record: dict) -> str:
-    name = record.get("source") or ""
+    name = record.get("role") or record.get("source") or ""
     where = record.get("url") or record.get("path") or record.get("publisher") or ""
     sha = record.get("sha256")
     text = f"{name} : {Path(where).name if record.get('origin') == 'local' else where}"
+    if record.get("millesime"):
+        text += f" – {record['millesime']}"
     if record.get("title"):
         text = f"{name} : {record['title']} ({where})"
     return text + (f" (sha256 {sha[:12]}…)" if sha else "")
@@ -1072,7 +1106,10 @@ def _provenance(diag: Diagnostic, parameters: dict, created: str) -> dict:
         "territory": {"level": sel.territory.level, "code": sel.territory.code,
                       "name": sel.name, "departements": list(sel.departements),
                       "communes": len(sel.communes)},
-        "millesimes": {"qpv": diag.millesime},
+        "millesimes": {
+            "qpv": diag.millesime,
+            **{r["role"]: r["millesime"] for r in diag.sources if r.get("millesime")},
+        },
         "synthetic": diag.synthetic,
         "key_figures": diag.key_figures,
         "sections": {k: {"ok": s.ok, "status": s.status} for k, s in diag.sections.items()},

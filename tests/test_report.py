@@ -135,10 +135,8 @@ def test_profile_keeps_secret_values_na_and_commune_share():
 @pytest.fixture(scope="module")
 def demo_report(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "diag"
-    result = CliRunner().invoke(
-        main, ["diagnose", "--territory", "region:99", "--demo", "--out", str(out),
-               "--dpi", "50"],
-    )
+    # the README's main job: no territory given, the whole demo region
+    result = CliRunner().invoke(main, ["diagnose", "--demo", "--out", str(out), "--dpi", "50"])
     assert result.exit_code == 0, result.output + repr(result.exception)
     return out
 
@@ -190,6 +188,16 @@ def test_demo_page_says_synthetic_and_has_no_external_resource(demo_report):
     assert 'id="tableau-qpv"' in page
     for marker in ('src="http', "src='http", 'href="http', "<script", "@import"):
         assert marker not in page, marker
+
+
+def test_cli_needs_a_territory_without_demo(tmp_path):
+    result = CliRunner().invoke(main, ["diagnose", "--out", str(tmp_path / "d")])
+    assert result.exit_code == 2 and "--territory is required" in result.output
+    result = CliRunner().invoke(main, ["diagnose", "--demo", "--territory", "commune:59350",
+                                       "--out", str(tmp_path / "d"), "--quiet"])
+    assert result.exit_code == 1
+    assert "qpvgeo: error: territory commune:59350: no commune" in result.output
+    assert not (tmp_path / "d").exists()
 
 
 def test_failed_run_keeps_the_previous_report(demo_report, tmp_path):
@@ -366,7 +374,8 @@ def test_diagnose_hauts_de_france_2024(shared_data, tmp_path_factory):
     assert k["part_qpv"] == pytest.approx(753_115 / 5_992_194, rel=1e-12)
     assert prov["sections"]["exposition"]["ok"]
     assert "noise" in prov["missing_layers"]  # no noise map for HdF in this data directory
-    assert {r["source"] for r in prov["sources"]} >= {"qpv2024", "population", "flood"}
+    assert {r["role"] for r in prov["sources"]} >= {"qpv2024", "population", "flood"}
+    assert prov["millesimes"]["population"] == "Insee, populations légales 2023, COG 2025"
 
 
 @pytest.mark.slow
@@ -418,7 +427,7 @@ def test_diagnose_toulouse_2015_hackaviz(shared_data, tmp_path_factory):
     assert prov["territory"]["name"] == "Toulouse"
     assert prov["sections"]["exposition"]["ok"]  # green spaces of Toulouse
     # (found there: the data directory has no insee_population_communes folder)
-    pop = [r for r in prov["sources"] if r["source"] == "population"]
+    pop = [r for r in prov["sources"] if r["role"] == "population"]
     assert len(pop) == 1 and pop[0]["sha256"] == (
         "ccfe782e04ebde04a1706214157b288a0d055eb3ab913ff9f7bab5a3571f67ab")  # SOURCE.md
 
