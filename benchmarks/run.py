@@ -233,6 +233,12 @@ def assess(results: dict) -> dict:
         checks["raster_vs_rasterstats"] = compare_values(r, rs)
         checks["raster_speedup_vs_rasterstats"] = {
             "value": round(rs["seconds"] / r["seconds"], 2), "unit": "x"}
+    for name in ("grid_population_vs_tobler_totals", "areal_vs_tobler_totals"):
+        c = checks.get(name)
+        if c and not c["met"]:
+            c["why"] = ("tobler keeps its area table in float32 "
+                        "(tobler.area_weighted._area_tables_binning); see the *_vs_overlay check "
+                        "for qpvgeo against a float64 peer")
     for key in ("map.synthetic", "map.real2015"):
         m = results.get(key)
         if _ok(m) and _ok({"status": m.get("qpvgeo", {}).get("status", "ok")}):
@@ -262,8 +268,17 @@ def _fmt(x, spec=",.2f"):
     return "-" if x is None else format(x, spec)
 
 
+def _delta(rec: dict) -> str:
+    """Peak minus the memory held before the operation (inputs, interpreter)."""
+    if rec.get("peak_rss_mb") is None or rec.get("baseline_rss_mb") is None:
+        return "-"
+    return format(max(rec["peak_rss_mb"] - rec["baseline_rss_mb"], 0.0), ",.0f")
+
+
 def table(results: dict, checks: dict) -> str:
-    lines = [f"{'case':32} {'status':14} {'seconds':>10} {'peak MB':>9}  notes", "-" * 100]
+    """The printed summary: one line per case, then the targets."""
+    lines = [f"{'case':32} {'status':14} {'seconds':>10} {'peak MB':>9} {'+MB':>7}  notes",
+             "-" * 110]
     for name, rec in results.items():
         note = ""
         if rec.get("status") != "ok":
@@ -278,21 +293,23 @@ def table(results: dict, checks: dict) -> str:
         elif name == "exposure_profile":
             note = f"{rec['n_rows']:,} rows x {rec['n_columns']} columns"
         lines.append(f"{name:32} {rec.get('status', '?'):14} {_fmt(rec.get('seconds')):>10} "
-                     f"{_fmt(rec.get('peak_rss_mb'), ',.0f'):>9}  {note}")
+                     f"{_fmt(rec.get('peak_rss_mb'), ',.0f'):>9} {_delta(rec):>7}  {note}")
         if name.startswith("map.") and rec.get("status") == "ok":
             e, q = rec["explore"], rec["qpvgeo"]
             lines.append(f"{'  explore() html':32} {'ok':14} {_fmt(e['seconds']):>10} "
-                         f"{_fmt(e['peak_rss_mb'], ',.0f'):>9}  {e['bytes'] / 1e6:.2f} MB, "
+                         f"{_fmt(e['peak_rss_mb'], ',.0f'):>9} {_delta(e):>7}  "
+                         f"{e['bytes'] / 1e6:.2f} MB, "
                          f"needs {len(e['needs_network'])} CDN URLs")
             if q.get("status", "ok") == "ok":
                 area = q.get("area_rel_diff")
                 lines.append(f"{'  qpvgeo offline html':32} {'ok':14} {_fmt(q['seconds']):>10} "
-                             f"{_fmt(q['peak_rss_mb'], ',.0f'):>9}  {q['bytes'] / 1e6:.2f} MB, "
+                             f"{_fmt(q['peak_rss_mb'], ',.0f'):>9} {_delta(q):>7}  "
+                             f"{q['bytes'] / 1e6:.2f} MB, "
                              f"area diff {'-' if area is None else f'{area:+.4%}'}, "
                              f"{len(q['needs_network'])} network URLs")
             else:
                 lines.append(f"{'  qpvgeo offline html':32} {q['status']:14} "
-                             f"{'':>10} {'':>9}  {q.get('reason', '')[:100]}")
+                             f"{'':>10} {'':>9} {'':>7}  {q.get('reason', '')[:100]}")
     lines += ["", "targets (issue 7):"]
     for name, c in checks.items():
         if "met" not in c:
@@ -307,6 +324,8 @@ def table(results: dict, checks: dict) -> str:
         status = "MET" if c["met"] else f"MISSED ({c.get('missed_by', '')})"
         lines.append(f"  {name:44} {vs} {c.get('unit', '')} target {c.get('target', '')}: "
                      f"{status}")
+        if c.get("why"):
+            lines.append(f"  {'':44} why: {c['why']}")
     return "\n".join(lines)
 
 
