@@ -75,6 +75,11 @@ PROFILE_COLUMNS: dict[str, tuple[str, str]] = {
 }
 
 _GRID_COLUMNS = ("ind", "men", "men_pauv", "ind_snv")
+#: The columns :func:`socio_economic_profile` computes from a Filosofi grid.
+GRID_PROFILE_COLUMNS: tuple[str, ...] = (
+    "part_menages_pauvres_qpv", "part_menages_pauvres_environs", "ratio_menages_pauvres",
+    "niveau_vie_moyen_qpv", "niveau_vie_moyen_environs", "ratio_niveau_vie",
+)
 
 
 def rings(qpv: gpd.GeoDataFrame, *, ring: float = 500.0) -> gpd.GeoDataFrame:

@@ -86,7 +86,7 @@ from tqdm import tqdm
 from qpvgeo import __version__, schema
 from qpvgeo._atomic import atomic_path
 from qpvgeo.errors import DataFormatError, QpvgeoError, QpvgeoWarning
-from qpvgeo.profile import PROFILE_COLUMNS, socio_economic_profile
+from qpvgeo.profile import GRID_PROFILE_COLUMNS, PROFILE_COLUMNS, socio_economic_profile
 from qpvgeo.territory import Territory, TerritorySelection, parse_territory, select_territory
 
 #: The territory of ``qpvgeo diagnose --demo`` when none is given: the whole demo region.
@@ -218,7 +218,10 @@ class DiagnosticData:
         Optional frames: (QPV, commune) rows, commune boundaries, EPCI membership,
         Filosofi 200 m grid.
     layers : dict
-        Environmental layers by name (keys of :data:`LAYER_LABELS`).
+        Environmental layers already read, by name (keys of :data:`LAYER_LABELS`).
+    layer_files : dict
+        Files of the environmental layers still to read, by name: read once the
+        territory is known, and only those that reach it.
     missing : dict
         Role or layer -> why it is missing (French, shown on the page).
     sources : list of dict
@@ -236,6 +239,7 @@ class DiagnosticData:
     epci: pd.DataFrame | None = None
     grid: pd.DataFrame | None = None
     layers: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
+    layer_files: dict[str, list[Path]] = field(default_factory=dict)
     missing: dict[str, str] = field(default_factory=dict)
     sources: list[dict] = field(default_factory=list)
     synthetic: str | None = None
@@ -459,7 +463,7 @@ def local_data(
         millesime=millesime, qpv=qpv, indicators=indicators,
         commune_population=commune_population, membership=membership,
         communes=communes, epci=epci, missing=missing, sources=sources,
-        layers=_lazy_layers(root),
+        layer_files=_layer_files(root),
     )
 
 
@@ -505,13 +509,9 @@ def _membership_from_contours(qpv: gpd.GeoDataFrame) -> pd.DataFrame | None:
     return None
 
 
-class _LazyLayers(dict):
-    """Layer name -> list of files; read on demand once the territory is known."""
-
-
-def _lazy_layers(root: Path) -> dict:
+def _layer_files(root: Path) -> dict[str, list[Path]]:
     found = {name: _find(root, patterns, every=True) for name, patterns in LAYER_FILES.items()}
-    return _LazyLayers({k: v for k, v in found.items() if v})
+    return {k: v for k, v in found.items() if v}
 
 
 def _reaches(path: Path, area) -> bool:
@@ -552,17 +552,16 @@ def _read_layers(
     """Read (or clip) every environmental layer near the territory; say which are missing."""
     layers: dict[str, gpd.GeoDataFrame] = {}
     missing: dict[str, str] = {}
-    lazy = isinstance(data.layers, _LazyLayers)
-    readers_ = _layer_readers() if lazy else {}
+    readers_ = _layer_readers() if data.layer_files else {}
     for name, label in LAYER_LABELS.items():
-        if name not in data.layers:
+        if name not in data.layers and name not in data.layer_files:
             missing[name] = f"couche {label} absente des données"
             continue
         area = _near_area(qpv_area, _LAYER_MARGINS.get(name, _LAYER_MARGIN))
-        if lazy:
+        if name not in data.layers:
             reader = readers_[name]
             frames = []
-            for path in data.layers[name]:
+            for path in data.layer_files[name]:
                 if not _reaches(path, area):
                     continue
                 try:
@@ -704,9 +703,11 @@ def build_diagnostic(
         "n_qpv_sans_population": float(qpv_pop.isna().sum()),
         "population_territoire": pop_territory,
         "n_communes": float(len(sel.commune_population)),
-        "n_communes_qpv": float(sel.membership[schema.CODE_COMMUNE].isin(set(sel.communes))
-                                .pipe(lambda m: sel.membership.loc[m, schema.CODE_COMMUNE])
-                                .nunique()),
+        "n_communes_qpv": float(
+            sel.membership[schema.CODE_COMMUNE].loc[
+                lambda codes: codes.isin(set(sel.communes))
+            ].nunique()
+        ),
     }
     table[schema.POPULATION] = qpv_pop
     columns[schema.POPULATION] = ("Population municipale du QPV", "habitants", "Insee")
@@ -750,8 +751,8 @@ def build_diagnostic(
     profile = profile.drop(columns=[schema.POPULATION])
     for col in profile.columns:
         label, unit = PROFILE_COLUMNS.get(col, (col, ""))
-        src = "Insee, carroyage Filosofi 200 m" if "_qpv" in col or "environs" in col or (
-            col.startswith("ratio")) else "Insee (tableaux par QPV)"
+        src = "Insee, carroyage Filosofi 200 m" if col in GRID_PROFILE_COLUMNS else (
+            "Insee (tableaux par QPV)")
         columns[col] = (label, unit, src)
     table = table.join(profile)
     sections["profil"] = Section(
