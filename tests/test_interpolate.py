@@ -513,3 +513,23 @@ def test_cell_shares_equal_geos_intersections():
     every = shapely.area(shapely.intersection(
         zones[zz], shapely.box(gi.x[cc], gi.y[cc], gi.x[cc] + 200, gi.y[cc] + 200)))
     assert int((every > 1e-12 * 40_000).sum()) == len(z)
+
+
+def test_read_filosofi_grid_without_ids_or_geometry(tmp_path):
+    # a layer with INSEE's (cut) squares but no identifier: ids rebuilt from the geometry
+    sq = cell_squares([3767200, 3767400], [2890400, 2890400])
+    cut = shapely.intersection(sq.values, shapely.buffer(sq.values[0].centroid, 150))
+    f = tmp_path / "car.gpkg"
+    gpd.GeoDataFrame({"Ind": [10.0, 2.5]}, geometry=cut, crs=2154).to_file(f)
+    g = read_filosofi_grid(f)
+    assert g["idcar_200m"].tolist() == [
+        "CRS3035RES200mN2890400E3767200", "CRS3035RES200mN2890400E3767400",
+    ]
+    assert g.to_crs(3035).area.tolist() == pytest.approx([40000, 40000], rel=1e-9)
+    # geometry=False: the corners only, enough for grid_population
+    light = read_filosofi_grid(f, geometry=False)
+    assert not isinstance(light, gpd.GeoDataFrame)
+    assert light["x_laea"].tolist() == [3767200, 3767400]
+    # identifiers with stray spaces go through the slow parser, same result
+    ids = pd.Series([" CRS3035RES200mN2890400E3767200", "CRS3035RES1000mN289000E376000 "])
+    assert parse_cell_ids(ids)["x_laea"].tolist() == [3767200, 376000]

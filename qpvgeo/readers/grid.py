@@ -58,6 +58,44 @@ def _is_value_column(name: str) -> bool:
     return name in _VALUE_PREFIXES or name.startswith(tuple(p + "_" for p in _VALUE_PREFIXES))
 
 
+def _parse_fixed(ids: pd.Series) -> pd.DataFrame | None:
+    """Fast path for well-formed ``CRS3035RES…mN…E…`` identifiers; None if any is not."""
+    try:
+        raw = np.asarray(ids.to_numpy(dtype=object, na_value=""), dtype="S")
+    except (UnicodeEncodeError, ValueError):
+        return None
+    n, w = len(raw), raw.dtype.itemsize
+    if n == 0 or w < 17:
+        return None
+    mat = raw.view(np.uint8).reshape(n, w)
+    if not (mat[:, :10] == np.frombuffer(b"CRS3035RES", np.uint8)).all():
+        return None
+    length = np.where((mat == 0).any(axis=1), (mat == 0).argmax(axis=1), w)
+    pos_m = (mat == ord("m")).argmax(axis=1)
+    pos_n = (mat == ord("N")).argmax(axis=1)
+    pos_e = (w - 1) - (mat[:, ::-1] == ord("E")).argmax(axis=1)
+    if not ((pos_m > 10) & (pos_n == pos_m + 1) & (pos_e > pos_n + 1)
+            & (length > pos_e + 1)).all():
+        return None
+    res = np.empty(n, np.int64)
+    north = np.empty(n, np.int64)
+    east = np.empty(n, np.int64)
+    # identifiers share one layout or a few (digit counts): parse each layout's rows with
+    # fixed slices
+    layout = (pos_m * (w + 1) + pos_e) * (w + 1) + length  # one integer per layout
+    kinds, which = np.unique(layout, return_inverse=True)
+    for k, code in enumerate(kinds):
+        m, e, ln = code // (w + 1) ** 2, code // (w + 1) % (w + 1), code % (w + 1)
+        rows = np.flatnonzero(which == k)
+        sub = mat[rows]
+        for out, lo, hi in ((res, 10, m), (north, m + 2, e), (east, e + 1, ln)):
+            digits = sub[:, lo:hi].astype(np.int64) - ord("0")
+            if hi - lo > 18 or ((digits < 0) | (digits > 9)).any():
+                return None
+            out[rows] = digits @ (10 ** np.arange(hi - lo - 1, -1, -1, dtype=np.int64))
+    return pd.DataFrame({"res": res, "x_laea": east, "y_laea": north}, index=ids.index)
+
+
 def parse_cell_ids(ids: pd.Series, *, what: str = "idcar_200m") -> pd.DataFrame:
     """Split INSEE grid identifiers into resolution and lower-left corner (EPSG:3035).
 
@@ -87,6 +125,10 @@ def parse_cell_ids(ids: pd.Series, *, what: str = "idcar_200m") -> pd.DataFrame:
     >>> parse_cell_ids(pd.Series(["CRS3035RES200mN2890400E3767200"])).iloc[0].tolist()
     [200, 3767200, 2890400]
     """
+    fast = _parse_fixed(ids)
+    if fast is not None:
+        return fast
+    # slow path: stray spaces, other CRS, malformed identifiers (named in the error)
     parts = ids.astype("string").str.strip().str.extract(_ID_PATTERN)
     bad = parts["east"].isna()
     if bad.any():
@@ -134,8 +176,22 @@ def cell_squares(x_laea, y_laea, res: float = 200.0, *, crs: str | None = schema
     """
     x = np.asarray(x_laea, dtype="float64")
     y = np.asarray(y_laea, dtype="float64")
-    squares = gpd.GeoSeries(shapely.box(x, y, x + res, y + res), crs=schema.GRID_CRS)
-    return squares if crs is None else squares.to_crs(crs)
+    # corners counter-clockwise from the lower-left one, ring closed
+    cx = np.stack([x, x + res, x + res, x, x], axis=1)
+    cy = np.stack([y, y, y + res, y + res, y], axis=1)
+    if crs is not None:
+        # the 5 corners of every square in one pyproj call (millions of squares)
+        from pyproj import Transformer
+
+        tr = Transformer.from_crs(schema.GRID_CRS, crs, always_xy=True)
+        cx, cy = tr.transform(cx, cy)
+    n = len(x)
+    squares = shapely.from_ragged_array(
+        shapely.GeometryType.POLYGON,
+        np.stack([np.ravel(cx), np.ravel(cy)], axis=1),
+        (np.arange(0, 5 * n + 1, 5), np.arange(n + 1)),
+    )
+    return gpd.GeoSeries(squares, crs=schema.GRID_CRS if crs is None else crs)
 
 
 def _canonical_name(name: object) -> str:
@@ -229,7 +285,7 @@ def _read_one(
     return frame, geometry
 
 
-def read_filosofi_grid(path, *, crs=None) -> gpd.GeoDataFrame:
+def read_filosofi_grid(path, *, crs=None, geometry: bool = True) -> gpd.GeoDataFrame:
     """Read INSEE Filosofi 200 m grid files (2015, 2017, 2019 layouts) into one frame.
 
     Accepts a GeoPackage / shapefile, a CSV (``;`` with decimal commas, as INSEE and
@@ -249,6 +305,10 @@ def read_filosofi_grid(path, *, crs=None) -> gpd.GeoDataFrame:
         File(s) or folder.
     crs : optional
         CRS of a geometry layer that has none (ignored for CSV files).
+    geometry : bool
+        Build the squares (default). ``False`` returns a plain DataFrame with the
+        corners ``x_laea`` / ``y_laea`` only: all :func:`qpvgeo.interpolate.grid_population`
+        needs, and much lighter for a national file (2.3 million squares).
 
     Returns
     -------
@@ -285,14 +345,14 @@ def read_filosofi_grid(path, *, crs=None) -> gpd.GeoDataFrame:
     frames = []
     dropped: dict[str, list[str]] = {}
     for f in files:
-        frame, geometry = _read_one(f, crs=crs, dropped_log=dropped)
+        frame, file_geometry = _read_one(f, crs=crs, dropped_log=dropped)
         if "idcar_200m" not in frame.columns:
-            if geometry is None:
+            if file_geometry is None:
                 raise DataFormatError(
                     f"{f}: no square identifier (idcar_200m / Idcar_200m / IdINSPIRE) and "
                     f"no geometry; columns present: {list(frame.columns)}"
                 )
-            pts = shapely.point_on_surface(geometry.to_crs(schema.GRID_CRS).values)
+            pts = shapely.point_on_surface(file_geometry.to_crs(schema.GRID_CRS).values)
             x = np.floor(shapely.get_x(pts) / 200.0).astype(np.int64) * 200
             y = np.floor(shapely.get_y(pts) / 200.0).astype(np.int64) * 200
             frame.insert(
@@ -341,6 +401,9 @@ def read_filosofi_grid(path, *, crs=None) -> gpd.GeoDataFrame:
         raise DataFormatError(f"{files[0]}: squares of several sizes {sorted(res)} in one grid")
     grid["x_laea"] = corners["x_laea"].to_numpy()
     grid["y_laea"] = corners["y_laea"].to_numpy()
+    if not geometry:
+        grid.attrs["cell_size"] = float(res[0])
+        return grid
     squares = cell_squares(grid["x_laea"], grid["y_laea"], float(res[0]))
     out = gpd.GeoDataFrame(grid, geometry=squares.values, crs=schema.CRS)
     out.attrs["cell_size"] = float(res[0])
