@@ -489,7 +489,8 @@ def grid_population(
     grid : DataFrame or GeoDataFrame
         A regular grid as :func:`qpvgeo.readers.grid.read_filosofi_grid` returns it: the
         lower-left corners ``x_laea`` / ``y_laea`` in EPSG:3035 (or INSEE identifiers
-        ``idcar_200m``) and the variables. Its geometry is not used.
+        ``idcar_200m``) and the variables. Its geometry is not used. The cell size
+        comes from the identifiers (or ``grid.attrs["cell_size"]``), 200 m otherwise.
     zones : GeoDataFrame
         Any polygons with a CRS (QPV, rings, buffers, flood zones); they may overlap.
     columns : sequence of str
@@ -517,13 +518,13 @@ def grid_population(
         Indexed like ``zones``, one column per variable. With ``totals``, every column
         is scaled by ``total / grid estimate`` of ``total_column`` (the grid gives the
         distribution inside the zone, the official figure its level) and the raw grid
-        estimates are kept as ``<column>_grille``. This is how the population
-        modules use the grid for the QPV: INSEE publishes each QPV's population
-        (``DEMO`` tables), so ``totals=indicators["population"]`` keeps INSEE's level
-        and takes from the grid only what INSEE does not publish (poor households,
-        age bands…) or what a zone split needs (the share of a QPV inside a flood
-        zone is ``grid_population(grid, qpv ∩ flood)`` over ``grid_population(grid,
-        qpv)``).
+        estimates are kept as ``<column>_grille``. Use it wherever INSEE publishes the
+        zones' population (QPV: ``DEMO`` tables, ``read_qpv_indicators(...)
+        ["population"]``): INSEE's level is kept and the grid gives only what INSEE
+        does not publish (poor households, age bands…) or how a zone splits (the
+        population of a QPV inside a flood zone is its official population times
+        ``grid_population(grid, qpv ∩ flood)`` over ``grid_population(grid, qpv)``).
+        A NaN grid value makes the zones whose cells carry it NaN.
 
     Notes
     -----
@@ -603,7 +604,7 @@ def grid_population(
         weight = _calibrated_weights(frac, fq, a, density_ratio)
     n = len(zones)
     est = {
-        col: np.bincount(zone, weights=weight * values[cell, j], minlength=n)
+        col: np.bincount(zone, weights=weight * values[cell, j], minlength=n).astype("float64")
         for j, col in enumerate(columns)
     }
     out = pd.DataFrame(est, index=zones.index)
