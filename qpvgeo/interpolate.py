@@ -545,10 +545,12 @@ def grid_population(
     :data:`DENSITY_RATIO` was fitted on the 2019 sample only (the 71 QPV add up to
     their official total); Bordeaux is the validation set.
 
-    Median absolute percentage error against INSEE's ``POP_MUN`` (DEMO 2022 edition,
-    the RP-based population closest to both grids' years: Filosofi 2019 for the sample,
-    Filosofi 2015 — households located on 1 January 2016 — for Bordeaux, whereas the
-    2019/2020 editions carry the RP 2013; measured by ``tests/test_interpolate.py``):
+    Median absolute percentage error against INSEE's ``POP_MUN`` of the DEMO 2022
+    edition (``tests/test_interpolate.py`` measures it). That edition carries the newer
+    QPV population (most likely the RP 2018 base; ``insee_qpv_tables/SOURCE.md``), the
+    closest to both grids: Filosofi 2019 for the sample, and Filosofi 2015 for Bordeaux,
+    whose households are located on 1 January 2016, two years from 2018 against three
+    from the RP 2013 carried by the 2019 and 2020 editions:
 
     ==============================  ==========  ==============
     QPV set                         ``area``    ``calibrated``
@@ -568,13 +570,15 @@ def grid_population(
     --------
     >>> import geopandas as gpd
     >>> from shapely.geometry import box
-    >>> from qpvgeo.readers.grid import cell_squares
     >>> grid = pd.DataFrame({"x_laea": [3800000, 3800200], "y_laea": [2900000, 2900000],
     ...                      "ind": [100.0, 40.0]})
     >>> zone = gpd.GeoDataFrame(geometry=[box(3800100, 2900000, 3800400, 2900200)],
     ...                         crs=3035)
     >>> grid_population(grid, zone)["ind"].round(6).tolist()
     [90.0]
+    >>> # the zone as its own QPV: its half of the first cell is 4.15 times as dense
+    >>> grid_population(grid, zone, method="calibrated", qpv=zone)["ind"].round(1).tolist()
+    [120.6]
     """
     columns = list(columns)
     if not columns:
