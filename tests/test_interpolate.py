@@ -533,3 +533,33 @@ def test_read_filosofi_grid_without_ids_or_geometry(tmp_path):
     # identifiers with stray spaces go through the slow parser, same result
     ids = pd.Series([" CRS3035RES200mN2890400E3767200", "CRS3035RES1000mN289000E376000 "])
     assert parse_cell_ids(ids)["x_laea"].tolist() == [3767200, 376000]
+
+
+def test_totals_scale_bordeaux_to_insee(bordeaux_grid, qpv2015, demo2022):
+    zones = qpv2015.loc[BORDEAUX_QPV]
+    official = demo2022.reindex(zones.index)
+    out = grid_population(bordeaux_grid, zones, columns=["ind", "men_pauv"], totals=official)
+    raw = grid_population(bordeaux_grid, zones, columns=["ind", "men_pauv"])
+    # INSEE's level (SOURCE.md: the 21 QPV hold 69,420 inhabitants), the grid's mix
+    assert out["ind"].sum() == 69_420
+    np.testing.assert_allclose(out["ind_grille"], raw["ind"], rtol=1e-12)
+    np.testing.assert_allclose(out["men_pauv"] / out["ind"], raw["men_pauv"] / raw["ind"],
+                               rtol=1e-12)
+
+
+def test_calibrate_density_ratio_known_answer_and_error():
+    from qpvgeo.errors import QpvgeoError
+    from qpvgeo.interpolate import calibrate_density_ratio
+
+    grid = _uniform_grid(nx=2, ny=1)
+    # two QPV each on a quarter of a cell holding 100: 50 each needs k = 3
+    qpv = gpd.GeoDataFrame(
+        geometry=[box(3_800_000, 2_900_000, 3_800_050, 2_900_200),
+                  box(3_800_200, 2_900_000, 3_800_250, 2_900_200)],
+        index=["QP1", "QP2"], crs=3035,
+    )
+    k = calibrate_density_ratio(grid, qpv, pd.Series({"QP1": 50.0, "QP2": 50.0}))
+    assert k == pytest.approx(3.0, abs=1e-5)
+    # more people than the cells hold: no ratio can reach it
+    with pytest.raises(QpvgeoError, match="official total"):
+        calibrate_density_ratio(grid, qpv, pd.Series({"QP1": 150.0, "QP2": 150.0}))
