@@ -714,34 +714,54 @@ def build_diagnostic(
 
     step("population")
     communes_table = pd.DataFrame()
+    whole = territory.level in {"region", "departement"}
     try:
         by_commune, in_territory, shares = _population_step(sel, data)
     except (ImportError, QpvgeoError) as exc:
         sections["population"] = Section(
             "Population par commune", False, f"indisponible : {exc}"
         )
-        if territory.level in {"region", "departement"}:
-            # Every QPV of a region or département lies wholly inside it: no split needed.
-            key["population_qpv_territoire"] = key["population_qpv"]
-            key["part_qpv"] = key["population_qpv"] / pop_territory if pop_territory else np.nan
     else:
-        pop_col = schema.POPULATION_QPV if schema.POPULATION_QPV in in_territory else "population"
-        inside = in_territory.groupby(schema.CODE_QPV)[pop_col].sum()
+        placed = by_commune.groupby(schema.CODE_QPV)[schema.POPULATION_QPV].sum()
+        gap = qpv_pop - placed.reindex(qpv_pop.index).fillna(0.0)
+        # A QPV over several communes whose outlines are absent cannot be split: its
+        # parts are missing, and so would be part of the numerator. Say it, never guess.
+        n_listed = sel.membership.groupby(schema.CODE_QPV)[schema.CODE_COMMUNE].nunique()
+        fallback = by_commune.loc[
+            by_commune[schema.METHODE].isin(["commune_principale", "non_localise"]),
+            schema.CODE_QPV,
+        ]
+        # ... or it went whole to its main commune although it is listed in several.
+        guessed = {c for c in fallback if n_listed.get(c, 1) > 1}
+        unplaced = sorted(set(gap.index[(gap.abs() >= 0.5) & qpv_pop.notna()]) | guessed)
+        inside = in_territory.groupby(schema.CODE_QPV)[schema.POPULATION_QPV].sum()
         table["population_dans_territoire"] = inside.reindex(table.index)
         columns["population_dans_territoire"] = (
             "Population du QPV dans le territoire", "habitants", "Insee, partage par commune"
         )
-        key["population_qpv_territoire"] = float(inside.sum())
-        key["part_qpv"] = float(inside.sum()) / pop_territory if pop_territory else np.nan
         communes_table = shares.reset_index() if schema.CODE_COMMUNE not in shares else shares
         communes_table = communes_table[
             pd.to_numeric(communes_table[schema.N_QPV], errors="coerce").fillna(0) > 0
         ].reset_index(drop=True)
-        sections["population"] = Section("Population par commune", True, "disponible")
+        if unplaced:
+            sections["population"] = Section(
+                "Population par commune", False,
+                f"incomplète : {len(unplaced)} QPV à cheval sur plusieurs communes n'ont pas "
+                f"pu être partagés (contours de leurs communes absents des données) : "
+                f"{', '.join(unplaced[:10])}",
+            )
+            table.loc[table.index.isin(unplaced), "population_dans_territoire"] = np.nan
+        else:
+            sections["population"] = Section("Population par commune", True, "disponible")
+            key["population_qpv_territoire"] = float(inside.sum())
+            key["part_qpv"] = float(inside.sum()) / pop_territory if pop_territory else np.nan
+    if whole and "part_qpv" not in key:
+        # Every QPV of a region or département lies wholly inside it: no split needed.
+        key["population_qpv_territoire"] = key["population_qpv"]
+        key["part_qpv"] = key["population_qpv"] / pop_territory if pop_territory else np.nan
     if "part_qpv" in key and pop_territory:
-        table[schema.PART_QPV] = table.get(
-            "population_dans_territoire", table[schema.POPULATION]
-        ) / pop_territory
+        inside_col = schema.POPULATION if whole else "population_dans_territoire"
+        table[schema.PART_QPV] = table[inside_col] / pop_territory
         columns[schema.PART_QPV] = (
             "Part de la population du territoire vivant dans ce QPV", "0-1", "Insee"
         )
@@ -934,12 +954,16 @@ def _interactive_map(diag: Diagnostic, path: Path, *, offline: bool) -> list[str
     layers += list(diag.layers.items())
     notes = []
     for kind, layer in layers:
-        # One layer that cannot be drawn must not cost the analyst the whole map.
+        # One layer that cannot be drawn must not cost the analyst the whole map: the
+        # page and a warning say which one and why (the indicators are not affected).
         try:
             add_layer(m, layer, kind=kind)
-        except QpvgeoError as exc:
+        except Exception as exc:
             label = LAYER_LABELS.get(kind, kind)
-            notes.append(f"Couche « {label} » non dessinée sur la carte interactive : {exc}")
+            note = (f"Couche « {label} » non dessinée sur la carte interactive "
+                    f"({type(exc).__name__} : {exc})")
+            warnings.warn(note, QpvgeoWarning, stacklevel=2)
+            notes.append(note)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", QpvgeoWarning)
         save_html(m, path, offline=offline)
@@ -1007,15 +1031,16 @@ def _key_cards(diag: Diagnostic) -> tuple[list[dict], list[str]]:
         cards.append({"value": format_percent(k["part_qpv"], 1, fraction=True),
                       "label": "de la population du territoire vit en QPV"})
     else:
-        notes.append("Part de la population en QPV indisponible : le partage des QPV "
-                     "entre communes n'a pas pu être calculé.")
+        pop = diag.sections.get("population")
+        notes.append("Part de la population du territoire en QPV indisponible : population "
+                     f"par commune {pop.status if pop else 'non calculée'}.")
     cards += [
         {"value": format_number(k["population_territoire"]),
          "label": "habitants dans le territoire (populations légales)"},
         {"value": f"{format_number(k['n_communes_qpv'])} / {format_number(k['n_communes'])}",
          "label": "communes ayant au moins un QPV"},
     ]
-    if k.get("population_qpv_territoire", k["population_qpv"]) != k["population_qpv"]:
+    if abs(k.get("population_qpv_territoire", k["population_qpv"]) - k["population_qpv"]) >= 0.5:
         notes.append(
             f"Des QPV débordent du territoire : {format_number(k['population_qpv_territoire'])}"
             " de leurs habitants y résident (partage au prorata de la surface par commune)."

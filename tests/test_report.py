@@ -240,6 +240,18 @@ def test_missing_layers_are_reported_not_fatal(tmp_path):
     assert (write_report(diag, tmp_path / "e", dpi=40) / "index.html").is_file()
 
 
+def test_no_share_is_guessed_without_commune_outlines():
+    # QN09902M spans 99001 and 99002: without commune outlines it cannot be split, so a
+    # commune's share is not given; a region's is (its QPV lie wholly inside it).
+    data = dataclasses.replace(demo_data(), communes=None)
+    diag = build_diagnostic(data, "commune:99001")
+    assert not diag.sections["population"].ok
+    assert "part_qpv" not in diag.key_figures
+    assert diag.key_figures["population_qpv"] == 24_025 + 12_924
+    diag = build_diagnostic(data, "region:99")
+    assert diag.key_figures["part_qpv"] == pytest.approx(54_628 / 177_622, rel=1e-12)
+
+
 # -- in Chromium ----------------------------------------------------------------------------
 
 
