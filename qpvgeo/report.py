@@ -70,6 +70,7 @@ import contextlib
 import datetime as _dt
 import json
 import os
+import re
 import shutil
 import tempfile
 import warnings
@@ -491,8 +492,6 @@ def _territory_departements(
 def _may_hold(path: Path, deps: set[str]) -> bool:
     """Files named ``communes-<dep>-….geojson`` (one per département) are read only for
     the territory's départements; any other file is read."""
-    import re
-
     match = re.match(r"^communes-(\d{2,3}|2[ab])-", path.name, re.IGNORECASE)
     return not deps or match is None or match.group(1).upper() in deps
 
@@ -869,8 +868,6 @@ _PAGE_EXPOSURE_AREA = r"^part_surface_(?!couverte).*?(_ratio)?$"
 
 
 def _page_exposure_columns(columns: Sequence[str]) -> list[str]:
-    import re
-
     shown = [c for c in columns if re.match(_PAGE_EXPOSURE, c)]
     covered = {re.sub(r"^part_population_|_ratio$", "", c) for c in shown}
     for c in columns:
@@ -916,8 +913,10 @@ def _html_table(
     headers, rows = [], []
     for col in frame.columns:
         label, unit, src = columns.get(col, (col, "", ""))
-        headers.append({"label": label, "unit": "" if unit in {"", "0-1"} else unit,
-                        "title": f"{col} — {src}" if src else col})
+        # Long descriptions stay in the header's tooltip; the header shows the first clause.
+        short = re.split(r" \(|; ", label, maxsplit=1)[0]
+        headers.append({"label": short, "unit": "" if unit in {"", "0-1"} else unit,
+                        "title": f"{label} — {col} — {src}" if src else f"{label} — {col}"})
     for _, row in frame.iterrows():
         cells = []
         for col in frame.columns:
