@@ -297,6 +297,7 @@ def _population_of(
     *,
     method: str,
     extra: Mapping[str, np.ndarray] | None = None,
+    qpv: gpd.GeoDataFrame | None = None,
 ) -> pd.DataFrame:
     """Population (and population-weighted products) inside each polygon: one call to interpolate.
 
@@ -319,7 +320,7 @@ def _population_of(
         # grid_population locates cells from x_laea / y_laea or idcar_200m: keep them.
         src = source.assign(**extra_values)
         est = interpolate.grid_population(
-            src, target, columns=(col, *extra_values), method=method
+            src, target, columns=(col, *extra_values), method=method, qpv=qpv
         ).rename(columns={col: "population"})
     else:
         values = {"population": pd.to_numeric(source[col], errors="coerce").fillna(0.0)}
@@ -338,15 +339,21 @@ class _PopulationContext:
     population: gpd.GeoDataFrame | None
     method: str
     zone_total: np.ndarray | None = None
+    qpv: gpd.GeoDataFrame | None = None
 
 
-def _population_context(zones: _Zones, population, method: str) -> _PopulationContext:
+def _population_context(zones: _Zones, population, method: str, *,
+                        ancillary: gpd.GeoDataFrame | None = None) -> _PopulationContext:
     if population is None:
         return _PopulationContext(None, method)
-    ctx = _PopulationContext(population, method)
-    ctx.zone_total = _population_of(zones.geoms, zones.index, population, method=method)[
-        "population"
-    ].to_numpy()
+    qpv = None
+    if method == "calibrated":
+        # The calibrated estimator needs the QPV contours; for QPV zones they are the zones.
+        qpv = (_check_geodataframe(ancillary, what="ancillary") if ancillary is not None
+               else gpd.GeoDataFrame(geometry=zones.geoms, crs=schema.CRS))
+    ctx = _PopulationContext(population, method, qpv=qpv)
+    ctx.zone_total = _population_of(zones.geoms, zones.index, population, method=method,
+                                    qpv=qpv)["population"].to_numpy()
     return ctx
 
 
@@ -388,7 +395,8 @@ def _measure_inside(
                 out[f"surface_{name}_m2"] = area_in
             out[f"part_surface_{name}"] = np.where(zones.area > 0, area_in / zones.area, np.nan)
             if ctx.population is not None:
-                pop_in = _population_of(pieces, zones.index, ctx.population, method=ctx.method)[
+                pop_in = _population_of(pieces, zones.index, ctx.population,
+                                        method=ctx.method, qpv=ctx.qpv)[
                     "population"
                 ].to_numpy()
                 share = np.where(
@@ -417,6 +425,7 @@ def flood_exposure(
     key: str = schema.CODE_QPV,
     population: gpd.GeoDataFrame | None = None,
     population_method: str = "area",
+    ancillary: gpd.GeoDataFrame | None = None,
 ) -> pd.DataFrame:
     """Area and population share of each zone inside flood extents, per scenario.
 
@@ -439,6 +448,9 @@ def flood_exposure(
     population_method
         ``method=`` of :func:`qpvgeo.interpolate.grid_population` (``"area"`` or
         ``"calibrated"``).
+    ancillary
+        QPV contours, the dense-housing layer of ``population_method="calibrated"``
+        (default: the zones themselves, right when the zones are the QPV).
 
     Returns
     -------
@@ -468,7 +480,7 @@ def flood_exposure(
         if not present:
             present = list(schema.FLOOD_SCENARIOS)
     layer = _prepare_layer(flood, what="flood", zones=z, polygons=True, keep=0.0)
-    ctx = _population_context(z, population, population_method)
+    ctx = _population_context(z, population, population_method, ancillary=ancillary)
     if has_scenario:
         scen = layer[schema.SCENARIO].astype("string")
         geoms = np.asarray(layer.geometry.array, dtype=object)
@@ -528,6 +540,7 @@ def industrial_exposure(
     key: str = schema.CODE_QPV,
     population: gpd.GeoDataFrame | None = None,
     population_method: str = "area",
+    ancillary: gpd.GeoDataFrame | None = None,
 ) -> pd.DataFrame:
     """Distance to the nearest industrial site, sites within each radius, population within reach.
 
@@ -573,7 +586,7 @@ def industrial_exposure(
     z = _prepare_zones(zones, key)
     rs = _radii(radii)
     layer = _prepare_layer(sites, what="sites", zones=z, polygons=False, reach=rs[-1])
-    ctx = _population_context(z, population, population_method)
+    ctx = _population_context(z, population, population_method, ancillary=ancillary)
     levels = _seveso_levels(layer)
     geoms = np.asarray(layer.geometry.array, dtype=object)
     label_col = next((c for c in (schema.CODE_SITE, schema.NOM_SITE) if c in layer.columns), None)
@@ -662,7 +675,8 @@ def _weighted_by_population(
         # A cell without a value must not pull the mean to 0: it leaves numerator and weight.
         extra[f"_w_{name}"] = np.where(np.isnan(v), 0.0, pop)
         extra[f"_pv_{name}"] = np.where(np.isnan(v), 0.0, pop * np.nan_to_num(v))
-    est = _population_of(zones.geoms, zones.index, ctx.population, method=ctx.method, extra=extra)
+    est = _population_of(zones.geoms, zones.index, ctx.population, method=ctx.method,
+                         extra=extra, qpv=ctx.qpv)
     out = np.full((len(zones.geoms), len(names)), np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         for j, name in enumerate(names):
@@ -719,6 +733,7 @@ def air_exposure(
     pollutants: Sequence[str] = schema.POLLUTANTS,
     raster_pollutants: Sequence[str] | None = None,
     population_method: str = "area",
+    ancillary: gpd.GeoDataFrame | None = None,
 ) -> pd.DataFrame:
     """Mean annual concentration (NO2, PM10, PM2.5) of each zone, from a raster, a grid or stations.
 
@@ -765,7 +780,7 @@ def air_exposure(
             f"air_exposure: give exactly one of raster=, grid=, stations= (got {given})"
         )
     pollutants = list(pollutants)
-    ctx = _population_context(z, population, population_method)
+    ctx = _population_context(z, population, population_method, ancillary=ancillary)
     out: dict[str, Any] = {}
     if stations is not None:
         layer = _prepare_layer(stations, what="stations", zones=z, polygons=False, reach=np.inf)
@@ -900,6 +915,7 @@ def heat_exposure(
     key: str = schema.CODE_QPV,
     population: gpd.GeoDataFrame | None = None,
     population_method: str = "area",
+    ancillary: gpd.GeoDataFrame | None = None,
 ) -> pd.DataFrame:
     """Urban-heat exposure of each zone from a heat-sensitivity layer (IRIS scores or LCZ).
 
@@ -926,7 +942,7 @@ def heat_exposure(
     """
     z = _prepare_zones(zones, key)
     layer = _prepare_layer(lcz_or_score, what="heat", zones=z, polygons=True, keep=0.0)
-    ctx = _population_context(z, population, population_method)
+    ctx = _population_context(z, population, population_method, ancillary=ancillary)
     if column is None:
         column = next((c for c in (schema.SCORE_CHALEUR, "lcz") if c in layer.columns), None)
     if column is None or column not in layer.columns:
@@ -979,6 +995,7 @@ def green_space_access(
     key: str = schema.CODE_QPV,
     population: gpd.GeoDataFrame | None = None,
     population_method: str = "area",
+    ancillary: gpd.GeoDataFrame | None = None,
 ) -> pd.DataFrame:
     """Share of each zone (population, or area) near a green space of at least ``min_area``.
 
@@ -1015,7 +1032,7 @@ def green_space_access(
     layer = _prepare_layer(
         parks, what="green spaces", zones=z, polygons=True, reach=distance, keep=margin
     )
-    ctx = _population_context(z, population, population_method)
+    ctx = _population_context(z, population, population_method, ancillary=ancillary)
     near = _near(layer, z, margin)
     merged = shapely.get_parts(_dissolve(near)) if len(near) else np.zeros(0, dtype=object)
     big = merged[shapely.area(merged) >= min_area] if len(merged) else merged
@@ -1062,6 +1079,7 @@ def noise_exposure(
     key: str = schema.CODE_QPV,
     population: gpd.GeoDataFrame | None = None,
     population_method: str = "area",
+    ancillary: gpd.GeoDataFrame | None = None,
 ) -> pd.DataFrame:
     """Share of each zone exposed above each noise level, per source and indicator.
 
@@ -1106,7 +1124,7 @@ def noise_exposure(
         }
     )
     layer = _prepare_layer(noise, what="noise", zones=z, polygons=True, keep=0.0)
-    ctx = _population_context(z, population, population_method)
+    ctx = _population_context(z, population, population_method, ancillary=ancillary)
     geoms = np.asarray(layer.geometry.array, dtype=object)
     keep = _near_mask(layer, z)
     src, ind, lmin = _noise_classes(layer)
@@ -1250,7 +1268,11 @@ def compare_to_surroundings(
         if surroundings_values is None:
             env = surroundings(zones, how=how, ring=ring, communes=communes, qpv=qpv, key=key)
             env = env[~(shapely.is_empty(env.geometry.array) | (env.area <= 0))]
-            surroundings_values = values_or_func(env, key=key, **indicator_kwargs)
+            env_kwargs = dict(indicator_kwargs)
+            if env_kwargs.get("population_method") == "calibrated":
+                # On the surroundings the dense-housing layer is still the QPV, not the rings.
+                env_kwargs.setdefault("ancillary", qpv if qpv is not None else zones)
+            surroundings_values = values_or_func(env, key=key, **env_kwargs)
     else:
         values = values_or_func
         if surroundings_values is None:
@@ -1548,6 +1570,7 @@ def exposure_profile(
     key: str = schema.CODE_QPV,
     radii: Sequence[float] = (500, 1000, 2000),
     population_method: str = "area",
+    ancillary: gpd.GeoDataFrame | None = None,
 ) -> pd.DataFrame:
     """Every exposure indicator of each QPV in one table, with its ratio to the surroundings.
 
@@ -1573,6 +1596,8 @@ def exposure_profile(
     """
     runs: list[tuple[Callable[..., pd.DataFrame], dict[str, Any]]] = []
     pop = {"population": population, "population_method": population_method}
+    if ancillary is not None:
+        pop["ancillary"] = ancillary
     if flood is not None:
         runs.append((flood_exposure, {"flood": flood, **pop}))
     if sites is not None:

@@ -868,3 +868,43 @@ def test_demo_profile_against_rest_of_commune():
         p.loc["QN09901M", col] / expected, rel=1e-9
     )
     assert p.attrs["environs"] == "rest_of_commune"
+
+
+def test_calibrated_population_uses_the_qpv_as_dense_housing_layer():
+    """population_method="calibrated" runs on the demo, QPV and rings alike.
+
+    The calibrated estimator gives the QPV part of each cell 4.15 times the density of
+    the rest, so a QPV holds more people than by area, its ring fewer; totals over the
+    whole grid are unchanged.
+    """
+    import warnings
+
+    from qpvgeo.datasets import demo
+    from qpvgeo.exposure import compare_to_surroundings, flood_exposure
+
+    d = demo()
+    qpv = d.qpv.drop(columns="code_commune")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        by_area = compare_to_surroundings(flood_exposure, qpv, flood=d.flood,
+                                          population=d.grid, ring=500)
+        calibrated = compare_to_surroundings(flood_exposure, qpv, flood=d.flood,
+                                             population=d.grid, ring=500,
+                                             population_method="calibrated")
+    assert (calibrated["population"] > by_area["population"]).all()
+    # The demo's own count (cell centres in the QPV) lies nearer the calibrated figure.
+    official = d.indicators["population"].astype(float)
+    err = lambda t: (t["population"] - official).abs().sum()  # noqa: E731
+    assert err(calibrated) < err(by_area)
+    from qpvgeo.exposure import surroundings
+
+    rings = surroundings(qpv, ring=500)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ring_area = flood_exposure(rings, d.flood, population=d.grid)
+        ring_cal = flood_exposure(rings, d.flood, population=d.grid,
+                                  population_method="calibrated", ancillary=qpv)
+    assert (ring_cal["population"] < ring_area["population"]).all()
+    shares = calibrated[[c for c in calibrated.columns
+                         if c.startswith("part_population_inondable") and not c.endswith("_ratio")]]
+    assert shares.stack().between(0, 1).all()
