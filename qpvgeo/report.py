@@ -906,6 +906,13 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
         frame.to_csv(tmp, sep=";", index=False, encoding="utf-8-sig", decimal=",")
 
 
+def _short_label(label: str) -> str:
+    """A column header: long explanations (parentheses over 30 characters, clauses after
+    ``;``) stay in the tooltip; short qualifiers such as ``(scénario moyen)`` stay."""
+    label = re.sub(r" \([^()]{31,}\)", "", label)
+    return label.split("; ", 1)[0]
+
+
 def _html_table(
     frame: pd.DataFrame, columns: dict[str, tuple[str, str, str]], *, table_id: str,
     title: str, intro: str = "", unavailable: str = "", notes: Sequence[str] = (),
@@ -913,8 +920,7 @@ def _html_table(
     headers, rows = [], []
     for col in frame.columns:
         label, unit, src = columns.get(col, (col, "", ""))
-        # Long descriptions stay in the header's tooltip; the header shows the first clause.
-        short = re.split(r" \(|; ", label, maxsplit=1)[0]
+        short = _short_label(label)
         headers.append({"label": short, "unit": "" if unit in {"", "0-1"} else unit,
                         "title": f"{label} — {col} — {src}" if src else f"{label} — {col}"})
     for _, row in frame.iterrows():
@@ -1092,7 +1098,7 @@ def _render_index(diag: Diagnostic, *, figures: list[dict], map_links: list[dict
         intro="Chaque indicateur est donné pour le QPV, pour ses environs (anneau de 500 m) "
               "et en rapport QPV / environs (> 1 : le QPV est plus exposé).",
         unavailable="" if expo is not None and expo.ok else (expo.status if expo else ""),
-        notes=list(diag.missing.values()),
+        notes=[*_ratio_summary(qpv, exposure_cols, cols), *diag.missing.values()],
     ))
     if len(diag.communes_table):
         ct = diag.communes_table
@@ -1120,6 +1126,24 @@ def _render_index(diag: Diagnostic, *, figures: list[dict], map_links: list[dict
         sections=list(diag.sections.values()),
         sources=[_source_text(r) for r in diag.sources], files=files,
     )
+
+
+def _ratio_summary(
+    qpv: pd.DataFrame, shown: Sequence[str], columns: dict[str, tuple[str, str, str]]
+) -> list[str]:
+    """One line per ratio shown: how many QPV are more exposed than their surroundings."""
+    lines = []
+    for col in shown:
+        if not col.endswith("_ratio"):
+            continue
+        values = pd.to_numeric(qpv[col], errors="coerce").dropna()
+        if not len(values):
+            continue
+        label = _short_label(columns.get(col, (col, "", ""))[0])
+        label = re.sub(r"^rapport zone / environs de : ", "", label)
+        lines.append(f"{label} : {int((values > 1).sum())} QPV sur {len(values)} au-dessus "
+                     "de leurs environs (rapport QPV / environs > 1).")
+    return lines
 
 
 def _provenance(diag: Diagnostic, parameters: dict, created: str) -> dict:
