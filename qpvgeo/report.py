@@ -1216,7 +1216,10 @@ def write_report(
         qpv = diag.qpv_table
         plain = pd.DataFrame(qpv.drop(columns="geometry"))
         _write_csv(plain, work / "tableau_qpv.csv")
-        _write_csv(diag.communes_table, work / "tableau_communes.csv")
+        communes_csv = diag.communes_table if len(diag.communes_table.columns) else (
+            pd.DataFrame(columns=[schema.CODE_COMMUNE, schema.NOM_COMMUNE, *schema.SHARE_COLUMNS])
+        )
+        _write_csv(communes_csv, work / "tableau_communes.csv")
         dictionary = pd.DataFrame(
             [(c, *diag.columns.get(c, (c, "", ""))) for c in plain.columns],
             columns=["colonne", "libelle", "unite", "source"],
