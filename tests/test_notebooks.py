@@ -79,8 +79,10 @@ def test_notebook_runs_on_the_demo(name, tmp_path):
 def test_population_notebook_on_real_data(shared_data, tmp_path):
     text = _text(_execute("01_population_qpv", tmp_path, data_dir=str(shared_data)))
     # 753,115 of the 5,992,194 inhabitants of Hauts-de-France (populations légales 2023)
-    # live in one of its 204 QPV of 2024: 12.6 %, second to Île-de-France (12.7 %).
+    # live in one of its 204 QPV of 2024: 12.6 %, second to Île-de-France (13.7 %:
+    # 1,703,219 / 12,463,067, Paris QPV included; see tests/test_population.py).
     assert "Région 32 : 12.6% de sa population en QPV, rang 2 sur 13" in text
+    assert "1703219" in text.replace(",", "").replace(" ", "")  # IdF QPV population
     assert (tmp_path / "processed" / "01_part_qpv_communes.png").is_file()
 
 
