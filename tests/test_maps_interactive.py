@@ -554,3 +554,34 @@ def test_every_layer_kind_on_the_demo():
     bad = d.flood.assign(scenario="centennale")
     with pytest.raises(SchemaError, match="centennale"):
         add_layer(m, bad, kind="flood")
+
+
+def test_air_stations_and_heat_classes_layers(shared_data):
+    """Real layers as the readers give them: Atmo stations (points), Lille heat classes."""
+    import warnings
+
+    import folium
+
+    from qpvgeo.maps import add_air_layer, add_heat_layer
+    from qpvgeo.readers import read_air_stations, read_heat_iris
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stations = read_air_stations(
+            shared_data / "air_quality_occitanie/atmo_occitanie_mesure_annuelle_2018_2023.csv")
+        heat = read_heat_iris(shared_data / "urban_heat_lcz/lille_iris_heat_vulnerability.geojson")
+    m = folium.Map(tiles=None)
+    layer = add_air_layer(m, stations.dropna(subset=["no2"]), pollutant="no2", k=3)
+    feats = layer.data["features"]
+    assert len(feats) == stations["no2"].notna().sum()
+    assert {f["geometry"]["type"] for f in feats} == {"Polygon"}  # disks, not points
+    layer = add_heat_layer(m, heat)
+    assert len(layer.data["features"]) == len(heat)
+    # One colour per class, in the publisher's order, in the legend.
+    from qpvgeo.maps import Legend
+
+    legend = [c for c in m._children.values() if isinstance(c, Legend)][-1]
+    assert [label for _, label in legend.rows] == ["faible", "moyenne", "forte"]
+    assert len({color for color, _ in legend.rows}) == 3
+    fills = {f["properties"]["c"] for f in layer.data["features"]}
+    assert fills == {color for color, _ in legend.rows}

@@ -816,8 +816,11 @@ def add_choropleth_layer(
 
 
 def add_air_layer(m: folium.Map, air: gpd.GeoDataFrame, *, pollutant: str = "no2",
-                  **kwargs: Any) -> folium.GeoJson:
-    """Add an air-quality grid (annual means) as a choropleth of one pollutant.
+                  station_radius: float = 250.0, **kwargs: Any) -> folium.GeoJson:
+    """Add air quality (annual means) as a choropleth of one pollutant.
+
+    ``air`` is a modelled grid (polygons) or measuring stations (points, drawn as disks
+    of ``station_radius`` metres); other keywords go to :func:`add_choropleth_layer`.
 
     Examples
     --------
@@ -828,8 +831,16 @@ def add_air_layer(m: folium.Map, air: gpd.GeoDataFrame, *, pollutant: str = "no2
     if pollutant not in schema.POLLUTANTS:
         raise SchemaError(f"unknown pollutant {pollutant!r}; expected {list(schema.POLLUTANTS)}")
     kwargs.setdefault("cmap", "YlOrBr")
-    kwargs.setdefault("coverage", True)
     kwargs.setdefault("show", False)
+    air = schema.to_canonical_crs(air, what="air")
+    if air.geom_type.isin(["Point", "MultiPoint"]).all():
+        # Measuring stations: drawn as small disks so that they carry the same classes
+        # and legend as a modelled grid would.
+        air = air.assign(geometry=air.geometry.buffer(station_radius))
+        kwargs.setdefault("label", schema.NOM_STATION if schema.NOM_STATION in air.columns
+                          else None)
+    else:
+        kwargs.setdefault("coverage", True)
     return add_choropleth_layer(m, air, pollutant, css_class="qpvgeo-air", **kwargs)
 
 
@@ -847,8 +858,43 @@ def add_heat_layer(m: folium.Map, heat: gpd.GeoDataFrame, **kwargs: Any) -> foli
     label = next((c for c in ("nom_iris", "code_iris", schema.NOM_COMMUNE) if c in heat.columns),
                  None)
     kwargs.setdefault("label", label)
+    schema.require_columns(heat, [schema.SCORE_CHALEUR], what="heat")
+    if not pd.api.types.is_numeric_dtype(heat[schema.SCORE_CHALEUR]):
+        return _add_heat_classes(m, heat, **kwargs)
     return add_choropleth_layer(m, heat, schema.SCORE_CHALEUR, css_class="qpvgeo-heat",
                                 **kwargs)
+
+
+#: Heat-vulnerability classes as the publishers name them, from least to most exposed.
+_HEAT_ORDERS = (("faible", "moyenne", "forte"), ("low", "medium", "high"))
+_HEAT_COLORS = ("#fee8c8", "#fdbb84", "#e34a33", "#b30000", "#7f0000")
+
+
+def _add_heat_classes(m: folium.Map, heat: gpd.GeoDataFrame, *, label: str | None = None,
+                      name: str | None = None, simplify: float = 5.0, precision: int = 5,
+                      show: bool = False, opacity: float = 0.6, **_: Any) -> folium.GeoJson:
+    """Heat classes (``faible`` / ``moyenne`` / ``forte``…) with one colour each."""
+    _check_map(m)
+    _ensure_panes(m)
+    title = name or _format.label_of(schema.SCORE_CHALEUR)
+    values = heat[schema.SCORE_CHALEUR].astype("string").str.strip()
+    present = set(values.dropna().str.lower())
+    order = next((o for o in _HEAT_ORDERS if present <= set(o)), tuple(sorted(present)))
+    colors = dict(zip(order, _HEAT_COLORS[: len(order)], strict=False))
+    fill = [colors.get(v.lower(), MISSING_COLOR) if isinstance(v, str) else MISSING_COLOR
+            for v in values.tolist()]
+    web = web_geometry(heat, tolerance=simplify, precision=precision, what=title)
+    cols = ([label] if label else []) + [schema.SCORE_CHALEUR]
+    layer = _geojson_layer(
+        m, web, name=title, pane="qpvgeo-expositions", fill=fill,
+        labels=[_format.label_of(c) for c in cols], values=_formatted(heat, cols),
+        stroke="#777777", weight=0.3, fill_opacity=opacity, show=show, css_class="qpvgeo-heat",
+    )
+    rows = [(colors[c], c) for c in order if c in colors]
+    if values.isna().any():
+        rows.append((MISSING_COLOR, _format.MISSING))
+    Legend(title, rows, position="bottomleft").add_to(m)
+    return layer
 
 
 def add_green_spaces_layer(
@@ -915,6 +961,28 @@ def add_layer(m: folium.Map, gdf: gpd.GeoDataFrame, *, kind: str, **kwargs: Any)
 
     ``communes``/``epci``/``territory`` -> :func:`add_territory_layer`, ``flood``,
     ``sites``, ``air``, ``green_spaces``, ``heat``, ``noise`` -> the matching helper.
+
+    Parameters
+    ----------
+    m : folium.Map
+        A map made by :func:`qpv_map`.
+    gdf : GeoDataFrame
+        The layer, in the form the matching helper expects (communes or EPCI polygons,
+        flood extents, site points, air grid or stations, green spaces, heat polygons,
+        noise zones).
+    kind : str
+        One of :data:`LAYER_KINDS`: ``"communes"``, ``"epci"``, ``"territory"``,
+        ``"flood"``, ``"sites"``, ``"air"``, ``"green_spaces"``, ``"heat"``, ``"noise"``;
+        any other value raises :class:`~qpvgeo.errors.QpvgeoError`.
+    **kwargs
+        Passed to the helper (e.g. ``radius=`` for ``sites``, ``pollutant=`` for
+        ``air``). ``communes`` defaults ``name="Communes"``; ``epci`` defaults
+        ``name="EPCI"``, ``color="#333333"``, ``weight=1.8`` and ``simplify=50.0`` (m).
+
+    Returns
+    -------
+    folium.GeoJson or folium.FeatureGroup
+        What the helper returns (a ``FeatureGroup`` for ``sites``).
 
     Examples
     --------
