@@ -753,6 +753,36 @@ def air_exposure(
     over it; population and population x concentration are then transferred to the zones
     by the same estimator (:mod:`qpvgeo.interpolate`), and their ratio is the mean.
 
+    Parameters
+    ----------
+    zones
+        Polygons with a ``key`` column (QPV from :func:`qpvgeo.readers.read_qpv`, rings…).
+    raster
+        GeoTIFF path (bands named by ``raster_pollutants``) or a mapping pollutant -> path
+        of one-band rasters, concentrations in µg/m³; the raster must declare its CRS.
+    grid
+        Polygons with pollutant columns (``no2``, ``pm10``, ``pm25``, µg/m³), in any CRS.
+    stations
+        Points with pollutant columns and, when known, ``code_station``
+        (:func:`qpvgeo.readers.environment.read_air_stations`).
+    population
+        Filosofi grid (column ``ind``) or polygons with a ``population`` column: raster
+        and grid means are then weighted by population (not used for stations).
+    key
+        Zone identifier column.
+    pollutants
+        Pollutant columns to read from ``grid`` / ``stations`` (default ``no2``,
+        ``pm10``, ``pm25``); a single raster's band is named after the first of them.
+    raster_pollutants
+        One pollutant name per band of a single ``raster`` path (its band count must
+        match); default: the first of ``pollutants``.
+    population_method
+        ``method=`` of :func:`qpvgeo.interpolate.grid_population` (``"area"`` or
+        ``"calibrated"``).
+    ancillary
+        QPV contours, the dense-housing layer of ``population_method="calibrated"``
+        (default: the zones themselves, right when the zones are the QPV).
+
     Returns
     -------
     pandas.DataFrame
@@ -930,6 +960,37 @@ def heat_exposure(
     ``part_surface_couverte_chaleur`` is the share of the zone covered by the layer: a
     zone outside the layer's cities has NA means and zero shares.
 
+    Parameters
+    ----------
+    zones
+        Polygons with a ``key`` column (QPV from :func:`qpvgeo.readers.read_qpv`, rings…).
+    lcz_or_score
+        Heat-sensitivity polygons (:func:`qpvgeo.readers.environment.read_heat_iris`, or
+        Cerema LCZ polygons with an ``lcz`` column), in any CRS.
+    column
+        Column holding the score or class; default ``score_chaleur``, else ``lcz``.
+        A numeric column (other than ``lcz``) is averaged, any other is read as classes.
+    key
+        Zone identifier column.
+    population
+        Filosofi grid (column ``ind``) or polygons with a ``population`` column: the
+        numeric score is then weighted by population, and classes add
+        ``part_population_chaleur_*`` and ``population_chaleur_*``.
+    population_method
+        ``method=`` of :func:`qpvgeo.interpolate.grid_population` (``"area"`` or
+        ``"calibrated"``).
+    ancillary
+        QPV contours, the dense-housing layer of ``population_method="calibrated"``
+        (default: the zones themselves, right when the zones are the QPV).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``key``: ``score_chaleur`` (numeric score) or
+        ``part_surface_chaleur_<classe>`` (0–1, classes ``faible``, ``moyenne``,
+        ``forte``), ``part_surface_couverte_chaleur`` (0–1) and, with a population,
+        ``population``, ``population_grille`` and the population shares and counts.
+
     Examples
     --------
     >>> import geopandas as gpd
@@ -1003,6 +1064,31 @@ def green_space_access(
     space of at least 0.5 ha. Touching or overlapping polygons are merged before their
     area is measured (a park drawn as several lawns is one park); green spaces smaller
     than ``min_area`` m² are left out.
+
+    Parameters
+    ----------
+    zones
+        Polygons with a ``key`` column (QPV from :func:`qpvgeo.readers.read_qpv`, rings…).
+    parks
+        Green-space polygons (:func:`qpvgeo.readers.environment.read_green_spaces`), in
+        any CRS.
+    distance
+        Reach in metres, straight line from the green space's edge (default 300, WHO);
+        must be >= 0.
+    min_area
+        Smallest green space counted, in m², measured after merging touching polygons
+        (default 5000 m² = 0.5 ha, WHO); must be >= 0.
+    key
+        Zone identifier column.
+    population
+        Filosofi grid (column ``ind``) or polygons with a ``population`` column; adds
+        ``part_population_acces_espace_vert`` and ``population_acces_espace_vert``.
+    population_method
+        ``method=`` of :func:`qpvgeo.interpolate.grid_population` (``"area"`` or
+        ``"calibrated"``).
+    ancillary
+        QPV contours, the dense-housing layer of ``population_method="calibrated"``
+        (default: the zones themselves, right when the zones are the QPV).
 
     Returns
     -------
@@ -1091,6 +1177,26 @@ def noise_exposure(
     found in the layer, the zone's share above *L* is measured inside the dissolved
     union of all features with ``lden_min >= L``: invalid and overlapping zones of
     different road segments count once.
+
+    Parameters
+    ----------
+    zones
+        Polygons with a ``key`` column (QPV from :func:`qpvgeo.readers.read_qpv`, rings…).
+    noise
+        Canonical noise layer with ``source``, ``indicateur`` and (optionally)
+        ``lden_min`` columns, in any CRS; features without ``lden_min`` are measured
+        together as ``bruit_<source>_<indicateur>``.
+    key
+        Zone identifier column.
+    population
+        Filosofi grid (column ``ind``) or polygons with a ``population`` column; adds
+        ``part_population_bruit_*`` and ``population_bruit_*``.
+    population_method
+        ``method=`` of :func:`qpvgeo.interpolate.grid_population` (``"area"`` or
+        ``"calibrated"``).
+    ancillary
+        QPV contours, the dense-housing layer of ``population_method="calibrated"``
+        (default: the zones themselves, right when the zones are the QPV).
 
     Returns
     -------
@@ -1579,6 +1685,44 @@ def exposure_profile(
     path —, :func:`heat_exposure`, :func:`green_space_access`, :func:`noise_exposure`);
     with ``surroundings`` (``"ring"`` or ``"rest_of_commune"``; ``None`` to skip) each
     share and mean is also given for the QPV's surroundings, with the ratio.
+
+    Parameters
+    ----------
+    qpv
+        QPV polygons with a ``key`` column (:func:`qpvgeo.readers.read_qpv`).
+    flood
+        Flood extents for :func:`flood_exposure`.
+    sites
+        Industrial sites for :func:`industrial_exposure`.
+    air
+        Air layer for :func:`air_exposure`: station points, a polygon grid, or a raster
+        path (or mapping pollutant -> path).
+    heat
+        Heat-sensitivity polygons for :func:`heat_exposure`.
+    green_spaces
+        Green-space polygons for :func:`green_space_access` (300 m, 0.5 ha).
+    noise
+        Canonical noise layer for :func:`noise_exposure`.
+    population
+        Filosofi grid (column ``ind``) or polygons with a ``population`` column, passed
+        to every indicator.
+    surroundings
+        ``"ring"`` (default), ``"rest_of_commune"`` (needs ``communes``) or ``None`` to
+        give the QPV values only; see :func:`surroundings`.
+    ring
+        Width in metres of the ring with ``surroundings="ring"`` (default 500).
+    communes
+        Commune polygons with ``code_commune``, for ``surroundings="rest_of_commune"``.
+    key
+        Zone identifier column.
+    radii
+        Distances in metres of :func:`industrial_exposure` (default 500, 1000, 2000).
+    population_method
+        ``method=`` of :func:`qpvgeo.interpolate.grid_population` (``"area"`` or
+        ``"calibrated"``).
+    ancillary
+        QPV contours, the dense-housing layer of ``population_method="calibrated"``
+        (default: the zones themselves, right when the zones are the QPV).
 
     Returns
     -------

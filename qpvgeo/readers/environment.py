@@ -551,6 +551,23 @@ def read_air_stations(
     - **Station lists** (LCSQA: ``code``, ``name``, ``lon``, ``lat``, ``pollutants``):
       locations only, concentrations NA; the measured pollutants stay in ``polluants``.
 
+    Parameters
+    ----------
+    path
+        CSV (or ``.txt`` / ``.tsv``) with coordinates (``x_l93``/``y_l93``, ``x``/``y`` +
+        ``code_epsg``, or ``lon``/``lat`` / ``longitude``/``latitude``), or a vector file
+        (GeoJSON, GeoPackage…).
+    year
+        Year of the annual means kept from a long table (default: the latest year with a
+        valid value); a year without any valid value raises
+        :class:`~qpvgeo.errors.DataFormatError`. Ignored for wide tables and lists.
+    pollutants
+        Canonical pollutants kept, among ``no2``, ``pm10``, ``pm25`` (default all three);
+        each gives one column.
+    crs
+        CRS of ``x``/``y`` when the table has no ``code_epsg`` column, or of a vector file
+        declaring none (``x_l93``/``y_l93`` are Lambert-93, ``lon``/``lat`` WGS84).
+
     Returns
     -------
     geopandas.GeoDataFrame
@@ -672,6 +689,14 @@ def read_green_spaces(path: PathLike, *, crs: object | None = None) -> gpd.GeoDa
     """Read a municipal green-space layer (Toulouse, Montpellier open data).
 
     Features without geometry are dropped and invalid polygons repaired (with warnings).
+
+    Parameters
+    ----------
+    path
+        Vector file (GeoJSON, GeoPackage, shapefile…) of green-space polygons.
+    crs
+        CRS of a file that declares none (e.g. ``"EPSG:4326"``); without it such a file
+        raises :class:`~qpvgeo.errors.MissingCRSError`.
 
     Returns
     -------
@@ -889,6 +914,16 @@ def read_noise_map(path: PathLike | Sequence[PathLike], *, repair: bool = True) 
     609); they are repaired with ``make_valid`` (polygonal parts kept), which takes
     seconds per layer. ``repair=False`` leaves them as published: the exposure functions
     repair only the features near the zones they measure.
+
+    Parameters
+    ----------
+    path
+        A noise layer (shapefile, GeoPackage, GeoJSON, FlatGeobuf), a list of them, or a
+        folder: every file in it whose name matches a CNIG, END or Bordeaux Métropole
+        noise layer is read (none raises :class:`~qpvgeo.errors.DataFormatError`).
+    repair : bool, default True
+        Repair invalid polygons with ``make_valid`` (with a warning); ``False`` keeps them
+        as published, for the exposure functions to repair near the zones.
 
     Returns
     -------
