@@ -837,9 +837,12 @@ def _exposure_step(
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", QpvgeoWarning)
+        # Calibrated: the rings around each QPV have no official total, and plain area
+        # weighting would hand them the dense QPV housing of the cells they share.
         table = exposure_profile(
             zones, **layers, population=data.grid, surroundings="ring", ring=500,
             communes=data.communes,
+            population_method="calibrated" if data.grid is not None else "area",
         )
     meta = table.attrs.get("columns") or {}
     table = table.drop(columns=[schema.POPULATION], errors="ignore")
@@ -948,7 +951,8 @@ def _interactive_map(diag: Diagnostic, path: Path, *, offline: bool) -> list[str
     tooltip = [c for c in (schema.POPULATION, "taux_pauvrete", "taux_emploi") if c in qpv]
     k = max(1, min(5, int(qpv[column].notna().sum())))
     m = qpv_map(
-        qpv[[schema.CODE_QPV, schema.NOM_QPV, *tooltip, "geometry"]], column,
+        qpv[[schema.CODE_QPV, schema.NOM_QPV, *tooltip, "geometry"]].assign(
+            **{schema.MILLESIME: diag.millesime}), column,
         k=k, tooltip=tooltip, **({"tiles": None} if offline else {}),
         title=f"QPV – {diag.selection.name}", sources=diag.synthetic,
     )
