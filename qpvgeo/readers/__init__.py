@@ -6,9 +6,16 @@ publisher's column name. Every path goes through
 :func:`qpvgeo.readers._common.resolve_input`.
 """
 
-from qpvgeo.readers.cog import read_cog_communes, read_cog_movements  # noqa: F401
-from qpvgeo.readers.environment import *  # noqa: F401,F403  (read_industrial_sites, read_noise_map…)
-from qpvgeo.readers.grid import read_filosofi_grid  # noqa: F401
+from qpvgeo.readers.cog import read_cog_communes, read_cog_movements
+from qpvgeo.readers.environment import (
+    read_air_stations,
+    read_flood_extents,
+    read_green_spaces,
+    read_heat_iris,
+    read_industrial_sites,
+    read_noise_map,
+)
+from qpvgeo.readers.grid import read_filosofi_grid
 from qpvgeo.readers.insee import read_commune_population, read_qpv_indicators
 from qpvgeo.readers.qpv import read_qpv, read_qpv_communes
 from qpvgeo.readers.territories import (
@@ -20,13 +27,22 @@ from qpvgeo.readers.territories import (
 )
 
 __all__ = [
+    "read_air_stations",
+    "read_cog_communes",
+    "read_cog_movements",
     "read_commune_population",
     "read_communes",
     "read_departements",
     "read_epci",
     "read_epci_boundaries",
-    "read_regions",
+    "read_filosofi_grid",
+    "read_flood_extents",
+    "read_green_spaces",
+    "read_heat_iris",
+    "read_industrial_sites",
+    "read_noise_map",
     "read_qpv",
     "read_qpv_communes",
     "read_qpv_indicators",
+    "read_regions",
 ]
