@@ -228,6 +228,53 @@ def case_grid_population_qpvgeo(data: Path, work: Path, opts: dict) -> dict:
             "values": _save(work, "grid_population.qpvgeo", zones["code_qpv"], est["ind"])}
 
 
+def case_grid_population_calibrated(data: Path, work: Path, opts: dict) -> dict:
+    """grid_population(method="calibrated", qpv=qpv): the dasymetric estimator's cost."""
+    (grid_population,) = _need("qpvgeo.interpolate", "grid_population")
+    grid, zones = _grid_population_inputs(data, opts, "EPSG:2154")
+    with Meter() as m:
+        est = grid_population(grid, zones, columns=("ind",), method="calibrated", qpv=zones)
+    return {**m.record(), "n_zones": len(zones), "n_cells": len(grid),
+            "ms_per_zone": round(1000 * m.seconds / max(len(zones), 1), 3),
+            "total": float(est["ind"].sum())}
+
+
+def case_accuracy_bordeaux(data: Path, work: Path, opts: dict) -> dict:
+    """Real data: the 21 Bordeaux QPV (validation set of issue 3), both methods vs INSEE.
+
+    Filosofi 2015 grid of Bordeaux Métropole, official 2015 contours, INSEE ``POP_MUN``
+    (DEMO 2022 edition); the median absolute percentage error of each method.
+    """
+    (grid_population,) = _need("qpvgeo.interpolate", "grid_population")
+    (read_filosofi_grid,) = _need("qpvgeo.readers.grid", "read_filosofi_grid")
+    read_qpv, read_qpv_indicators = _need("qpvgeo.readers", "read_qpv", "read_qpv_indicators")
+    shared = Path(opts.get("shared_data") or "")
+    paths = {
+        "grid": shared / "filosofi_200m_bordeaux_metropole" / "carreaux_200m_bm.gpkg",
+        "qpv": shared / "qpv2015_contours_anct" / "QP_METROPOLE_LB93.shp",
+        "demo": shared / "insee_qpv_tables" / "DEMO_2022.csv",
+    }
+    absent = [str(p) for p in paths.values() if not p.is_file()]
+    if absent:
+        raise NotAvailable(f"real data not found: {', '.join(absent)}")
+    grid = read_filosofi_grid(paths["grid"])
+    qpv = read_qpv(paths["qpv"]).set_index("code_qpv", drop=False)
+    official = read_qpv_indicators(paths["demo"])["population"]
+    # the 21 QPV of Bordeaux Métropole fully covered by the grid (tests/test_interpolate.py)
+    codes = ["QP033001", "QP033002"] + [f"QP0330{i:02d}" for i in range(5, 24)]
+    zones = qpv.loc[codes]
+    out: dict = {"n_zones": len(zones), "n_cells": len(grid),
+                 "official_total": float(official.loc[codes].sum())}
+    for method, kw in (("area", {}), ("calibrated", {"qpv": qpv})):
+        with Meter() as m:
+            est = grid_population(grid, zones, columns=("ind",), method=method, **kw)["ind"]
+        err = (est / official.loc[codes] - 1).astype(float)
+        out[method] = {**m.record(), "median_abs_error": float(err.abs().median()),
+                       "median_signed_error": float(err.median()),
+                       "total_ratio": float(est.sum() / official.loc[codes].sum())}
+    return out
+
+
 def case_grid_population_tobler(data: Path, work: Path, opts: dict) -> dict:
     """tobler.area_interpolate(grid, qpv, extensive_variables=["ind"], allocate_total=False).
 
@@ -554,6 +601,8 @@ CASES = {
     "grid_read": case_grid_read,
     "grid_population.qpvgeo": case_grid_population_qpvgeo,
     "grid_population.tobler": case_grid_population_tobler,
+    "grid_population.qpvgeo_calibrated": case_grid_population_calibrated,
+    "accuracy.bordeaux": case_accuracy_bordeaux,
     "grid_population.overlay": case_grid_population_overlay,
     "areal.qpvgeo": case_areal_qpvgeo,
     "areal.overlay": case_areal_overlay,

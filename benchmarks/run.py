@@ -48,7 +48,8 @@ GROUPS = {
     "pipeline": ["pipeline"],
     "grid_read": ["grid_read"],
     "grid_population": ["grid_population.qpvgeo", "grid_population.overlay",
-                        "grid_population.tobler"],
+                        "grid_population.tobler", "grid_population.qpvgeo_calibrated"],
+    "accuracy": ["accuracy.bordeaux"],
     "areal": ["areal.qpvgeo", "areal.overlay", "areal.tobler"],
     "raster": ["raster.qpvgeo", "raster.exactextract", "raster.rasterstats"],
     "exposure": ["exposure_profile"],
@@ -233,6 +234,12 @@ def assess(results: dict) -> dict:
         checks["raster_vs_rasterstats"] = compare_values(r, rs)
         checks["raster_speedup_vs_rasterstats"] = {
             "value": round(rs["seconds"] / r["seconds"], 2), "unit": "x"}
+    acc = results.get("accuracy.bordeaux")
+    if _ok(acc):
+        checks["bordeaux_calibrated_median_abs_error"] = _check(
+            acc["calibrated"]["median_abs_error"], "<=", 0.10, "relative")
+        checks["bordeaux_area_median_abs_error"] = {
+            "value": round(acc["area"]["median_abs_error"], 4), "unit": "relative"}
     for name in ("grid_population_vs_tobler_totals", "areal_vs_tobler_totals"):
         c = checks.get(name)
         if c and not c["met"]:
@@ -277,12 +284,16 @@ def _delta(rec: dict) -> str:
 
 def table(results: dict, checks: dict) -> str:
     """The printed summary: one line per case, then the targets."""
-    lines = [f"{'case':32} {'status':14} {'seconds':>10} {'peak MB':>9} {'+MB':>7}  notes",
+    lines = [f"{'case':35} {'status':14} {'seconds':>10} {'peak MB':>9} {'+MB':>7}  notes",
              "-" * 110]
     for name, rec in results.items():
         note = ""
         if rec.get("status") != "ok":
             note = rec.get("reason", "")[:160]
+        elif name == "accuracy.bordeaux":
+            a, c = rec["area"], rec["calibrated"]
+            note = (f"{rec['n_zones']} QPV vs INSEE POP_MUN: median abs error area "
+                    f"{a['median_abs_error']:.1%}, calibrated {c['median_abs_error']:.1%}")
         elif name.startswith(("grid_population", "areal", "raster")):
             note = f"{rec['n_zones']:,} zones, total {rec['total']:,.3f}"
         elif name == "pipeline":
@@ -292,23 +303,23 @@ def table(results: dict, checks: dict) -> str:
             note = f"{rec['n_cells']:,} cells from a {rec['file_mb']} MB CSV"
         elif name == "exposure_profile":
             note = f"{rec['n_rows']:,} rows x {rec['n_columns']} columns"
-        lines.append(f"{name:32} {rec.get('status', '?'):14} {_fmt(rec.get('seconds')):>10} "
+        lines.append(f"{name:35} {rec.get('status', '?'):14} {_fmt(rec.get('seconds')):>10} "
                      f"{_fmt(rec.get('peak_rss_mb'), ',.0f'):>9} {_delta(rec):>7}  {note}")
         if name.startswith("map.") and rec.get("status") == "ok":
             e, q = rec["explore"], rec["qpvgeo"]
-            lines.append(f"{'  explore() html':32} {'ok':14} {_fmt(e['seconds']):>10} "
+            lines.append(f"{'  explore() html':35} {'ok':14} {_fmt(e['seconds']):>10} "
                          f"{_fmt(e['peak_rss_mb'], ',.0f'):>9} {_delta(e):>7}  "
                          f"{e['bytes'] / 1e6:.2f} MB, "
                          f"needs {len(e['needs_network'])} CDN URLs")
             if q.get("status", "ok") == "ok":
                 area = q.get("area_rel_diff")
-                lines.append(f"{'  qpvgeo offline html':32} {'ok':14} {_fmt(q['seconds']):>10} "
+                lines.append(f"{'  qpvgeo offline html':35} {'ok':14} {_fmt(q['seconds']):>10} "
                              f"{_fmt(q['peak_rss_mb'], ',.0f'):>9} {_delta(q):>7}  "
                              f"{q['bytes'] / 1e6:.2f} MB, "
                              f"area diff {'-' if area is None else f'{area:+.4%}'}, "
                              f"{len(q['needs_network'])} network URLs")
             else:
-                lines.append(f"{'  qpvgeo offline html':32} {q['status']:14} "
+                lines.append(f"{'  qpvgeo offline html':35} {q['status']:14} "
                              f"{'':>10} {'':>9} {'':>7}  {q.get('reason', '')[:100]}")
     lines += ["", "targets (issue 7):"]
     for name, c in checks.items():
@@ -370,7 +381,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"NO2 raster ready ({time.perf_counter() - t1:.1f} s)", flush=True)
     work = data / "work"
     work.mkdir(exist_ok=True)
-    opts = {"real_qpv": args.real_qpv}
+    opts = {"real_qpv": args.real_qpv, "shared_data": str(Path(args.real_qpv).parents[1])}
     regions = [r for r in args.peer_regions.split(",") if r]
     results: dict = {}
     for group in [g for g in args.cases.split(",") if g]:
@@ -379,6 +390,8 @@ def main(argv: list[str] | None = None) -> dict:
         for name in GROUPS[group]:
             case_opts = dict(opts)
             label = name
+            if regions and name == "grid_population.qpvgeo_calibrated":
+                continue  # the subset only serves the comparison with the peers
             if regions and group == "grid_population":
                 case_opts["regions"] = regions
                 if name == "grid_population.qpvgeo":  # also the national figure
