@@ -45,3 +45,15 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "shared_data" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.real_data)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_download_cache(tmp_path_factory):
+    """No test reads or fills the analyst's own download cache (tests may override it)."""
+    previous = os.environ.get("QPVGEO_DATA_DIR")
+    os.environ["QPVGEO_DATA_DIR"] = str(tmp_path_factory.mktemp("qpvgeo-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("QPVGEO_DATA_DIR", None)
+    else:
+        os.environ["QPVGEO_DATA_DIR"] = previous
