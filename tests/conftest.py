@@ -21,8 +21,20 @@ def _shared_data_dir() -> Path:
     return Path(env) if env else REPO_ROOT.parent / "shared" / "data"
 
 
+CHROMIUM = "/usr/bin/chromium"  # Debian's package; never a downloaded browser
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
 def _under_ci() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip a test whose prerequisite is missing; under CI that is a failure."""
+    if _under_ci():
+        pytest.fail(f"CI=true but {reason}")
+    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
@@ -34,9 +46,7 @@ def shared_data() -> Path:
             f"real data folder not found at {path} "
             "(set QPVGEO_TEST_DATA or place shared/ beside the repository)"
         )
-        if _under_ci():
-            pytest.fail(f"CI=true but {reason}")
-        pytest.skip(reason)
+        skip_or_fail(reason)
     return path
 
 
@@ -57,3 +67,20 @@ def _isolated_download_cache(tmp_path_factory):
         os.environ.pop("QPVGEO_DATA_DIR", None)
     else:
         os.environ["QPVGEO_DATA_DIR"] = previous
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium (Debian's, driven by Playwright) for the whole run."""
+    from pathlib import Path as _Path
+
+    if not _Path(CHROMIUM).exists():
+        skip_or_fail(f"{CHROMIUM} not found (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()

@@ -9,7 +9,6 @@ mirror from the npm packages installed by ``npm ci --prefix tests/web_assets``.
 from __future__ import annotations
 
 import json
-import os
 import re
 import warnings
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from conftest import skip_or_fail
 from http_mirror import MirrorServer
 from shapely.geometry import Polygon, box
 
@@ -41,9 +41,6 @@ from qpvgeo.maps.interactive import (
 REPO = Path(__file__).resolve().parents[1]
 NODE_MODULES = REPO / "tests" / "web_assets" / "node_modules"
 ARTIFACTS = REPO / "tests" / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 EVIL = "<img src=x onerror=alert(1)>"
 EVIL_SCRIPT = "</script><script>alert(2)</script>"
 #: Size bound of the offline export of the 204 HdF QPV of 2024 (+ 3,782 communes and 92
@@ -53,14 +50,6 @@ HDF_SIZE_BOUND = 6_000_000
 NNBSP = "\u202f"
 
 
-def _under_ci() -> bool:
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def _skip_or_fail(reason: str) -> None:
-    if _under_ci():
-        pytest.fail(f"CI=true but {reason}")
-    pytest.skip(reason)
 
 
 def _demo_frame():
@@ -223,7 +212,7 @@ def _npm_file(asset: _assets.Asset) -> Path:
     pkg, _, version = pkg_ver.rpartition("@")
     meta = NODE_MODULES / pkg / "package.json"
     if not meta.is_file():
-        _skip_or_fail(f"{NODE_MODULES} lacks {pkg}: run `npm ci --prefix tests/web_assets`")
+        skip_or_fail(f"{NODE_MODULES} lacks {pkg}: run `npm ci --prefix tests/web_assets`")
     found = json.loads(meta.read_text())["version"]
     assert found == version, f"{pkg} {found} installed, {version} pinned"
     return NODE_MODULES / pkg / rel
@@ -297,20 +286,6 @@ def test_offline_export_with_tiles_warns(asset_mirror, asset_cache, tmp_path):
 
 
 # -- in Chromium ----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        _skip_or_fail(f"{CHROMIUM} not found (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 class Opened:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -31,13 +30,11 @@ from qpvgeo.report import (
 from qpvgeo.territory import Territory, parse_territory, select_territory
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from conftest import skip_or_fail
 from http_mirror import MirrorServer
 
 REPO = Path(__file__).resolve().parents[1]
 NODE_MODULES = REPO / "tests" / "web_assets" / "node_modules"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 EVIL = "<img src=x onerror=alert(1)>"
 #: Former SIREN of the Métropole européenne de Lille (Lille Métropole Communauté urbaine,
 #: before its 2017 merger with the CC des Weppes), as INSEE's pop_qp_2013 table gives it.
@@ -45,14 +42,6 @@ MEL_SIREN_2013 = "245900410"
 MEL = "200093201"
 
 
-def _under_ci() -> bool:
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def _skip_or_fail(reason: str) -> None:
-    if _under_ci():
-        pytest.fail(f"CI=true but {reason}")
-    pytest.skip(reason)
 
 
 def _csv(path: Path) -> pd.DataFrame:
@@ -255,20 +244,6 @@ def test_no_share_is_guessed_without_commune_outlines():
 # -- in Chromium ----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        _skip_or_fail(f"{CHROMIUM} not found (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
 def _open(browser, path: Path):
     """Open a file with every http(s) request aborted; return (page, errors, blocked)."""
     errors: list[str] = []
@@ -311,7 +286,7 @@ def _npm_file(asset) -> Path:
     pkg, _, _version = pkg_ver.rpartition("@")
     path = NODE_MODULES / pkg / rel
     if not path.is_file():
-        _skip_or_fail(f"{path} missing: run `npm ci --prefix tests/web_assets`")
+        skip_or_fail(f"{path} missing: run `npm ci --prefix tests/web_assets`")
     return path
 
 

@@ -403,11 +403,12 @@ def split_list(values: pd.Series, *, sep: str = ",") -> pd.Series:
 
 
 def read_vector(
-    path: Path, *, columns: Sequence[str] | None = None, layer=None
+    path: Path, *, columns: Sequence[str] | None = None, layer=None, encoding: str | None = None
 ) -> gpd.GeoDataFrame:
     """Read a GeoJSON / GeoPackage / (zipped) shapefile with pyogrio; errors name the file."""
     try:
-        return gpd.read_file(path, engine="pyogrio", layer=layer, columns=columns)
+        return gpd.read_file(path, engine="pyogrio", layer=layer, columns=columns,
+                             encoding=encoding)
     except Exception as exc:  # pyogrio raises its own DataSourceError / DataLayerError family
         raise DataFormatError(f"{path}: cannot read as a vector layer: {exc}") from exc
 

@@ -39,11 +39,14 @@ import pandas as pd
 import shapely
 
 from qpvgeo import schema
-from qpvgeo.errors import DataFormatError, MissingCRSError, QpvgeoWarning, SchemaError
+from qpvgeo.errors import DataFormatError, QpvgeoWarning, SchemaError
 from qpvgeo.readers._common import (
     PathLike,
     find_column,
     read_table,
+    read_vector,
+    repair_polygons,
+    require_crs,
     resolve_input,
     to_number,
 )
@@ -89,57 +92,26 @@ def _warn(message: str) -> None:
     warnings.warn(message, QpvgeoWarning, stacklevel=3)
 
 
-def read_vector(path: Path, *, layer: str | None = None, encoding: str | None = None):
-    """Read a vector file with pyogrio; errors name the file."""
-    try:
-        return gpd.read_file(path, engine="pyogrio", layer=layer, encoding=encoding)
-    except Exception as exc:  # pyogrio's DataSourceError / DataLayerError family
-        raise DataFormatError(f"{path}: cannot read as a vector layer: {exc}") from exc
-
-
 def set_canonical_crs(frame: gpd.GeoDataFrame, *, crs: object | None, path: Path):
     """Apply ``crs`` when the file declares none, then reproject to EPSG:2154."""
-    if frame.crs is None:
-        if crs is None:
-            raise MissingCRSError(
-                f"{path}: the layer declares no CRS; pass crs= (e.g. 'EPSG:2154' for "
-                "Lambert-93, 'EPSG:4326' for longitude/latitude)"
-            )
-        frame = frame.set_crs(crs)
-    return schema.to_canonical_crs(frame, what=str(path))
+    return schema.to_canonical_crs(require_crs(frame, crs=crs, path=path), what=str(path))
 
 
 def _clean_geometries(frame: gpd.GeoDataFrame, *, what: str, polygons: bool) -> gpd.GeoDataFrame:
-    """Drop features without geometry and repair invalid polygons, warning with counts."""
-    geoms = np.asarray(frame.geometry.array, dtype=object)
+    """Drop features without geometry and repair invalid polygons, warning with counts.
+
+    Unlike QPV, whose codes must survive, a layer's feature without geometry carries
+    nothing to measure: it is dropped (and counted).
+    """
+    geoms = frame.geometry.array
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if missing.any():
         _warn(f"{what}: dropped {int(missing.sum())} feature(s) without geometry")
         frame = frame[~missing]
-        geoms = geoms[~missing]
-    if polygons and len(geoms):
-        invalid = ~shapely.is_valid(geoms)
-        if invalid.any():
-            fixed = shapely.make_valid(geoms[invalid])
-            parts, owner = shapely.get_parts(fixed, return_index=True)
-            sub, sub_owner = shapely.get_parts(parts, return_index=True)
-            owner = owner[sub_owner]
-            keep = shapely.get_type_id(sub) == 3
-            order = np.argsort(owner[keep], kind="stable")
-            out = np.full(len(fixed), None, dtype=object)
-            shapely.multipolygons(sub[keep][order], indices=owner[keep][order], out=out)
-            lost = shapely.is_missing(out)
-            geoms = geoms.copy()
-            geoms[invalid] = np.where(lost, shapely.Polygon(), out)
-            frame = frame.set_geometry(gpd.GeoSeries(geoms, index=frame.index, crs=frame.crs))
-            _warn(
-                f"{what}: repaired {int(invalid.sum())} invalid polygon(s) with make_valid "
-                "(polygonal parts kept)"
-            )
-            if lost.any():
-                frame = frame[~shapely.is_empty(geoms)]
-                _warn(f"{what}: dropped {int(lost.sum())} polygon(s) with no area once repaired")
-    return frame.reset_index(drop=True)
+    if polygons and len(frame):
+        frame = repair_polygons(frame, what=what, report_empty=False)
+        frame = frame[~shapely.is_empty(frame.geometry.array)]
+    return frame
 
 
 def _points_from_table(table: pd.DataFrame, *, path: Path, crs: object | None) -> gpd.GeoDataFrame:
