@@ -560,3 +560,22 @@ def test_air_stations_and_heat_classes_layers(shared_data):
     assert len({color for color, _ in legend.rows}) == 3
     fills = {f["properties"]["c"] for f in layer.data["features"]}
     assert fills == {color for color, _ in legend.rows}
+
+
+@pytest.mark.browser
+def test_online_export_says_why_it_is_blank_without_network(browser, tmp_path):
+    """A map that needs the CDNs, opened with no network, explains itself in French."""
+    from qpvgeo.maps.interactive import NETWORK_NOTICE
+
+    _, frame = _demo_frame()
+    path = tmp_path / "online.html"
+    save_html(qpv_map(frame, "taux_pauvrete", tiles=None), path)
+    page = browser.new_page()
+    try:
+        page.route("http*://**", lambda route: route.abort())
+        page.goto(path.as_uri(), wait_until="load")
+        notice = page.locator(".qpvgeo-network-notice")
+        notice.wait_for(timeout=5000)
+        assert notice.inner_text() == NETWORK_NOTICE
+    finally:
+        page.close()

@@ -23,6 +23,7 @@ otherwise), then projected to WGS84 and snapped to a grid of ``10**-precision`` 
 from __future__ import annotations
 
 import html
+import json
 import os
 import warnings
 from collections.abc import Sequence
@@ -1047,6 +1048,27 @@ class SavedMap:
         return f"{self.path} ({_format.format_number(self.size_bytes / 1e3, 0)} ko, {kind})"
 
 
+#: Shown by a map that loads Leaflet from the network when it cannot: a blank page
+#: would leave the reader with nothing to go on.
+NETWORK_NOTICE = (
+    "Cette carte charge ses bibliothèques (Leaflet) depuis Internet, qui n'est pas "
+    "joignable ici. Produisez-la avec save_html(..., offline=True) ou "
+    "« qpvgeo diagnose --offline-maps » pour une carte autonome qui s'ouvre sans réseau."
+)
+
+
+def _with_network_notice(page: str) -> str:
+    script = (
+        "<script>window.addEventListener('load',function(){if(typeof L==='undefined'){"
+        "var d=document.createElement('div');d.className='qpvgeo-network-notice';"
+        "d.style.cssText='position:fixed;top:0;left:0;right:0;z-index:10000;padding:1em;"
+        "background:#fff3cd;color:#533f03;font:16px sans-serif;border-bottom:1px solid #c9a227';"
+        f"d.textContent={json.dumps(NETWORK_NOTICE)};document.body.prepend(d);}}}});</script>"
+    )
+    head, sep, tail = page.rpartition("</body>")
+    return head + script + sep + tail if sep else page + script
+
+
 def save_html(
     m: folium.Map,
     path: str | os.PathLike,
@@ -1097,6 +1119,8 @@ def save_html(
                 QpvgeoWarning, stacklevel=2,
             )
         page = _assets.inline_assets(page, mirror=mirror, cache=cache)
+    else:
+        page = _with_network_notice(page)
     with atomic_path(path) as tmp:
         tmp.write_text(page, encoding="utf-8")
     target = Path(path)
