@@ -454,7 +454,14 @@ def _names(level: str, commune_population: pd.DataFrame, epci: pd.DataFrame | No
         return pd.Series(table[schema.NOM_EPCI].to_numpy(),
                          index=table[schema.CODE_EPCI].astype("string").to_numpy()), schema.NOM_EPCI
     if level == "region":
-        return pd.Series(schema.REGIONS), schema.NOM_REGION
+        names = pd.Series(schema.REGIONS)
+        if {schema.CODE_REGION, schema.NOM_REGION} <= set(commune_population.columns):
+            # The population file's own names fill the regions the table does not know.
+            given = commune_population.drop_duplicates(schema.CODE_REGION)
+            given = pd.Series(given[schema.NOM_REGION].to_numpy(),
+                              index=given[schema.CODE_REGION].astype(str).to_numpy())
+            names = names.combine_first(given.dropna())
+        return names, schema.NOM_REGION
     if level == "france":
         return pd.Series({"FR": "France", "FRMETRO": "France métropolitaine"}), "nom"
     return None, None

@@ -317,8 +317,9 @@ def demo() -> DemoTerritory:
             ),
             schema.CODE_DEPARTEMENT: "99",
             schema.CODE_REGION: "99",
+            schema.NOM_REGION: "Région de démonstration (fictive)",
         }
-    ).astype(schema.COMMUNE_POPULATION_COLUMNS)
+    ).astype({**schema.COMMUNE_POPULATION_COLUMNS, schema.NOM_REGION: "string"})
 
     codes = qpv[schema.CODE_QPV].tolist()
     indicators = pd.DataFrame(
