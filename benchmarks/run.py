@@ -439,7 +439,10 @@ def main(argv: list[str] | None = None) -> dict:
 NOTES = [
     "Inputs are synthetic (benchmarks/generate.py), seeded; same seed -> same files.",
     "Times are wall-clock (time.perf_counter) of the operation only, inputs already in memory, "
-    "except 'pipeline' and 'grid_read', which include reading the files.",
+    "except 'pipeline' and 'grid_read', which include reading the files. 'seconds' is the "
+    "fastest of up to 3 runs (while their total stays under 60 s; all in 'seconds_runs'), "
+    "on a machine shared with other work; the peak memory is that of the first run.",
+    "tobler is called as documented (n_jobs=1, its default).",
     "peak_rss_mb is the process's peak resident memory during the operation (VmHWM reset "
     "just before it): it includes the inputs already held in memory and the interpreter.",
     "grid_population: tobler and the overlay get the exact INSEE squares in EPSG:3035 and the "
