@@ -255,7 +255,9 @@ def assess(results: dict) -> dict:
                 checks[f"{key}_area"] = _check(abs(qm["area_rel_diff"]), "<=",
                                                t["map_area_rel_tol"], "relative")
             checks[f"{key}_offline"] = {"met": not qm["needs_network"],
-                                        "value": qm["needs_network"]}
+                                        "value": len(qm["needs_network"]),
+                                        "unit": "network URLs", "target": "== 0",
+                                        "urls": qm["needs_network"]}
     return checks
 
 
@@ -340,6 +342,42 @@ def table(results: dict, checks: dict) -> str:
     return "\n".join(lines)
 
 
+def markdown(report: dict) -> str:
+    """A Markdown summary of a result file (what the README quotes)."""
+    m = report["machine"]
+    v = m["versions"]
+    rows = [f"Run of {report['started_utc']} UTC, size `{report['size']}` "
+            f"({report['inputs']['counts']['cells']:,} cells, "
+            f"{report['inputs']['counts']['qpv']:,} QPV, "
+            f"{report['inputs']['counts']['communes_before_mergers']:,} communes), "
+            f"{m['cpu_usable']} CPUs ({m.get('cpu_model')}), {m['ram_total_gb']} GB RAM, "
+            f"load {m.get('load_average_at_start')}; geopandas {v['geopandas']}, "
+            f"shapely {v['shapely']} (GEOS {v['geos']}), tobler {v['tobler']}, "
+            f"commit {str(m.get('git_commit'))[:7]}.", "",
+            "| case | status | seconds | peak MB | notes |", "|---|---|---:|---:|---|"]
+    for line in table(report["results"], {}).splitlines()[2:]:
+        if not line.strip() or line.startswith("targets"):
+            break
+        name, rest = line[:35].strip(), line[35:].split()
+        if line.startswith("  "):
+            name = f"↳ {name}"
+        status = rest[0] if rest else ""
+        if status == "not" and len(rest) > 1:  # "not available"
+            status, rest = "not available", rest[1:]
+        secs, peak = (rest[1], rest[2]) if len(rest) > 2 else ("-", "-")
+        note = line[35 + 14 + 1 + 10 + 1 + 9 + 1 + 7 + 2:].strip()
+        rows.append(f"| {name} | {status} | {secs} | {peak} | {note} |")
+    rows += ["", "| target (issue 7) | measured | target | met |", "|---|---:|---|---|"]
+    for name, c in report["checks"].items():
+        if "met" not in c:
+            continue
+        val = c["value"]
+        val = f"{val:.3g}" if isinstance(val, float) else str(val)
+        met = "yes" if c["met"] else f"**no** ({c.get('missed_by', '')})"
+        rows.append(f"| {name} | {val} {c.get('unit', '')} | {c.get('target', '')} | {met} |")
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="tiny size (same as --size quick)")
@@ -360,7 +398,12 @@ def main(argv: list[str] | None = None) -> dict:
                     "and timings are then not isolated)")
     ap.add_argument("--real-qpv", default=str(REAL_QPV_2015),
                     help="the official 2015 contours for the map-size case")
+    ap.add_argument("--summarise", metavar="RESULT_JSON",
+                    help="print a Markdown summary of a result file and exit")
     args = ap.parse_args(argv)
+    if args.summarise:
+        print(markdown(json.loads(Path(args.summarise).read_text())))
+        return {}
     size = "quick" if args.quick else args.size
 
     started = dt.datetime.now(dt.UTC)

@@ -164,3 +164,12 @@ def test_compare_and_check_helpers(tmp_path):
     over = bench._check(90.0, "<=", 60.0, "s")
     assert over["met"] is False and over["missed_by"] == "1.50x the limit"
     assert bench._check(30.0, "<=", 60.0, "s")["met"] is True
+
+
+def test_markdown_summary_lists_every_case(quick_report):
+    report, _, _ = quick_report
+    md = bench.markdown(report)
+    for name, rec in report["results"].items():
+        assert f"| {name} | {rec['status']} |" in md
+    assert "| pipeline_population_qpv_conserved |" in md or \
+        report["results"]["pipeline"]["status"] != "ok"
