@@ -800,19 +800,33 @@ def add_choropleth_layer(
     schema.require_columns(gdf, [column], what=name or column)
     title = name or _format.label_of(column)
     classes = classify(gdf[column], scheme=scheme, k=k, bins=bins, cmap=cmap, column=column)
+    rows = list(zip(classes.colors, classes.labels, strict=True))
+    if classes.n_missing:
+        rows.append((MISSING_COLOR, _format.MISSING))
+    layer = _legend_layer(
+        m, gdf, column, title=title, fill=classes.color_of(), rows=rows, label=label,
+        simplify=simplify, precision=precision, coverage=coverage, show=show,
+        opacity=opacity, css_class=css_class,
+    )
+    layer.qpvgeo_classes = classes  # type: ignore[attr-defined]
+    return layer
+
+
+def _legend_layer(
+    m: folium.Map, gdf: gpd.GeoDataFrame, column: str, *, title: str, fill: Sequence[str],
+    rows: list[tuple[str, str]], label: str | None, simplify: float, precision: int,
+    coverage: bool, show: bool, opacity: float, css_class: str,
+) -> folium.GeoJson:
+    """A filled exposure layer with hover values and its legend (colour, label) rows."""
     web = web_geometry(gdf, tolerance=simplify, precision=precision, coverage=coverage,
                        what=title)
     cols = ([label] if label else []) + [column]
     layer = _geojson_layer(
-        m, web, name=title, pane="qpvgeo-expositions", fill=classes.color_of(),
+        m, web, name=title, pane="qpvgeo-expositions", fill=fill,
         labels=[_format.label_of(c) for c in cols], values=_formatted(gdf, cols),
         stroke="#777777", weight=0.3, fill_opacity=opacity, show=show, css_class=css_class,
     )
-    rows = list(zip(classes.colors, classes.labels, strict=True))
-    if classes.n_missing:
-        rows.append((MISSING_COLOR, _format.MISSING))
     Legend(title, rows, position="bottomleft").add_to(m)
-    layer.qpvgeo_classes = classes  # type: ignore[attr-defined]
     return layer
 
 
@@ -884,18 +898,14 @@ def _add_heat_classes(m: folium.Map, heat: gpd.GeoDataFrame, *, label: str | Non
     colors = dict(zip(order, _HEAT_COLORS[: len(order)], strict=False))
     fill = [colors.get(v.lower(), MISSING_COLOR) if isinstance(v, str) else MISSING_COLOR
             for v in values.tolist()]
-    web = web_geometry(heat, tolerance=simplify, precision=precision, what=title)
-    cols = ([label] if label else []) + [schema.SCORE_CHALEUR]
-    layer = _geojson_layer(
-        m, web, name=title, pane="qpvgeo-expositions", fill=fill,
-        labels=[_format.label_of(c) for c in cols], values=_formatted(heat, cols),
-        stroke="#777777", weight=0.3, fill_opacity=opacity, show=show, css_class="qpvgeo-heat",
-    )
     rows = [(colors[c], c) for c in order if c in colors]
     if values.isna().any():
         rows.append((MISSING_COLOR, _format.MISSING))
-    Legend(title, rows, position="bottomleft").add_to(m)
-    return layer
+    return _legend_layer(
+        m, heat, schema.SCORE_CHALEUR, title=title, fill=fill, rows=rows, label=label,
+        simplify=simplify, precision=precision, coverage=False, show=show, opacity=opacity,
+        css_class="qpvgeo-heat",
+    )
 
 
 def add_green_spaces_layer(
