@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -313,3 +314,146 @@ def to_canonical_crs(frame, *, what: str = "layer"):
     if frame.crs.to_epsg() == 2154:
         return frame
     return frame.to_crs(CRS)
+
+
+# -- the column catalogue ------------------------------------------------------------
+# One description of every column qpvgeo puts in a table, a map, a CSV or a page. The
+# report, the maps, the CSV dictionary and the notebooks all read it through
+# :func:`column_info`; a layer of the exposure registry declares its own columns with the
+# same :class:`Column` type.
+
+#: Kinds of values, which decide how a value is formatted for people.
+COLUMN_KINDS: frozenset[str] = frozenset({
+    "count",     # a number of people, sites, dwellings… (thousands grouped, no decimals)
+    "share",     # a fraction in [0, 1] computed by qpvgeo (shown as a percentage)
+    "percent",   # a rate already in percent, as INSEE publishes it
+    "mean",      # a mean or a concentration (µg/m³, dB(A), €…)
+    "distance",  # metres (shown in km beyond 1,000 m)
+    "area",      # m²
+    "ratio",     # QPV / surroundings and other ratios around 1
+    "score",     # an index or percentile
+    "text",      # names, codes, classes
+})
+
+
+@dataclass(frozen=True)
+class Column:
+    """How one column (or a family of columns, when ``pattern``) is named for people.
+
+    Parameters
+    ----------
+    name : str
+        The column name, or a regular expression matched in full when ``pattern``.
+    label : str
+        French label for tables, legends and tooltips ("Taux de pauvreté").
+    unit : str
+        Unit as printed ("%", "habitants", "µg/m³", "m", "dB(A)", "" for none).
+    kind : str
+        One of :data:`COLUMN_KINDS`; decides the formatting.
+    direction : int
+        ``+1`` when a higher value is worse for the inhabitants (poverty, NO₂, noise),
+        ``-1`` when it is better (income, access to green space), ``0`` when neutral.
+    source : str
+        Publisher and layer, e.g. "INSEE, Filosofi" or "Géorisques, TRI".
+    decimals : int
+        Digits after the comma when formatted.
+    description : str
+        One sentence for the data dictionary.
+    pattern : bool
+        ``name`` is a regular expression (``part_surface_inondable_(frequent|moyen)``).
+
+    Examples
+    --------
+    >>> c = Column("taux_pauvrete", "Taux de pauvreté", "%", kind="percent", direction=1)
+    >>> c.matches("taux_pauvrete"), c.matches("taux_emploi")
+    (True, False)
+    """
+
+    name: str
+    label: str
+    unit: str = ""
+    kind: str = "mean"
+    direction: int = 0
+    source: str = ""
+    decimals: int = 1
+    description: str = ""
+    pattern: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in COLUMN_KINDS:
+            raise SchemaError(
+                f"Column {self.name!r}: kind {self.kind!r} not in {sorted(COLUMN_KINDS)}"
+            )
+        if self.direction not in (-1, 0, 1):
+            raise SchemaError(f"Column {self.name!r}: direction must be -1, 0 or +1")
+
+    def matches(self, column: str) -> bool:
+        """True when this entry describes ``column``."""
+        if self.pattern:
+            return re.fullmatch(self.name, column) is not None
+        return column == self.name
+
+
+_INSEE = "INSEE"
+#: The catalogue of the population and socio-economic columns. The exposure layers
+#: declare theirs in their registry entry (:mod:`qpvgeo.exposure`); both are read through
+#: :func:`column_info`.
+COLUMNS: tuple[Column, ...] = (
+    Column(CODE_QPV, "Code du QPV", kind="text", source="ANCT"),
+    Column(NOM_QPV, "Quartier prioritaire", kind="text", source="ANCT"),
+    Column(CODE_COMMUNE, "Code commune", kind="text", source=_INSEE),
+    Column(NOM_COMMUNE, "Commune", kind="text", source=_INSEE),
+    Column(POPULATION, "Population", "habitants", kind="count", decimals=0,
+           source=f"{_INSEE}, recensement de la population"),
+    Column(POPULATION_QPV, "Population en QPV", "habitants", kind="count", decimals=0,
+           source=_INSEE),
+    Column(PART_QPV, "Part de la population vivant en QPV", "%", kind="share", direction=1,
+           source=_INSEE),
+    Column(N_QPV, "Nombre de QPV", "", kind="count", decimals=0, source="ANCT"),
+    Column("taux_pauvrete", "Taux de pauvreté (seuil 60 %)", "%", kind="percent",
+           direction=1, source=f"{_INSEE}, Filosofi"),
+    Column("revenu_disponible_median", "Revenu disponible médian par UC", "€ par an",
+           kind="mean", direction=-1, decimals=0, source=f"{_INSEE}, Filosofi"),
+    Column("revenu_declare_median", "Revenu déclaré médian par UC", "€ par an",
+           kind="mean", direction=-1, decimals=0, source=f"{_INSEE}, Filosofi"),
+    Column("taux_emploi", "Taux d'emploi des 15-64 ans", "%", kind="percent", direction=-1,
+           source=_INSEE),
+    Column("taux_emploi_femmes", "Taux d'emploi des femmes de 15-64 ans", "%",
+           kind="percent", direction=-1, source=_INSEE),
+    Column("demandeurs_emploi", "Demandeurs d'emploi (cat. A à E)", "personnes",
+           kind="count", direction=1, decimals=0, source="France Travail, DARES"),
+    Column("indice_jeunesse", "Indice de jeunesse (moins de 20 ans / 60 ans et plus)", "",
+           kind="ratio", decimals=2, source=_INSEE),
+    Column("part_moins_25_ans", "Part des moins de 25 ans", "%", kind="percent",
+           source=_INSEE),
+    Column("part_60_ans_plus", "Part des 60 ans et plus", "%", kind="percent",
+           source=_INSEE),
+    Column("part_etrangers", "Part des étrangers", "%", kind="percent", source=_INSEE),
+    Column("part_immigres", "Part des immigrés", "%", kind="percent", source=_INSEE),
+    Column("allocataires_caf", "Allocataires CAF", "allocataires", kind="count",
+           decimals=0, source="CNAF"),
+    Column("logements_sociaux", "Logements sociaux", "logements", kind="count",
+           decimals=0, source="RPLS"),
+    # SIG Ville publishes it per 100 households: a rate, not a share of dwellings.
+    Column("taux_logements_sociaux", "Logements sociaux pour 100 ménages", "pour 100 ménages",
+           kind="mean", source="RPLS, SIG Ville"),
+)
+
+
+def column_info(column: str, *, extra: Iterable[Column] = ()) -> Column | None:
+    """The catalogue entry of ``column`` (``extra`` first, then :data:`COLUMNS`), or None.
+
+    ``extra`` carries the columns of other catalogues, typically every column declared by
+    the layers of the exposure registry (``qpvgeo.exposure.column_catalogue()``).
+
+    Examples
+    --------
+    >>> column_info("taux_pauvrete").label
+    'Taux de pauvreté (seuil 60 %)'
+    >>> column_info("no_such_column") is None
+    True
+    """
+    for entry in (*extra, *COLUMNS):
+        if entry.matches(column):
+            return entry
+    return None

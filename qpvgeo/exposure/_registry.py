@@ -1,0 +1,149 @@
+"""The registry of exposure layers: each layer is declared once, everything else iterates.
+
+A :class:`Layer` says what a layer is (name, French label, family), how it is read
+(``reader``), what it computes (``indicator``, a function returning one row per zone),
+which columns come out (with their :class:`qpvgeo.schema.Column` entries), how its
+coverage is known, its thresholds, which columns are compared with the surroundings, and
+how it is drawn on a map. :func:`qpvgeo.exposure.exposure_profile`, the diagnose report,
+the maps and the demo read :data:`LAYERS`; none of them names a layer.
+
+Examples
+--------
+>>> from qpvgeo.exposure._registry import LAYERS
+>>> "flood" in LAYERS
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from qpvgeo.errors import QpvgeoError
+from qpvgeo.schema import Column
+
+#: Families of layers, in the order of the report.
+FAMILIES: dict[str, str] = {
+    "nuisances": "Nuisances et risques",
+    "chaleur": "Climat et chaleur",
+    "nature": "Nature en ville",
+    "acces": "Accès aux services",
+    "transition": "Transition énergétique",
+}
+
+#: How a layer's coverage is known, best first: given by the caller (``coverage=``),
+#: derived from the source (the communes, IRIS or TRI it covers), or, as a last resort,
+#: the layer's own hull (with a warning).
+COVERAGE_RULES: tuple[str, ...] = ("given", "source", "hull")
+
+
+@dataclass(frozen=True)
+class MapStyle:
+    """How a layer is drawn: ``kind`` ("polygons", "classes", "points", "lines"), colours."""
+
+    kind: str = "polygons"
+    color: str = "#08519c"
+    palette: str = "Blues"
+    legend: str = ""
+    classes: Mapping[str, str] = field(default_factory=dict)  # class value -> colour
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One exposure layer, declared once.
+
+    Parameters
+    ----------
+    name : str
+        Key of the layer in :data:`LAYERS` and of ``exposure_profile(layers={name: …})``.
+    label : str
+        French label ("Zones inondables (TRI)").
+    family : str
+        One of :data:`FAMILIES`.
+    indicator : callable
+        ``indicator(zones, data, *, key, base, **options) -> DataFrame`` indexed by
+        ``key``: one row per zone, NA outside the layer's coverage.
+    reader : callable or None
+        ``reader(path, **kw) -> GeoDataFrame`` in the canonical schema.
+    columns : tuple of Column
+        Every column the indicator returns (patterns allowed).
+    comparable : tuple of str
+        Regular expressions of the columns compared with the surroundings.
+    coverage : str
+        Default coverage rule, one of :data:`COVERAGE_RULES`.
+    thresholds : mapping
+        Named thresholds the layer reports against ({"oms_2021": {...}, ...}).
+    style : MapStyle
+        How the maps draw it.
+    source : str
+        Name of its catalogue source(s) in :mod:`qpvgeo.sources`, ``", "``-joined.
+    publisher : str
+        Publisher as printed under a map or a table.
+    """
+
+    name: str
+    label: str
+    family: str
+    indicator: Callable[..., Any]
+    reader: Callable[..., Any] | None = None
+    columns: tuple[Column, ...] = ()
+    comparable: tuple[str, ...] = ()
+    coverage: str = "source"
+    thresholds: Mapping[str, Any] = field(default_factory=dict)
+    style: MapStyle = field(default_factory=MapStyle)
+    source: str = ""
+    publisher: str = ""
+
+    def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise QpvgeoError(
+                f"layer {self.name!r}: family {self.family!r} not in {list(FAMILIES)}"
+            )
+        if self.coverage not in COVERAGE_RULES:
+            raise QpvgeoError(
+                f"layer {self.name!r}: coverage {self.coverage!r} not in {COVERAGE_RULES}"
+            )
+
+
+class Registry(Mapping[str, Layer]):
+    """An ordered, read-only mapping name -> :class:`Layer`, with :meth:`register`."""
+
+    def __init__(self) -> None:
+        self._layers: dict[str, Layer] = {}
+
+    def register(self, layer: Layer, *, replace: bool = False) -> Layer:
+        """Add ``layer``; a second layer of the same name is an error unless ``replace``."""
+        if layer.name in self._layers and not replace:
+            raise QpvgeoError(f"an exposure layer named {layer.name!r} is already registered")
+        self._layers[layer.name] = layer
+        return layer
+
+    def unregister(self, name: str) -> Layer:
+        """Remove and return the layer ``name`` (tests register toy layers and remove them)."""
+        try:
+            return self._layers.pop(name)
+        except KeyError:
+            raise QpvgeoError(f"no exposure layer named {name!r}") from None
+
+    def __getitem__(self, name: str) -> Layer:
+        try:
+            return self._layers[name]
+        except KeyError:
+            raise QpvgeoError(
+                f"no exposure layer named {name!r}; known layers: {list(self._layers)}"
+            ) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._layers)
+
+    def __len__(self) -> int:
+        return len(self._layers)
+
+    def columns(self) -> tuple[Column, ...]:
+        """Every column every layer declares, in registry order."""
+        return tuple(c for layer in self._layers.values() for c in layer.columns)
+
+
+#: The registry every part of qpvgeo iterates over.
+LAYERS = Registry()
