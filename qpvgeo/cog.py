@@ -6,7 +6,9 @@ every change since 1943 as (before, after) pairs. :func:`commune_code_table` fol
 those pairs, in date order, from the geography of 1 January of ``year`` to the
 geography of the movements file (or of ``target_date``); :func:`harmonise_communes`
 applies the table to a frame: rows of merged communes are summed (additive columns)
-and their geometries unioned.
+and their geometries unioned. :func:`detect_cog_year` (R's ``COG_akinator``) finds the
+COG year a set of codes belongs to, with the codes that prove it; ``harmonise_communes``
+calls it when ``year`` is not given.
 
 How the moves are followed
 --------------------------
@@ -63,6 +65,7 @@ from __future__ import annotations
 import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
@@ -72,7 +75,10 @@ from qpvgeo import schema
 from qpvgeo.errors import DataFormatError, SchemaError
 from qpvgeo.errors import QpvgeoWarning as QpvgeoWarning
 
-__all__ = ["ARRONDISSEMENTS", "REPORT_COLUMNS", "commune_code_table", "harmonise_communes"]
+__all__ = [
+    "ARRONDISSEMENTS", "REPORT_COLUMNS", "CogYear", "commune_code_table", "detect_cog_year",
+    "harmonise_communes",
+]
 
 #: Columns of the harmonisation report.
 REPORT_COLUMNS: tuple[str, ...] = (
@@ -348,6 +354,237 @@ def _warn(report: pd.DataFrame, *, what: str) -> None:
     )
 
 
+# -- COG-year detection ------------------------------------------------------------
+@dataclass(frozen=True)
+class CogYear:
+    """What :func:`detect_cog_year` found: the COG year(s) a set of codes matches best.
+
+    Attributes
+    ----------
+    year : int
+        The year to use (the last of ``first``–``last``): the geography of 1 January.
+    first, last : int
+        The range of COG years in which the most codes are communes (the codes cannot
+        tell these years apart).
+    n_codes : int
+        Distinct well-formed commune codes examined (arrondissements of Paris, Lyon and
+        Marseille left out: they are valid in every year).
+    n_valid : int
+        How many of them are communes on 1 January of ``year``.
+    n_missing : int
+        Communes of ``year`` in the same départements that the codes lack (0 for a
+        complete file of whole départements).
+    scores : pandas.DataFrame
+        Per COG year (index ``annee``): ``n_valides`` (codes that are communes) and
+        ``n_absentes`` (communes of the départements the codes lack).
+    evidence : pandas.DataFrame
+        ``code_commune``, ``preuve`` and ``date_effet``: ``creee`` codes that became
+        communes on ``first`` (the file is not older), ``disparue`` codes that stopped
+        being communes just after ``last`` (it is not newer), ``absente`` communes of
+        ``first - 1`` gone on ``first`` that the codes lack (it is not older either),
+        ``invalide`` codes that are not communes in ``year`` (stale or unknown codes).
+    """
+
+    year: int
+    first: int
+    last: int
+    n_codes: int
+    n_valid: int
+    n_missing: int
+    scores: pd.DataFrame = field(repr=False)
+    evidence: pd.DataFrame = field(repr=False)
+
+    def __str__(self) -> str:
+        span = str(self.first) if self.first == self.last else f"{self.first}-{self.last}"
+        ev = self.evidence["preuve"].value_counts()
+        parts = [f"{int(ev.get(k, 0))} {k}" for k in ("creee", "absente", "disparue", "invalide")
+                 if ev.get(k, 0)]
+        return (f"COG {span}: {self.n_valid} of {self.n_codes} codes are communes on "
+                f"1 January {self.year}" + (f" (evidence: {', '.join(parts)})" if parts else ""))
+
+
+def _first_cog_year(dates: pd.Series) -> np.ndarray:
+    """COG year from which a move dated ``d`` is in the geography: COG Y is 1 January Y,
+    so a move dated 1 January Y is in COG Y, a move of 2 January Y first in COG Y+1."""
+    jan1 = (dates.dt.month == 1) & (dates.dt.day == 1)
+    return (dates.dt.year + (~jan1).astype(int)).to_numpy()
+
+
+def _validity(codes: Sequence[str], movements: pd.DataFrame, years: np.ndarray,
+              valid_now: set[str] | None) -> pd.DataFrame:
+    """Boolean frame code x COG year: is the code a commune on 1 January of the year."""
+    m = movements
+    wanted = set(codes)
+    # A commune stops being one when a row takes it to another commune or to nothing;
+    # rows towards a delegated / associated commune or an arrondissement (MOD 72, the
+    # creation of Marseille's arrondissements) leave it a commune.
+    to_com = m["typecom_ap"].eq("COM").fillna(False) & m["com_ap"].notna()
+    gone = to_com | m["com_ap"].isna()
+    com_av = (m["typecom_av"].eq("COM").fillna(False) & gone
+              & m["com_av"].isin(wanted).fillna(False))
+    com_ap = to_com & m["com_ap"].isin(wanted).fillna(False)
+    # within a date, changes of département (MOD 41) come first; within a step the
+    # sources stop being communes before the targets become (or stay) ones.
+    ev = pd.concat([
+        pd.DataFrame({"code": m.loc[com_av, "com_av"].to_numpy(dtype=object),
+                      "date": m.loc[com_av, "date_eff"].to_numpy(),
+                      "pass": np.where(m.loc[com_av, "mod"].eq(41).fillna(False), 0, 1),
+                      "sub": 0, "state": 0.0}),
+        pd.DataFrame({"code": m.loc[com_ap, "com_ap"].to_numpy(dtype=object),
+                      "date": m.loc[com_ap, "date_eff"].to_numpy(),
+                      "pass": np.where(m.loc[com_ap, "mod"].eq(41).fillna(False), 0, 1),
+                      "sub": 1, "state": 1.0}),
+    ], ignore_index=True)
+    ev = ev.sort_values(["code", "date", "pass", "sub"], kind="stable")
+    ev["year"] = np.clip(_first_cog_year(ev["date"]), years[0], years[-1])
+    index = pd.Index(list(codes), name="code")
+    # state before the first move: a code whose first move takes it away existed.
+    initial = 1.0 - ev.groupby("code", sort=False)["state"].first()
+    last = ev.groupby(["code", "year"], sort=False)["state"].last()
+    mat = np.full((len(index), len(years)), np.nan)
+    rows = index.get_indexer(last.index.get_level_values("code"))
+    cols = last.index.get_level_values("year").to_numpy() - years[0]
+    mat[rows, cols] = last.to_numpy()
+    mat = pd.DataFrame(mat).ffill(axis=1).to_numpy()
+    init = initial.reindex(index).to_numpy(dtype=float).copy()
+    untouched = np.isnan(init)
+    if valid_now is None:
+        init[untouched] = 1.0  # never moved: a commune throughout
+    else:
+        init[untouched] = index[untouched].isin(valid_now).astype(float)
+    mat = np.where(np.isnan(mat), init[:, None], mat)
+    return pd.DataFrame(mat.astype(bool), index=index, columns=years)
+
+
+def detect_cog_year(
+    codes,
+    movements: pd.DataFrame,
+    *,
+    communes: pd.DataFrame | None = None,
+    code_column: str = schema.CODE_COMMUNE,
+) -> CogYear:
+    """Find the COG year a set of commune codes belongs to (R's ``COG_akinator``).
+
+    INSEE's movements file says, for every code, when it became and stopped being a
+    commune. The year whose geography (1 January) holds the most of the codes is the
+    answer. Communes nouvelles usually keep the code of one merged commune, so several
+    years often hold all of them: among those, the year whose communes of the same
+    départements the codes lack least wins (a regional file of COG 2018 lacks none of
+    2018, but lacks the communes merged in 2016 and 2017 for the years before). Years
+    equal on both counts cannot be told apart and form the range.
+
+    Parameters
+    ----------
+    codes : iterable of str, Series or DataFrame
+        Commune codes (a leading zero lost by a spreadsheet is restored), or a frame
+        with ``code_column``.
+    movements : DataFrame
+        :func:`qpvgeo.readers.cog.read_cog_movements` output; its last date bounds the
+        years examined (COG 1943 to the movements' COG).
+    communes : DataFrame, optional
+        :func:`~qpvgeo.readers.cog.read_cog_communes` output of the same COG: codes the
+        movements never mention are then communes only if listed there (otherwise they
+        are taken as communes throughout, which is true of well-formed codes and does
+        not change the ranking).
+    code_column : str
+        Column of ``codes`` when it is a frame.
+
+    Returns
+    -------
+    CogYear
+        ``year`` (last year of the best range), ``first``, ``last``, ``n_codes``,
+        ``n_valid``, ``scores`` and the ``evidence`` (codes created on ``first``, gone
+        after ``last``, invalid in ``year``).
+
+    Raises
+    ------
+    DataFormatError
+        No well-formed commune code.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> mvt = pd.DataFrame({
+    ...     "mod": [32, 32], "date_eff": pd.to_datetime(["2019-01-01"] * 2),
+    ...     "typecom_av": ["COM", "COM"], "com_av": ["60455", "60054"],
+    ...     "typecom_ap": ["COM", "COM"], "com_ap": ["60054", "60054"],
+    ...     "libelle_ap": ["Les Hauts-Talican"] * 2})
+    >>> found = detect_cog_year(["60455", "60054", "59350"], mvt)
+    >>> found.first, found.last, found.n_valid
+    (1943, 2018, 3)
+    >>> found.evidence.values.tolist()
+    [['60455', 'disparue', Timestamp('2019-01-01 00:00:00')]]
+    """
+    _check_movements(movements)
+    if isinstance(codes, pd.DataFrame):
+        schema.require_columns(codes, [code_column], what="frame of commune codes")
+        codes = codes[code_column]
+    series = schema.normalise_commune_code(pd.Series(list(codes), dtype="object"))
+    series = series.dropna().astype("string")
+    series = series[series.str.match(_CODE_PATTERN).fillna(False).astype(bool)]
+    series = series[~series.isin(list(ARRONDISSEMENTS))]
+    uniq = sorted(set(series))
+    if not uniq:
+        raise DataFormatError("detect_cog_year: no well-formed commune code to examine")
+    last_year = int(_first_cog_year(movements["date_eff"].iloc[[-1]]).max())
+    last_year = max(last_year, int(movements["date_eff"].max().year))
+    years = np.arange(1943, last_year + 1)
+    valid = _valid_codes(communes)
+    # The codes the input could have held: every commune code of its départements.
+    deps = {schema.departement_of_commune(c) for c in uniq}
+    known = set(movements["com_av"].dropna()) | set(movements["com_ap"].dropna())
+    known |= valid or set()
+    universe = sorted({c for c in known if schema.departement_of_commune(c) in deps}
+                      - set(ARRONDISSEMENTS) | set(uniq))
+    full = _validity(universe, movements, years, valid)
+    present = full.index.isin(uniq)
+    table = full[present]
+    scores = pd.DataFrame({
+        "n_valides": table.sum(axis=0).astype(int),
+        # communes of the year in the input's départements that the input lacks: they
+        # separate years the valid codes cannot (communes nouvelles keep an old code)
+        "n_absentes": full[~present].sum(axis=0).astype(int),
+    })
+    scores.index.name = "annee"
+    rank = scores.sort_values(["n_valides", "n_absentes"], ascending=[False, True])
+    best = rank.iloc[0]
+    top = scores.index[scores["n_valides"].eq(best["n_valides"])
+                       & scores["n_absentes"].eq(best["n_absentes"])]
+    # the best years form one run in practice; take the latest run if they do not
+    run_end = int(top.max())
+    run_start = run_end
+    while run_start - 1 in set(top):
+        run_start -= 1
+    first, last = run_start, run_end
+
+    when = movements["date_eff"]
+    fy = pd.Series(_first_cog_year(when), index=movements.index)
+
+    def dated(mask: pd.Series, year: int, pick: str) -> pd.Timestamp:
+        d = when[mask & fy.eq(year)]
+        return getattr(d, pick)() if len(d) else pd.NaT
+
+    rows = []
+    if first > years[0]:
+        for c in table.index[table[first] & ~table[first - 1]]:
+            rows.append((c, "creee", dated(movements["com_ap"].eq(c), first, "max")))
+        for c in full.index[~present & full[first - 1] & ~full[first]]:
+            rows.append((c, "absente", dated(movements["com_av"].eq(c), first, "min")))
+    if last < years[-1]:
+        for c in table.index[table[last] & ~table[last + 1]]:
+            rows.append((c, "disparue", dated(movements["com_av"].eq(c), last + 1, "min")))
+    for c in table.index[~table[last]]:
+        rows.append((c, "invalide", pd.NaT))
+    evidence = pd.DataFrame(rows, columns=[schema.CODE_COMMUNE, "preuve", "date_effet"])
+    evidence[schema.CODE_COMMUNE] = evidence[schema.CODE_COMMUNE].astype("string")
+    evidence["preuve"] = evidence["preuve"].astype("string")
+    evidence["date_effet"] = pd.to_datetime(evidence["date_effet"])
+    return CogYear(year=last, first=first, last=last, n_codes=len(uniq),
+                   n_valid=int(scores.loc[last, "n_valides"]),
+                   n_missing=int(scores.loc[last, "n_absentes"]), scores=scores,
+                   evidence=evidence)
+
+
 # -- public API ---------------------------------------------------------------------
 def commune_code_table(
     movements: pd.DataFrame,
@@ -439,10 +676,10 @@ def harmonise_communes(
     movements
         :func:`qpvgeo.readers.cog.read_cog_movements` output (e.g. COG 2026).
     year
-        COG year of ``frame``'s codes (geography of 1 January). ``None`` follows every
-        move since 1943: the codes come out right, but old re-establishments (1940s-80s)
-        are then reported as ``scission`` of communes that were already split long
-        before (5 false alarms for the HdF communes of COG 2018). Give the year.
+        COG year of ``frame``'s codes (geography of 1 January). ``None``: detected with
+        :func:`detect_cog_year` (the last year of the range it finds), announced in a
+        :class:`~qpvgeo.errors.QpvgeoWarning` and recorded in ``attrs["cog_year"]``
+        (``attrs["cog_year_detected"]`` is then True). Give it when you know it.
     code_column
         Column holding the codes (a leading zero lost by a spreadsheet is restored).
     additive
@@ -478,7 +715,8 @@ def harmonise_communes(
     -----
     QpvgeoWarning
         Counts and example codes of splits, codes not valid in ``year``, removed and
-        unknown codes (kept under their old code, never dropped).
+        unknown codes (kept under their old code, never dropped); the detected year
+        when ``year`` is not given.
 
     Examples
     --------
@@ -505,6 +743,17 @@ def harmonise_communes(
     geom_col = frame.geometry.name if is_geo else None
 
     codes = schema.normalise_commune_code(frame[code_column])
+    detected = year is None
+    if detected:
+        found = detect_cog_year(codes.dropna(), movements, communes=communes)
+        year = found.year
+        span = str(found.first) if found.first == found.last else f"{found.first}-{found.last}"
+        warnings.warn(
+            f"harmonise_communes: year= not given; the codes match COG {span} best "
+            f"({found.n_valid} of {found.n_codes} codes are communes on 1 January "
+            f"{found.year}): using year={found.year}. Pass year= to set it yourself",
+            QpvgeoWarning, stacklevel=2,
+        )
     report = _code_table(codes.dropna().tolist(), movements, year=year,
                          target_date=target_date, communes=communes,
                          collapse_arrondissements=collapse_arrondissements)
@@ -580,6 +829,8 @@ def harmonise_communes(
         out = out.merge(shapes, on=keys, how="left", validate="one_to_one")
         out = gpd.GeoDataFrame(out, geometry=geom_col, crs=frame.crs)
     out = out.reset_index(drop=True)
+    out.attrs["cog_year"] = int(year)
+    out.attrs["cog_year_detected"] = detected
     if return_report:
         return out, report
     return out

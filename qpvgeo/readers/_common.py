@@ -33,7 +33,8 @@ PathLike = str | os.PathLike
 #: File suffixes read as tables (everything else goes through pyogrio).
 TABLE_SUFFIXES = frozenset({".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls"})
 #: Suffixes of vector files picked up when a directory is given.
-VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".zip", ".fgb")
+VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".zip", ".fgb", ".parquet",
+                   ".geoparquet")
 
 _SPACES = ("\u202f", "\u00a0", "\u2009", " ")
 _PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
@@ -405,7 +406,15 @@ def split_list(values: pd.Series, *, sep: str = ",") -> pd.Series:
 def read_vector(
     path: Path, *, columns: Sequence[str] | None = None, layer=None, encoding: str | None = None
 ) -> gpd.GeoDataFrame:
-    """Read a GeoJSON / GeoPackage / (zipped) shapefile with pyogrio; errors name the file."""
+    """Read a GeoJSON / GeoPackage / (zipped) shapefile with pyogrio, or a GeoParquet file
+    (:func:`qpvgeo.geoparquet.read_geoparquet`); errors name the file."""
+    from qpvgeo.geoparquet import GEOPARQUET_SUFFIXES, read_geoparquet
+
+    if Path(path).suffix.lower() in GEOPARQUET_SUFFIXES:
+        frame = read_geoparquet(path, columns=None if columns is None else list(columns))
+        if not isinstance(frame, gpd.GeoDataFrame):
+            raise DataFormatError(f"{path}: a Parquet table without GeoParquet geometry")
+        return frame
     try:
         return gpd.read_file(path, engine="pyogrio", layer=layer, columns=columns,
                              encoding=encoding)

@@ -24,6 +24,7 @@ import pandas as pd
 
 from qpvgeo import schema
 from qpvgeo.errors import DataFormatError, SchemaError
+from qpvgeo.geoparquet import GEOPARQUET_SUFFIXES, read_geoparquet
 from qpvgeo.readers._common import (
     TABLE_SUFFIXES,
     PathLike,
@@ -283,6 +284,10 @@ def _main_commune_by_area(
 def _read_any_table(src, *, header_candidates: Sequence[str]) -> pd.DataFrame:
     if src.suffix.lower() in TABLE_SUFFIXES:
         return read_table(src, header_candidates=header_candidates)
+    if src.suffix.lower() in GEOPARQUET_SUFFIXES:
+        frame = read_geoparquet(src)
+        return pd.DataFrame(frame.drop(columns=frame.geometry.name)
+                            if isinstance(frame, gpd.GeoDataFrame) else frame)
     try:
         frame = gpd.read_file(src, engine="pyogrio", ignore_geometry=True)
     except Exception as exc:
@@ -291,7 +296,10 @@ def _read_any_table(src, *, header_candidates: Sequence[str]) -> pd.DataFrame:
 
 
 def read_qpv_communes(
-    path: PathLike, *, communes: pd.DataFrame | None = None
+    path: PathLike,
+    *,
+    communes: pd.DataFrame | None = None,
+    movements: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Read which communes each QPV covers: one row per (QPV, commune).
 
@@ -313,14 +321,23 @@ def read_qpv_communes(
         name has homonyms in the département, the most populated commune is taken if
         ``communes`` has a ``population`` column. "Paris/Lyon/Marseille …
         arrondissement(s)" maps to the whole city (75056, 69123, 13055).
+    movements
+        INSEE's commune history (:func:`~qpvgeo.readers.cog.read_cog_movements`). Names
+        that match no commune of ``communes`` are then looked up among the former names
+        of communes (``libelle_av``: Cherbourg-Octeville, Courcouronnes, Oullins…) and
+        followed to the commune that holds them in the COG of ``communes`` (detected
+        with :func:`qpvgeo.cog.detect_cog_year`), e.g. Cherbourg-Octeville -> 50129
+        Cherbourg-en-Cotentin. Each resolution is listed in ``attrs["resolved"]``
+        (code_qpv, former name, code_commune, name) and announced in a warning.
 
     Returns
     -------
     pandas.DataFrame
         ``code_qpv``, ``nom_qpv``, ``code_commune``, ``nom_commune``,
         ``code_departement`` (the QPV's), sorted by QPV then commune, no duplicate pair.
-        Names that match no commune are left out and listed in a
-        :class:`~qpvgeo.errors.QpvgeoWarning` (and in ``attrs["unmatched"]``).
+        Names that match no commune (nor, with ``movements``, a former name) are left
+        out and listed in a :class:`~qpvgeo.errors.QpvgeoWarning` (and in
+        ``attrs["unmatched"]``).
 
     Examples
     --------
@@ -400,7 +417,7 @@ def read_qpv_communes(
         coded = out[~by_name].copy()
         coded[schema.CODE_COMMUNE] = schema.normalise_commune_code(coded[schema.CODE_COMMUNE])
         coded[schema.NOM_COMMUNE] = _commune_names(coded, communes)
-        named, unmatched, _ = _match_names(out[by_name], communes)
+        named, unmatched, _ = _match_names(out[by_name], communes, movements=movements)
         out = pd.concat([coded, named], ignore_index=True)
         if unmatched:
             warn(f"{src}: {len(unmatched)} commune name(s) match no commune and were left "
@@ -411,7 +428,7 @@ def read_qpv_communes(
             "pass communes= (a frame with code_commune and nom_commune) to match the names"
         )
     else:
-        out, unmatched, n_outside = _match_names(out, communes)
+        out, unmatched, n_outside = _match_names(out, communes, movements=movements)
         if n_outside:
             warn(
                 f"{src}: {n_outside} QPV lie in départements with no commune in communes= "
@@ -424,11 +441,18 @@ def read_qpv_communes(
                 f"{src}: {len(unmatched)} commune name(s) match no commune of the QPV's "
                 f"département (nor a unique one of its region) and were left out: {shown}"
             )
+    resolved = _resolved_names(out)
+    if resolved:
+        shown = ", ".join(f"{o} -> {c} {n}" for _, o, c, n in resolved[:8])
+        more = " …" if len(resolved) > 8 else ""
+        warn(f"{src}: {len(resolved)} commune name(s) are former names, followed through "
+             f"INSEE's history to their commune in communes=: {shown}{more}")
     out = out.dropna(subset=[schema.CODE_COMMUNE])
     out = out.drop_duplicates([schema.CODE_QPV, schema.CODE_COMMUNE])
     out = out.sort_values([schema.CODE_QPV, schema.CODE_COMMUNE]).reset_index(drop=True)
     out = out[list(schema.QPV_COMMUNE_COLUMNS)].astype(schema.QPV_COMMUNE_COLUMNS)
     out.attrs["unmatched"] = unmatched
+    out.attrs["resolved"] = resolved
     return out
 
 
@@ -458,16 +482,73 @@ def _commune_names(pairs: pd.DataFrame, communes: pd.DataFrame | None) -> pd.Ser
     return filled.astype("string")
 
 
+#: Column of the frame of :func:`_match_names` holding the former name a commune was
+#: found under (NA when the current name matched).
+_FORMER = "_nom_ancien"
+
+
+def _resolved_names(pairs: pd.DataFrame) -> list[tuple[str, str, str, str]]:
+    """(code_qpv, former name, code_commune, current name) of names found in the history."""
+    if _FORMER not in pairs:
+        return []
+    hit = pairs[pairs[_FORMER].notna()]
+    return list(zip(hit[schema.CODE_QPV].astype(str), hit[_FORMER].astype(str),
+                    hit[schema.CODE_COMMUNE].astype(str), hit[schema.NOM_COMMUNE].astype(str),
+                    strict=True))
+
+
+def _former_names(
+    keys: pd.DataFrame, movements: pd.DataFrame, ref: pd.DataFrame
+) -> pd.DataFrame:
+    """Former commune names of INSEE's history that match ``keys`` (``_dep``, ``_key``).
+
+    A name found as ``libelle_av`` of a commune row is followed, from its code, to the
+    COG of ``ref`` (detected from its codes); only names that lead to one commune of
+    ``ref`` are kept. Returns ``_dep``, ``_key``, ``_code``, ``_nom``.
+    """
+    from qpvgeo.cog import _trace, detect_cog_year
+
+    empty = pd.DataFrame(columns=["_dep", "_key", "_code", "_nom"])
+    rows = movements[movements["typecom_av"].eq("COM").fillna(False)
+                     & movements["com_av"].notna() & movements["libelle_av"].notna()]
+    old = pd.DataFrame({
+        "_old": rows["com_av"].astype("string").to_numpy(),
+        "_key": _commune_key(rows["libelle_av"].astype("string")).to_numpy(),
+    }).drop_duplicates()
+    old["_dep"] = old["_old"].map(schema.departement_of_commune)
+    old = old.merge(keys[["_dep", "_key"]].drop_duplicates(), on=["_dep", "_key"])
+    if old.empty:
+        return empty
+    year = detect_cog_year(ref["_code"].dropna(), movements).year
+    traced = _trace(sorted(set(old["_old"])), movements, start=None,
+                    end=pd.Timestamp(year=year, month=1, day=1))
+    traced = traced[~traced["statut"].isin(["scission", "supprime"])]
+    old = old.merge(traced[["code_ancien", "code_nouveau"]], left_on="_old",
+                    right_on="code_ancien")
+    current = ref.drop_duplicates("_code").set_index("_code")["_nom"]
+    old = old[old["code_nouveau"].isin(current.index)]
+    # a former name that leads to two communes of its département is left unmatched
+    n = old.groupby(["_dep", "_key"])["code_nouveau"].transform("nunique")
+    old = old[n == 1].drop_duplicates(["_dep", "_key"])
+    if old.empty:
+        return empty
+    return pd.DataFrame({"_dep": old["_dep"].to_numpy(), "_key": old["_key"].to_numpy(),
+                         "_code": old["code_nouveau"].astype("string").to_numpy(),
+                         "_nom": old["code_nouveau"].map(current).astype("string").to_numpy()})
+
+
 def _match_names(
-    pairs: pd.DataFrame, communes: pd.DataFrame
+    pairs: pd.DataFrame, communes: pd.DataFrame, *, movements: pd.DataFrame | None = None
 ) -> tuple[pd.DataFrame, list[tuple[str, str]], int]:
     """Give each (QPV, commune name) the code of the same-named commune.
 
     First within the QPV's département; failing that, a name that is unique among the
     ``communes`` of the QPV's region (a QPV coded in one département may reach into a
-    commune of the next: QP062040 covers Ostricourt, Nord). Returns the pairs with
-    ``code_commune`` (NA when unmatched), the unmatched (code, name) list, and the
-    number of QPV whose département has no commune in ``communes`` at all.
+    commune of the next: QP062040 covers Ostricourt, Nord); failing that, with
+    ``movements``, a former name of a commune of the QPV's département (column
+    ``_nom_ancien`` keeps it). Returns the pairs with ``code_commune`` (NA when
+    unmatched), the unmatched (code, name) list, and the number of QPV whose
+    département has no commune in ``communes`` at all.
     """
     schema.require_columns(communes, [schema.CODE_COMMUNE, schema.NOM_COMMUNE], what="communes")
     ref = pd.DataFrame(
@@ -497,6 +578,19 @@ def _match_names(
                     on=["_reg", "_key"])
     code = m1["_code"].fillna(m2["_code"])
     name = m1["_nom"].where(m1["_code"].notna(), m2["_nom"])
+    former = pd.Series(pd.NA, index=left.index, dtype="string")
+    if movements is not None and code.isna().any():
+        lost = left[code.isna().to_numpy()]
+        hist = _former_names(
+            pd.DataFrame({"_dep": lost[schema.CODE_DEPARTEMENT], "_key": lost["_key"]}),
+            movements, ref,
+        )
+        m3 = left.merge(hist, how="left", left_on=[schema.CODE_DEPARTEMENT, "_key"],
+                        right_on=["_dep", "_key"])
+        via = code.isna().to_numpy() & m3["_code"].notna().to_numpy()
+        code = code.where(~via, m3["_code"])
+        name = name.where(~via, m3["_nom"])
+        former = former.where(~via, left[schema.NOM_COMMUNE].astype("string"))
     lost = left[code.isna().to_numpy()]
     unmatched = list(zip(lost[schema.CODE_QPV].astype(str), lost[schema.NOM_COMMUNE].astype(str),
                          strict=True))
@@ -504,4 +598,5 @@ def _match_names(
     out[schema.CODE_COMMUNE] = code.astype("string").to_numpy()
     # The reference spelling is the canonical one (the 2015 files drop accents at times).
     out[schema.NOM_COMMUNE] = name.astype("string").to_numpy()
+    out[_FORMER] = former.to_numpy()
     return out, unmatched, n_outside
