@@ -25,7 +25,8 @@ from qpvgeo import (
     fetch,  # the module: qpvgeo.fetch.fetch(name) fetches a source
     schema,
 )
-from qpvgeo.cog import commune_code_table, harmonise_communes
+from qpvgeo.buildings import building_population
+from qpvgeo.cog import CogYear, commune_code_table, detect_cog_year, harmonise_communes
 from qpvgeo.errors import (
     ChecksumError,
     DataFormatError,
@@ -51,11 +52,13 @@ from qpvgeo.exposure import (
 )
 from qpvgeo.fetch import cache_dir, fetch_file, fetch_many
 from qpvgeo.fetch import provenance_records as provenance
+from qpvgeo.geoparquet import read_geoparquet, to_geoparquet
 from qpvgeo.interpolate import areal_interpolate, grid_population
 from qpvgeo.pipeline import shares_from_files
 from qpvgeo.population import count_qpv, population_shares, qpv_population_by_commune
 from qpvgeo.readers import (
     read_air_stations,
+    read_buildings,
     read_cog_communes,
     read_cog_movements,
     read_commune_population,
@@ -103,6 +106,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "ChecksumError",
+    "CogYear",
     "DataFormatError",
     "DuplicateCodeError",
     "FetchError",
@@ -116,12 +120,14 @@ __all__ = [
     "add_layer",
     "air_exposure",
     "areal_interpolate",
+    "building_population",
     "cache_dir",
     "commune_code_table",
     "compare_to_surroundings",
     "count_qpv",
     "datasets",
     "describe_exposure_columns",
+    "detect_cog_year",
     "diagnose",
     "exposure_profile",
     "fetch",
@@ -141,6 +147,7 @@ __all__ = [
     "qpv_map",
     "qpv_population_by_commune",
     "read_air_stations",
+    "read_buildings",
     "read_cog_communes",
     "read_cog_movements",
     "read_commune_population",
@@ -150,6 +157,7 @@ __all__ = [
     "read_epci_boundaries",
     "read_filosofi_grid",
     "read_flood_extents",
+    "read_geoparquet",
     "read_green_spaces",
     "read_heat_iris",
     "read_industrial_sites",
@@ -163,5 +171,6 @@ __all__ = [
     "schema",
     "shares_from_files",
     "sources_table",
+    "to_geoparquet",
     "write_csv",
 ]

@@ -164,3 +164,48 @@ def shares(demo, qpv, indicators, communes, membership, population, epci, moveme
     else:
         shown = table.assign(part_qpv=(table["part_qpv"] * 100).round(1))
         click.echo(shown.rename(columns={"part_qpv": "part_qpv (%)"}).to_string())
+
+
+@main.command("cog-year")
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--movements", type=click.Path(dir_okay=False), required=True,
+              help="INSEE commune movements (v_mvt_commune / mouvements_communes.csv).")
+@click.option("--communes", "cog_communes", type=click.Path(dir_okay=False), default=None,
+              help="INSEE list of communes of the same COG (v_commune / communes_cog.csv).")
+@click.option("--column", default=None,
+              help="Column of the commune codes (default: code_commune, code, insee_com, "
+                   "codgeo, com…).")
+@click.option("--evidence", is_flag=True, help="List the codes that prove the year.")
+def cog_year_command(path, movements, cog_communes, column, evidence):
+    """Which COG year the commune codes of PATH (table or vector file) belong to."""
+    from qpvgeo.cog import detect_cog_year
+    from qpvgeo.errors import SchemaError
+    from qpvgeo.readers._common import (
+        TABLE_SUFFIXES,
+        find_column,
+        read_table,
+        read_vector,
+        resolve_input,
+    )
+    from qpvgeo.readers.cog import read_cog_communes, read_cog_movements
+
+    candidates = ("code_commune", "code", "insee_com", "codgeo", "com", "depcom", "cog",
+                  "code_insee", "insee")
+    src = resolve_input(path)
+    if src.suffix.lower() in TABLE_SUFFIXES:
+        frame = read_table(src, header_candidates=[column] if column else candidates)
+    else:
+        frame = read_vector(src)
+    col = column if column in frame.columns else find_column(frame.columns,
+                                                             [column] if column else candidates)
+    if col is None:
+        raise SchemaError(f"{src}: no commune-code column (looked for "
+                          f"{[column] if column else list(candidates)}); columns present: "
+                          f"{[c for c in frame.columns if c != 'geometry']}")
+    found = detect_cog_year(
+        frame[col].astype("string"), read_cog_movements(movements),
+        communes=read_cog_communes(cog_communes) if cog_communes else None,
+    )
+    click.echo(f"{src.name} ({col}): {found}")
+    if evidence and len(found.evidence):
+        click.echo(found.evidence.to_string(index=False))

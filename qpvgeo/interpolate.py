@@ -481,6 +481,7 @@ def grid_population(
     density_ratio: float = DENSITY_RATIO,
     totals: pd.Series | None = None,
     total_column: str | None = None,
+    buildings: gpd.GeoDataFrame | None = None,
 ) -> pd.DataFrame:
     """Estimate grid variables (population, households…) inside each zone.
 
@@ -495,7 +496,9 @@ def grid_population(
         Any polygons with a CRS (QPV, rings, buffers, flood zones); they may overlap.
     columns : sequence of str
         Count variables of the grid (``ind``, ``men``, ``men_pauv``, ``ind_snv``…).
-    method : {"area", "calibrated"}
+    method : {"area", "calibrated", "buildings"}
+        ``"buildings"``: each cell shared among its buildings (``buildings=``) by
+        dwellings, volume or footprint (:func:`qpvgeo.buildings.building_population`).
         ``"area"``: each cell gives each zone the share of its area inside the zone.
         ``"calibrated"``: inside each cell, the part covered by QPV contours (``qpv=``)
         is taken ``density_ratio`` times as dense as the rest (see Notes). Both conserve
@@ -511,6 +514,8 @@ def grid_population(
         Official totals per zone (e.g. INSEE's QPV populations), indexed like ``zones``.
     total_column : str, optional
         The column ``totals`` measures; default the first of ``columns``.
+    buildings : GeoDataFrame, optional
+        For ``method="buildings"``: :func:`qpvgeo.readers.buildings.read_buildings`.
 
     Returns
     -------
@@ -584,6 +589,14 @@ def grid_population(
     if not columns:
         raise ValueError("grid_population: columns= must name at least one grid variable")
     values = _numeric_columns(grid, columns, what="grid")
+    if method == "buildings":  # building-based dasymetric estimate: qpvgeo.buildings
+        from qpvgeo.buildings import building_population
+
+        if buildings is None:
+            raise ValueError("grid_population(method='buildings') needs buildings=")
+        out = building_population(grid, buildings, zones, columns=columns)[columns]
+        return out if totals is None else _scale_to_totals(out, totals,
+                                                           total_column or columns[0])
     if method not in ("area", "calibrated"):
         raise ValueError(
             f"grid_population: method must be 'area' or 'calibrated', not {method!r}"

@@ -6,6 +6,7 @@ publisher's column name. Every path goes through
 :func:`qpvgeo.readers._common.resolve_input`.
 """
 
+from qpvgeo.readers.buildings import read_buildings
 from qpvgeo.readers.cog import read_cog_communes, read_cog_movements
 from qpvgeo.readers.environment import (
     read_air_stations,
@@ -28,6 +29,7 @@ from qpvgeo.readers.territories import (
 
 __all__ = [
     "read_air_stations",
+    "read_buildings",
     "read_cog_communes",
     "read_cog_movements",
     "read_commune_population",
