@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from qpvgeo.cog import commune_code_table, harmonise_communes
+from qpvgeo.cog import commune_code_table, detect_cog_year, harmonise_communes
 from qpvgeo.errors import DataFormatError, QpvgeoWarning, SchemaError
 from qpvgeo.readers.cog import read_cog_communes, read_cog_movements
 
@@ -365,3 +365,143 @@ def test_real_commune_code_table(cog):
     # every new code is a COG 2026 commune
     assert table["code_nouveau"].isin(
         set(communes.loc[communes["typecom"] == "COM", "code_commune"])).all()
+
+
+# -- COG-year detection ----------------------------------------------------------------
+def test_detect_cog_year_hand_made(tmp_path):
+    # 2019: A (59001) merges into B (59002); 2021: C (59003) is renamed; 2022: D (59004)
+    # is re-established out of B, E (59005) created out of nothing known.
+    m = movements(tmp_path, (
+        "32,2019-01-01,COM,59001,A,COM,59002,B-Nouvelle\n"
+        "32,2019-01-01,COM,59002,B,COM,59002,B-Nouvelle\n"
+        "10,2021-03-01,COM,59003,C,COM,59003,C-sur-Mer\n"
+        "21,2022-01-01,COM,59002,B-Nouvelle,COM,59004,D\n"
+        "21,2022-01-01,COM,59002,B-Nouvelle,COM,59002,B-Nouvelle\n"
+    ))
+    old = detect_cog_year(["59001", "59002", "59003"], m)
+    # the merger of 2019 bounds the file above; nothing bounds it below
+    assert (old.first, old.last, old.year, old.n_valid) == (1943, 2018, 2018, 3)
+    assert old.evidence.values.tolist() == [["59001", "disparue", pd.Timestamp("2019-01-01")]]
+    new = detect_cog_year(pd.DataFrame({"code_commune": ["59002", "59003", "59004"]}), m)
+    assert (new.first, new.last) == (2022, 2022)
+    assert new.evidence.loc[new.evidence["preuve"] == "creee", "code_commune"].tolist() == [
+        "59004"]
+    # between the two: 2019-2021 (the rename of 2021 changes no code); a lost leading
+    # zero is restored, arrondissements are left out, a stale code is evidence
+    mid = detect_cog_year(["59002", "59003", 75101, "59001"], m)
+    assert (mid.first, mid.last, mid.n_codes, mid.n_valid) == (1943, 2018, 3, 3)
+    mid = detect_cog_year(["59002", "59003"], m)
+    assert (mid.first, mid.last) == (2019, 2021)  # 59001 absent: not before 2019
+    assert "absente" in set(mid.evidence["preuve"])
+    assert "COG 2019-2021" in str(mid)
+    with pytest.raises(DataFormatError, match="no well-formed"):
+        detect_cog_year(["abc", None], m)
+
+
+def test_harmonise_without_year_detects_it(tmp_path):
+    m = movements(tmp_path, (
+        "32,2019-01-01,COM,60455,La Neuville-Garnier,COM,60054,Les Hauts-Talican\n"
+        "32,2019-01-01,COM,60054,Beaumont-les-Nonains,COM,60054,Les Hauts-Talican\n"
+    ))
+    pop = pd.DataFrame({"code_commune": ["60455", "60054"], "population": [160, 450]})
+    with pytest.warns(QpvgeoWarning, match="year= not given.*COG 1943-2018.*year=2018"):
+        out = harmonise_communes(pop, movements=m)
+    assert out["population"].tolist() == [610]
+    assert out.attrs["cog_year"] == 2018 and out.attrs["cog_year_detected"] is True
+    given = harmonise_communes(pop, movements=m, year=2018)
+    assert given.attrs["cog_year_detected"] is False
+
+
+@pytest.mark.parametrize(("what", "first", "last", "evidence"), [
+    # COG 2018 boundaries: the 19 HdF and 31 Occitanie codes merged on 2019-01-01 bound
+    # them above, the commune nouvelle 60690 of 2018-01-01 they lack bounds them below
+    ("hdf2018", 2018, 2018, {"disparue": 19, "absente": 1}),
+    ("occ2018", 2018, 2018, {"disparue": 31, "absente": 3}),
+    # the derived COG 2025 boundaries: no HdF code changed on 2026-01-01
+    ("hdf2025", 2025, 2026, {"absente": 6}),
+    # populations légales 2021 in COG 2023, and 2023 in COG 2025 (their file names)
+    ("pop2023", 2023, 2023, {"disparue": 13, "absente": 11}),
+    ("pop2025", 2025, 2026, {"creee": 8, "absente": 68}),
+])
+def test_detect_cog_year_of_real_files(cog, populations, shared_data, what, first, last,
+                                       evidence):
+    mvt, communes = cog
+    pop21, pop25 = populations
+    hdf = shared_data / "communes_hdf"
+    codes = {
+        "hdf2018": lambda: gpd.read_file(hdf / "communes-hauts-de-france.geojson",
+                                         columns=["code"], ignore_geometry=True)["code"],
+        "hdf2025": lambda: gpd.read_file(hdf / "communes_hdf_cog2025.gpkg", columns=["code"],
+                                         ignore_geometry=True)["code"],
+        "occ2018": lambda: pd.concat([
+            gpd.read_file(f, columns=["code"], ignore_geometry=True)["code"]
+            for f in sorted(glob.glob(str(shared_data / "communes_occitanie" / "*.geojson")))]),
+        "pop2023": lambda: pop21["code_commune"],
+        "pop2025": lambda: pop25["code_commune"],
+    }[what]()
+    found = detect_cog_year(codes, mvt, communes=communes)
+    assert (found.first, found.last) == (first, last)
+    assert found.n_valid == found.n_codes  # every code is a commune of the detected year
+    assert found.evidence["preuve"].value_counts().to_dict() == evidence
+
+
+def test_detect_cog_year_real_evidence_and_harmonise(cog, shared_data):
+    mvt, communes = cog
+    hdf = _communes_2018(str(shared_data / "communes_hdf" / "communes-hauts-de-france.geojson"))
+    found = detect_cog_year(hdf, mvt, communes=communes)
+    ev = found.evidence.set_index("code_commune")
+    # 60455 La Neuville-Garnier merged into Les Hauts-Talican on 2019-01-01
+    assert ev.loc["60455", "preuve"] == "disparue"
+    assert ev.loc["60455", "date_effet"] == pd.Timestamp("2019-01-01")
+    with pytest.warns(QpvgeoWarning, match="COG 2018 best"):
+        out = harmonise_communes(hdf, movements=mvt, communes=communes, geometry="drop")
+    assert len(out) == 3782 and out.attrs["cog_year"] == 2018
+
+
+def test_cog_year_command(shared_data):
+    from click.testing import CliRunner
+
+    from qpvgeo.cli import main
+
+    d = shared_data
+    res = CliRunner().invoke(main, [
+        "cog-year", str(d / "insee_population_communes" /
+                        "populations_legales_2021_communes_cog2023.csv"),
+        "--movements", str(d / "insee_cog" / "mouvements_communes.csv"),
+        "--communes", str(d / "insee_cog" / "communes_cog.csv"), "--evidence"])
+    assert res.exit_code == 0, res.output
+    assert "(COM): COG 2023: 34925 of 34925 codes" in res.output
+    assert "disparue" in res.output
+    bad = CliRunner().invoke(main, ["cog-year", str(d / "insee_cog" / "SOURCE.md"),
+                                    "--movements", str(d / "insee_cog" /
+                                                       "mouvements_communes.csv")])
+    assert bad.exit_code == 1 and "qpvgeo: error" in bad.output
+
+
+# -- former commune names (read_qpv_communes) ------------------------------------------
+def test_rp2013_former_names_resolved_through_history(cog, populations, shared_data):
+    from qpvgeo.readers import read_qpv_communes
+
+    mvt, _ = cog
+    _, pop25 = populations
+    path = shared_data / "insee_qpv_tables" / "pop_qp_2013.csv"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        before = read_qpv_communes(path, communes=pop25)
+    # without the history, 27 names of the RP 2013 table match no COG 2025 commune
+    assert len(before.attrs["unmatched"]) == 27
+    with pytest.warns(QpvgeoWarning, match="27 commune name.*former names"):
+        after = read_qpv_communes(path, communes=pop25, movements=mvt)
+    # with it, all 27 are found (23 new (QPV, commune) pairs: 4 were the commune the
+    # QPV already listed under its new name, e.g. Évry and Courcouronnes in QP091017)
+    assert after.attrs["unmatched"] == []
+    assert len(after.attrs["resolved"]) == 27
+    assert len(after) - len(before) == 23
+    got = {(q, old): (c, n) for q, old, c, n in after.attrs["resolved"]}
+    assert got[("QP050005", "Cherbourg-Octeville")] == ("50129", "Cherbourg-en-Cotentin")
+    assert got[("QP069013", "Oullins")] == ("69149", "Oullins-Pierre-Bénite")  # 2024
+    assert got[("QP091016", "Courcouronnes")] == ("91228", "Évry-Courcouronnes")  # 2019
+    assert got[("QP093044", "Saint-Ouen")] == ("93070", "Saint-Ouen-sur-Seine")  # renamed
+    assert got[("QP093036", "Pierrefitte-sur-Seine")] == ("93066", "Saint-Denis")  # 2025
+    pair = after.set_index(["code_qpv", "code_commune"])
+    assert pair.loc[("QP050005", "50129"), "nom_commune"] == "Cherbourg-en-Cotentin"
