@@ -397,7 +397,9 @@ def split_list(values: pd.Series, *, sep: str = ",") -> pd.Series:
             return []
         return [x.strip() for x in v.split(sep) if x.strip()]
 
-    return values.map(split)
+    # object first: on pyarrow-backed strings (pandas 3 with pyarrow) map would build an
+    # Arrow list array whose items are numpy arrays, not lists
+    return values.astype(object).map(split)
 
 
 # -- geometries ---------------------------------------------------------------------------

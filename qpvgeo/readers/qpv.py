@@ -131,8 +131,11 @@ def _normalise_code_lists(lists: pd.Series) -> pd.Series:
     """normalise_commune_code on every item of a Series of lists, in one vectorised pass."""
     flat = lists.explode()
     codes = schema.normalise_commune_code(flat.dropna().astype("string"))
-    grouped = codes.groupby(level=0, sort=False).agg(list)
-    return grouped.reindex(lists.index).map(lambda v: v if isinstance(v, list) else [])
+    # object first: pyarrow-backed strings (pandas 3 with pyarrow) would aggregate into
+    # an Arrow list array, whose items are not Python lists
+    grouped = codes.astype(object).groupby(level=0, sort=False).agg(list)
+    out = grouped.reindex(lists.index).astype(object)
+    return out.map(lambda v: v if isinstance(v, list) else [])
 
 
 def _join(items: list[str]) -> object:
