@@ -742,6 +742,20 @@ def harmonise_communes(
     is_geo = isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame.columns
     geom_col = frame.geometry.name if is_geo else None
 
+    data_cols = [c for c in frame.columns if c not in {code_column, geom_col, *by}]
+    if additive is None:
+        additive = [
+            c for c in data_cols
+            if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+        ]
+    else:
+        additive = list(additive)
+        schema.require_columns(frame, additive, what="frame to harmonise (additive=)")
+        bad = [c for c in additive if not pd.api.types.is_numeric_dtype(frame[c])]
+        if bad:
+            raise SchemaError(f"additive column(s) {bad} are not numeric")
+    others = [c for c in data_cols if c not in additive]
+
     codes = schema.normalise_commune_code(frame[code_column])
     detected = year is None
     if detected:
@@ -767,19 +781,6 @@ def harmonise_communes(
     new = codes.map(report.set_index("code_ancien")["code_nouveau"])
     new = new.where(codes.notna(), codes)
 
-    data_cols = [c for c in frame.columns if c not in {code_column, geom_col, *by}]
-    if additive is None:
-        additive = [
-            c for c in data_cols
-            if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
-        ]
-    else:
-        additive = list(additive)
-        schema.require_columns(frame, additive, what="frame to harmonise (additive=)")
-        bad = [c for c in additive if not pd.api.types.is_numeric_dtype(frame[c])]
-        if bad:
-            raise SchemaError(f"additive column(s) {bad} are not numeric")
-    others = [c for c in data_cols if c not in additive]
 
     work = pd.DataFrame(frame.drop(columns=[geom_col] if geom_col else []))
     work[code_column] = new.astype("string")

@@ -235,7 +235,7 @@ def test_bad_arguments(tmp_path):
     with pytest.raises(SchemaError, match="code_insee"):
         harmonise_communes(frame, movements=m, code_column="code_insee")
     with pytest.raises(SchemaError, match="not numeric"):
-        harmonise_communes(frame, movements=m, year=2018, additive=["nom"])
+        harmonise_communes(frame, movements=m, additive=["nom"])  # before any detection
     with pytest.raises(SchemaError, match="com_av"):
         harmonise_communes(frame, movements=m.drop(columns="com_av"))
     with pytest.raises(DataFormatError, match="year"):
