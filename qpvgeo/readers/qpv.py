@@ -130,12 +130,15 @@ def _normalise_code_lists(lists: pd.Series) -> pd.Series:
     """normalise_commune_code on every item of a Series of lists, in one vectorised pass."""
     flat = lists.explode()
     codes = schema.normalise_commune_code(flat.dropna().astype("string"))
-    grouped = codes.groupby(level=0, sort=False).agg(list)
-    return grouped.reindex(lists.index).map(lambda v: v if isinstance(v, list) else [])
+    grouped = codes.groupby(level=0, sort=False).agg(list).reindex(lists.index)
+    # dtype=object: pandas 3 would store lists as a pyarrow list column, whose items come
+    # back as numpy arrays (and `if xs` on an empty array raises).
+    return pd.Series([list(v) if isinstance(v, list | np.ndarray) else [] for v in grouped],
+                     index=lists.index, dtype=object)
 
 
 def _join(items: list[str]) -> object:
-    return ", ".join(items) if items else pd.NA
+    return ", ".join(items) if len(items) else pd.NA
 
 
 def read_qpv(
@@ -227,7 +230,7 @@ def read_qpv(
             schema.NOM_QPV: names.astype("string"),
             schema.MILLESIME: pd.array([millesime] * len(raw), dtype="Int64"),
             schema.CODE_DEPARTEMENT: codes.map(schema.departement_of_qpv).astype("string"),
-            schema.CODE_COMMUNE: com_lists.map(lambda xs: xs[0] if xs else pd.NA).astype("string"),
+            schema.CODE_COMMUNE: com_lists.map(lambda xs: xs[0] if len(xs) else pd.NA).astype("string"),
             CODES_COMMUNES: com_lists.map(_join).astype("string"),
             NOMS_COMMUNES: comname_lists.map(_join).astype("string"),
         },
