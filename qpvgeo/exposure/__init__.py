@@ -32,6 +32,13 @@ from qpvgeo.exposure._core import (
     surroundings,
 )
 from qpvgeo.exposure._registry import FAMILIES, LAYERS, Layer, MapStyle, Registry
+from qpvgeo.exposure.access import (
+    education_access,
+    employment_access,
+    service_access,
+    station_access,
+)
+from qpvgeo.exposure.energy import dpe_exposure, heat_network_exposure, heat_network_iris
 
 __all__ = [
     "FAMILIES",
@@ -44,12 +51,19 @@ __all__ = [
     "air_exposure",
     "compare_to_surroundings",
     "describe_exposure_columns",
+    "dpe_exposure",
+    "education_access",
+    "employment_access",
     "exposure_profile",
     "flood_exposure",
     "green_space_access",
     "heat_exposure",
+    "heat_network_exposure",
+    "heat_network_iris",
     "industrial_exposure",
     "noise_exposure",
+    "service_access",
+    "station_access",
     "surroundings",
 ]
 

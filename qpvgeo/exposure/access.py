@@ -55,7 +55,8 @@ from qpvgeo import schema
 from qpvgeo.errors import QpvgeoError, SchemaError
 from qpvgeo.readers.services import ACCESS_GROUPS
 
-__all__ = ["education_access", "service_access", "station_access"]
+__all__ = ["access_columns", "education_access", "employment_access", "service_access",
+           "station_access"]
 
 #: Candidates handed to a ``router``: facilities within this factor of the straight-line
 #: nearest distance, plus :data:`_ROUTER_SLACK` metres.
@@ -360,8 +361,25 @@ def education_access(
 ) -> pd.DataFrame:
     """:func:`service_access` to collèges and lycées (``acces_education`` layer).
 
-    ``establishments`` from :func:`qpvgeo.readers.services.read_education_establishments`
-    (or the BPE); adds the éducation prioritaire of the nearest collège.
+    Adds the éducation prioritaire of the nearest collège when the establishments carry it.
+
+    Parameters
+    ----------
+    zones : geopandas.GeoDataFrame
+        Polygons with a ``key`` column.
+    establishments : geopandas.GeoDataFrame
+        From :func:`qpvgeo.readers.services.read_education_establishments` (or the BPE).
+    key : str
+        Zone identifier column.
+    base : geopandas.GeoDataFrame, optional
+        Population base (see :func:`service_access`).
+    **options
+        Any option of :func:`service_access` (``distances``, ``coverage``, ``router``…).
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`service_access`.
 
     Examples
     --------
@@ -385,7 +403,25 @@ def station_access(
     zones: gpd.GeoDataFrame, stations: gpd.GeoDataFrame, *,
     key: str = schema.CODE_QPV, base: gpd.GeoDataFrame | None = None, **options: Any,
 ) -> pd.DataFrame:
-    """:func:`service_access` to railway stations (``acces_gares`` layer).
+    """:func:`service_access` to railway stations (``acces_gares`` layer), 500 m to 2 km.
+
+    Parameters
+    ----------
+    zones : geopandas.GeoDataFrame
+        Polygons with a ``key`` column.
+    stations : geopandas.GeoDataFrame
+        From :func:`qpvgeo.readers.services.read_stations` or the BPE (E107–E109).
+    key : str
+        Zone identifier column.
+    base : geopandas.GeoDataFrame, optional
+        Population base (see :func:`service_access`).
+    **options
+        Any option of :func:`service_access` (``distances``, ``coverage``, ``router``…).
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`service_access`.
 
     Examples
     --------
@@ -401,3 +437,118 @@ def station_access(
     options.setdefault("layer", "acces_gares")
     options.setdefault("distances", (500, 1000, 2000))
     return service_access(zones, stations, key=key, base=base, **options)
+
+
+def employment_access(
+    zones: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, *,
+    key: str = schema.CODE_QPV, base: gpd.GeoDataFrame | None = None, **options: Any,
+) -> pd.DataFrame:
+    """:func:`service_access` to France Travail agencies and CFA (``acces_emploi`` layer).
+
+
+    Parameters
+    ----------
+    zones : geopandas.GeoDataFrame
+        Polygons with a ``key`` column.
+    facilities : geopandas.GeoDataFrame
+        From :func:`qpvgeo.readers.services.read_bpe` (TYPEQU A122, C601, C605).
+    key : str
+        Zone identifier column.
+    base : geopandas.GeoDataFrame, optional
+        Population base (see :func:`service_access`).
+    **options
+        Any option of :func:`service_access` (``distances``, ``coverage``, ``router``…).
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`service_access`.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import Point, box
+    >>> z = gpd.GeoDataFrame({"code_qpv": ["QP059001"]}, geometry=[box(0, 0, 100, 100)],
+    ...                      crs=2154)
+    >>> f = gpd.GeoDataFrame({"groupe": ["France Travail"]}, geometry=[Point(50, 2050)],
+    ...                      crs=2154)
+    >>> r = employment_access(z, f, coverage=["59"])
+    >>> float(r["part_surface_france_travail_1000m"].iloc[0])
+    0.0
+    """
+    options.setdefault("groups", ("france_travail", "cfa"))
+    options.setdefault("layer", "acces_emploi")
+    return service_access(zones, facilities, key=key, base=base, **options)
+
+
+# -- column catalogue -----------------------------------------------------------------------
+
+#: French name of each access group, with its article: (au/à la…, un/une…, plural).
+_NAMES: dict[str, tuple[str, str, str]] = {
+    "college": ("au collège le plus proche", "d'un collège", "collèges"),
+    "lycee_general": ("au lycée général et technologique le plus proche",
+                      "d'un lycée général et technologique", "lycées GT (et polyvalents)"),
+    "lycee_professionnel": ("au lycée professionnel le plus proche",
+                            "d'un lycée professionnel", "lycées professionnels (et polyvalents)"),
+    "cfa": ("au CFA le plus proche", "d'un CFA", "CFA"),
+    "france_travail": ("à l'agence France Travail la plus proche", "d'une agence France Travail",
+                       "agences France Travail"),
+    "gare": ("à la gare la plus proche", "d'une gare", "gares"),
+    "arret_transport": ("à l'arrêt de transport en commun le plus proche",
+                        "d'un arrêt de transport en commun", "arrêts de transport en commun"),
+}
+
+
+def access_columns(layer: str, slugs: Sequence[str], *, source: str,
+                   distances: Sequence[float] = (500, 1000, 2000)) -> tuple:
+    """Column catalogue entries (:class:`qpvgeo.schema.Column`) of an access layer.
+
+    Examples
+    --------
+    >>> cols = access_columns("acces_gares", ["gare"], source="SNCF")
+    >>> next(c.label for c in cols if c.name == "part_population_gare_1000m")
+    "Part des habitants à moins de 1000 m d'une gare"
+    """
+    from qpvgeo.schema import Column
+
+    cols = [Column(f"part_couverte_{layer}", "Part de la zone couverte par la couche", "%",
+                   kind="share", source=source,
+                   description="1 quand le fichier d'équipements couvre la zone, 0 sinon")]
+    for slug in slugs:
+        to, of, plural = _NAMES[slug]
+        cols.append(Column(f"distance_{slug}_m", f"Distance moyenne {to}", "m", kind="distance",
+                           direction=1, decimals=0, source=source,
+                           description=f"distance à vol d'oiseau {to}, moyenne pondérée par "
+                           "la population (sinon la surface) de la zone"))
+        for d in distances:
+            s = _slug_d(d)
+            cols.append(Column(f"part_population_{slug}_{s}",
+                               f"Part des habitants à moins de {d:g} m {of}", "%",
+                               kind="share", direction=-1, source=source))
+            cols.append(Column(f"part_surface_{slug}_{s}",
+                               f"Part de la surface à moins de {d:g} m {of}", "%",
+                               kind="share", direction=-1, source=source))
+            cols.append(Column(f"n_{slug}_{s}", f"Nombre de {plural} à moins de {d:g} m",
+                               "", kind="count", direction=-1, decimals=0, source=source))
+        cols.append(Column(rf"part_(population|surface)_{slug}_\d+(_\d+)?m",
+                           f"Part à distance donnée {of}", "%", kind="share", direction=-1,
+                           source=source, pattern=True))
+        cols.append(Column(rf"n_{slug}_\d+(_\d+)?m", f"Nombre de {plural} à distance donnée",
+                           "", kind="count", direction=-1, decimals=0, source=source,
+                           pattern=True))
+        if slug == "college":
+            for w, who in (("population", "habitants"), ("surface", "la surface")):
+                cols.append(Column(f"part_{w}_college_rep_plus",
+                                   f"Part des {who} dont le collège le plus proche est REP+"
+                                   if w == "population" else
+                                   "Part de la surface dont le collège le plus proche est REP+",
+                                   "%", kind="share", source=source))
+                cols.append(Column(f"part_{w}_college_rep",
+                                   f"Part des {who} dont le collège le plus proche est REP"
+                                   if w == "population" else
+                                   "Part de la surface dont le collège le plus proche est REP",
+                                   "%", kind="share", source=source))
+            cols.append(Column(r"n_colleges_rep_plus_\d+(_\d+)?m",
+                               "Collèges REP+ à distance donnée de la zone", "", kind="count",
+                               decimals=0, source=source, pattern=True))
+    return tuple(cols)

@@ -208,6 +208,13 @@ def read_heat_network_co2(path: PathLike) -> pd.DataFrame:
 def read_iris_contours(path: PathLike, *, crs: object | None = None) -> gpd.GeoDataFrame:
     """Read IRIS polygons with their code (IGN CONTOURS-IRIS or any layer with ``code_iris``).
 
+    Parameters
+    ----------
+    path : path-like
+        Shapefile, GeoPackage or GeoJSON with ``CODE_IRIS`` (or ``code_iris``).
+    crs : optional
+        CRS of a layer that declares none.
+
     Returns
     -------
     geopandas.GeoDataFrame
@@ -237,7 +244,8 @@ def read_iris_contours(path: PathLike, *, crs: object | None = None) -> gpd.GeoD
         raise SchemaError(f"{path}: no CODE_IRIS column; columns: {list(cols)}")
     codes = _iris(frame[code])
     if codes.duplicated().any():
-        raise DataFormatError(f"{path}: duplicated IRIS codes {codes[codes.duplicated()].tolist()[:5]}")
+        dup = codes[codes.duplicated()].tolist()[:5]
+        raise DataFormatError(f"{path}: duplicated IRIS codes {dup}")
     name = find_column(cols, ["nom_iris"])
     com = find_column(cols, ["insee_com", "code_commune", "depcom"])
     geoms = np.asarray(frame.geometry.array, dtype=object)

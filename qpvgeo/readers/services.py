@@ -377,6 +377,13 @@ def read_stations(path: PathLike, *, passengers_only: bool = True) -> gpd.GeoDat
     are kept. ``liste-des-gares`` has no commune code, so its coverage is not known:
     pass ``coverage=`` to the indicator.
 
+    Parameters
+    ----------
+    path : path-like
+        One of the SNCF files above.
+    passengers_only : bool
+        With ``liste-des-gares``, keep the points open to passengers only.
+
     Returns
     -------
     geopandas.GeoDataFrame
