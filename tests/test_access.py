@@ -233,3 +233,16 @@ def test_stations_of_amiens_weighted_by_the_filosofi_grid(hdf, shared_data):
     # Elbeuf-Lescouvé: weighting by people moves the mean from 946 m (area) to 1,030 m
     assert area.loc["QN08010N", "distance_gare_m"] == pytest.approx(945.5, abs=2.0)
     assert people.loc["QN08010N", "distance_gare_m"] == pytest.approx(1029.9, abs=3.0)
+
+
+@pytest.mark.slow
+def test_access_notebook_on_real_data(shared_data, tmp_path):
+    from test_notebooks import _execute, _text  # the runner of tests/test_notebooks.py
+
+    text = _text(_execute("04_acces_transition", tmp_path, data_dir=str(shared_data)))
+    assert "QPV couverts (collèges) : 158 sur 204" in text
+    assert "Distance médiane au collège le plus proche : 776 m (environs : 846 m)" in text
+    assert "QPV ayant un collège REP+ à moins de 500 m : 32" in text
+    assert "IRIS desservis par un réseau : 46 sur 110" in text
+    assert (tmp_path / "processed" / "04_acces_college.png").is_file()
+
