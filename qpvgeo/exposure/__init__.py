@@ -17,21 +17,15 @@ Examples
 
 from __future__ import annotations
 
-from qpvgeo.exposure._core import (
-    HEAT_CLASSES,
-    LCZ_HEAT_CLASS,
-    air_exposure,
-    compare_to_surroundings,
-    describe_exposure_columns,
-    exposure_profile,
-    flood_exposure,
-    green_space_access,
-    heat_exposure,
-    industrial_exposure,
-    noise_exposure,
-    surroundings,
-)
+from qpvgeo.exposure._profile import describe_exposure_columns, exposure_profile
 from qpvgeo.exposure._registry import FAMILIES, LAYERS, Layer, MapStyle, Registry
+from qpvgeo.exposure._surroundings import compare_to_surroundings, surroundings
+from qpvgeo.exposure.air import air_exposure
+from qpvgeo.exposure.flood import flood_exposure
+from qpvgeo.exposure.green import green_space_access
+from qpvgeo.exposure.heat import HEAT_CLASSES, LCZ_HEAT_CLASS, heat_exposure
+from qpvgeo.exposure.noise import noise_exposure
+from qpvgeo.exposure.sites import industrial_exposure
 
 __all__ = [
     "FAMILIES",
