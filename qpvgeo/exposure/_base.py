@@ -36,6 +36,8 @@ class _Zones:
     geoms: np.ndarray
     area: np.ndarray
     official: np.ndarray | None  # official population of each zone, when the zones carry one
+    # The run's population base (exposure_profile computes it once and attaches it).
+    ctx: _PopulationContext | None = None
 
 
 def _polygonal(geoms: np.ndarray) -> np.ndarray:
@@ -250,7 +252,9 @@ def _population_of(
             src, target, columns=(col, *extra_values), method=method, qpv=qpv
         ).rename(columns={col: "population"})
     else:
-        values = {"population": pd.to_numeric(source[col], errors="coerce").fillna(0.0)}
+        # A polygon without a population is unknown, not empty: the zones it touches get
+        # NaN (as with a NaN grid cell), never a count that silently leaves it out.
+        values = {"population": pd.to_numeric(source[col], errors="coerce")}
         src = gpd.GeoDataFrame(
             {k: np.asarray(v, dtype=float) for k, v in {**values, **extra_values}.items()},
             geometry=source.geometry.array,
@@ -273,6 +277,8 @@ def _population_context(zones: _Zones, population, method: str, *,
                         ancillary: gpd.GeoDataFrame | None = None) -> _PopulationContext:
     if population is None:
         return _PopulationContext(None, method)
+    if zones.ctx is not None and zones.ctx.population is population:
+        return zones.ctx  # computed once by exposure_profile for this run
     qpv = None
     if method == "calibrated":
         # The calibrated estimator needs the QPV contours; for QPV zones they are the zones.
@@ -399,15 +405,20 @@ def _weighted_by_population(
     ctx: _PopulationContext,
     source_values: Callable[[np.ndarray], np.ndarray],
     names: Sequence[str],
-) -> np.ndarray:
+    *,
+    above: Sequence[tuple[str, str, float]] | None = None,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Population-weighted zone means: sum(pop x value) / sum(pop), both through interpolate.
 
     ``source_values(population_polygons)`` gives the value of each population polygon
     (grid cell); the products pop x value are transferred to the zones exactly like the
-    population itself, so the weighting follows the same estimator.
+    population itself, so the weighting follows the same estimator. With ``above``
+    (``(name, variable, threshold)`` triples) the share of the population living in
+    cells whose value is strictly above the threshold is returned too, as
+    ``(means, shares)``, from the same single interpolation.
     """
     source, col, _ = _population_source(ctx.population)
-    pop = pd.to_numeric(source[col], errors="coerce").fillna(0.0).to_numpy()
+    pop = pd.to_numeric(source[col], errors="coerce").to_numpy(dtype=float)
     vals = source_values(np.asarray(source.geometry.array, dtype=object))
     extra = {}
     for j, name in enumerate(names):
@@ -415,11 +426,32 @@ def _weighted_by_population(
         # A cell without a value must not pull the mean to 0: it leaves numerator and weight.
         extra[f"_w_{name}"] = np.where(np.isnan(v), 0.0, pop)
         extra[f"_pv_{name}"] = np.where(np.isnan(v), 0.0, pop * np.nan_to_num(v))
+    for k, (_, var, t) in enumerate(above or ()):
+        v = vals[:, list(names).index(var)]
+        extra[f"_above_{k}"] = np.where(np.isnan(v), 0.0, pop * (np.nan_to_num(v) > t))
     est = _population_of(zones.geoms, zones.index, ctx.population, method=ctx.method,
                          extra=extra, qpv=ctx.qpv)
     out = np.full((len(zones.geoms), len(names)), np.nan)
+    shares = np.full((len(zones.geoms), len(above or ())), np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         for j, name in enumerate(names):
             w = est[f"_w_{name}"].to_numpy()
             out[:, j] = np.where(w > 0, est[f"_pv_{name}"].to_numpy() / w, np.nan)
-    return out
+        for k, (_, var, _) in enumerate(above or ()):
+            w = est[f"_w_{var}"].to_numpy()
+            shares[:, k] = np.where(w > 0, np.minimum(est[f"_above_{k}"].to_numpy() / w, 1.0),
+                                    np.nan)
+    if above is None:
+        return out
+    return out, shares
+
+
+def zones_population(zones: _Zones, ctx: _PopulationContext) -> np.ndarray:
+    """Population of each zone: official when the zones carry it, else the base estimate."""
+    return zones.official if zones.official is not None else ctx.zone_total
+
+
+def declared_extent(data: Any, **_: Any) -> Any:
+    """The coverage a reader (or the caller) attached as ``data.attrs["couverture"]``."""
+    attrs = getattr(data, "attrs", None) or {}
+    return attrs.get("couverture")

@@ -21,6 +21,7 @@ from qpvgeo.exposure._base import (
     _polygonal,
     _prepare_zones,
     _repair,
+    _Zones,
 )
 
 # -- surroundings -------------------------------------------------------------------------
@@ -37,10 +38,15 @@ def surroundings(
 ) -> gpd.GeoDataFrame:
     """The urban surroundings of each zone, without any QPV.
 
-    ``how="ring"``: the ring of width ``ring`` metres around the zone; ``how="rest_of_commune"``:
-    the zone's commune (``code_commune`` of the zone matched to ``communes``, else the
-    commune holding most of its area). Every QPV of ``qpv`` (default: the zones
-    themselves) is removed, so the surroundings hold no priority neighbourhood.
+    ``how="ring"``: the ring of width ``ring`` metres around the zone;
+    ``how="rest_of_commune"``: the zone's commune (``code_commune`` of the zone matched to
+    ``communes``, else the commune holding most of its area); ``how="unite_urbaine"``: the
+    communes of the zone's *unité urbaine* (``communes`` with a ``code_unite_urbaine``
+    column); ``how=<GeoDataFrame or geometry>``: a comparison zone the user gives, as in
+    Géoclip — one zone for every QPV, or one per QPV when it carries the ``key`` column.
+    Every QPV of ``qpv`` is removed — pass **every QPV of the geography** (all 1,296 of
+    2015, or the 1,609 of 2024), not only those studied, so that the surroundings hold no
+    priority neighbourhood; default: the zones themselves.
 
     Returns
     -------
@@ -58,14 +64,15 @@ def surroundings(
     """
     z = _prepare_zones(zones, key)
     others = z.geoms if qpv is None else _prepare_zones(qpv, key).geoms
-    all_qpv = shapely.union_all(others)
-    if how == "ring":
+    if not isinstance(how, str):
+        base = _given_zone(how, z, key)
+    elif how == "ring":
         if ring <= 0:
             raise QpvgeoError(f"ring must be a positive distance in metres, got {ring}")
         base = shapely.buffer(z.geoms, ring, quad_segs=_QUAD_SEGS)
-    elif how == "rest_of_commune":
+    elif how in ("rest_of_commune", "unite_urbaine"):
         if communes is None:
-            raise QpvgeoError("surroundings(how='rest_of_commune') needs communes=")
+            raise QpvgeoError(f"surroundings(how={how!r}) needs communes=")
         com = _check_geodataframe(communes, what="communes")
         schema.require_columns(com, [schema.CODE_COMMUNE], what="communes")
         cgeoms = _repair(np.asarray(com.geometry.array, dtype=object), what="communes")
@@ -88,11 +95,68 @@ def surroundings(
                 f"communes: no commune found for zones {z.index[missing].tolist()[:10]}"
             )
         base = cgeoms[best]
+        if how == "unite_urbaine":
+            schema.require_columns(com, [UNITE_URBAINE], what="communes")
+            uu = com[UNITE_URBAINE].astype("string").to_numpy(dtype=object)
+            wanted_uu = uu[best]
+            unknown = [z.index[k] for k, u in enumerate(wanted_uu) if not isinstance(u, str)]
+            if unknown:
+                raise SchemaError(
+                    f"communes: no {UNITE_URBAINE!r} for the communes of zones {unknown[:10]}"
+                )
+            merged = {u: shapely.union_all(cgeoms[uu == u]) for u in set(wanted_uu)}
+            base = np.array([merged[u] for u in wanted_uu], dtype=object)
     else:
-        raise QpvgeoError(f"how must be 'ring' or 'rest_of_commune', got {how!r}")
-    geoms = shapely.difference(base, all_qpv)
+        raise QpvgeoError(
+            "how must be 'ring', 'rest_of_commune', 'unite_urbaine' or a comparison zone "
+            f"(GeoDataFrame or geometry), got {how!r}"
+        )
+    geoms = _minus_all(base, others)
     geoms = _polygonal(geoms) if (~shapely.is_valid(geoms)).any() else geoms
     return gpd.GeoDataFrame({key: z.index.to_numpy()}, geometry=geoms, crs=schema.CRS)
+
+
+#: Column of ``communes`` naming the INSEE unité urbaine of each commune.
+UNITE_URBAINE = "code_unite_urbaine"
+
+
+def _given_zone(zone: Any, z: _Zones, key: str) -> np.ndarray:
+    """The comparison zone of each zone: one for all, or matched on ``key``."""
+    from qpvgeo.exposure._coverage import as_geometry
+
+    if isinstance(zone, gpd.GeoDataFrame) and key in zone.columns:
+        frame = _check_geodataframe(zone, what="comparison zone")
+        by_key = {
+            k: as_geometry(g, what="comparison zone")
+            for k, g in frame.groupby(frame[key].astype("string"))
+        }
+        missing = [k for k in z.index if k not in by_key]
+        if missing:
+            raise SchemaError(f"comparison zone: no zone for {key} {missing[:10]}")
+        return np.array([by_key[k] for k in z.index], dtype=object)
+    geom = as_geometry(zone, what="comparison zone")
+    return np.array([geom] * len(z.geoms), dtype=object)
+
+
+def _minus_all(base: np.ndarray, qpv: np.ndarray) -> np.ndarray:
+    """Each polygon of ``base`` minus every QPV it meets (not a national union: the
+    difference with one multipolygon of all France's QPV would cost each ring the whole
+    country's vertices)."""
+    out = np.asarray(base, dtype=object).copy()
+    if not len(qpv) or not len(out):
+        return out
+    bi, qi = STRtree(qpv).query(out, predicate="intersects")
+    if not len(bi):
+        return out
+    order = np.argsort(bi, kind="stable")
+    bi, qi = bi[order], qi[order]
+    # Rank of each pair within its ring: round k removes every ring's k-th QPV at once.
+    start = np.r_[0, np.flatnonzero(np.diff(bi)) + 1]
+    rank = np.arange(len(bi)) - np.repeat(start, np.diff(np.r_[start, len(bi)]))
+    for k in range(int(rank.max()) + 1):
+        sel = rank == k
+        out[bi[sel]] = shapely.difference(out[bi[sel]], qpv[qi[sel]])
+    return out
 
 
 #: Columns compared with the surroundings by default: shares, means, scores (not counts,
@@ -139,6 +203,7 @@ def compare_to_surroundings(
     >>> import geopandas as gpd
     >>> from shapely.geometry import box
     >>> z = gpd.GeoDataFrame({"code_qpv": ["QP059001"]}, geometry=[box(0, 0, 100, 100)], crs=2154)
+    >>> from qpvgeo.exposure import flood_exposure
     >>> f = gpd.GeoDataFrame(geometry=[box(0, -1000, 50, 1000)], crs=2154)
     >>> r = compare_to_surroundings(flood_exposure, z, ring=100, flood=f)
     >>> # 0.5 of the zone is flooded, 10,000 m² of the 71,416 m² ring (0.14): ratio 3.57

@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from qpvgeo import schema
 from qpvgeo.exposure._base import (
@@ -18,6 +21,7 @@ from qpvgeo.exposure._base import (
     _population_context,
     _prepare_layer,
     _prepare_zones,
+    declared_extent,
 )
 
 # -- flood --------------------------------------------------------------------------------
@@ -95,3 +99,37 @@ def flood_exposure(
         pieces = {"": _dissolve(_near(layer, z))}
     out = _measure_inside(z, pieces, stem="inondable", ctx=ctx)
     return _frame(_population_columns(out, z, ctx), z, layer="flood")
+
+
+#: Extent where a flood layer holds data: attached by the caller or a reader as
+#: ``flood.attrs["couverture"]`` (the TRI perimeter, its communes); else the hull.
+flood_extent = declared_extent
+
+_SCENARIO_WORDS = {"frequent": "fréquent", "moyen": "moyen", "extreme": "extrême"}
+
+
+def scenario_words(group: str | None) -> str:
+    """`` (scénario moyen)`` for a scenario group of a column name, ``""`` for none.
+
+    Examples
+    --------
+    >>> scenario_words("extreme"), scenario_words(None)
+    (' (scénario extrême)', '')
+    """
+    if not group:
+        return ""
+    return f" (scénario {_SCENARIO_WORDS.get(group, group)})"
+
+
+def demo_layer(base: Any) -> gpd.GeoDataFrame:
+    """Nested flood extents along the demo territory's river (the rarer, the wider)."""
+    x0, y0 = base.territory.bounds[:2]
+    t = np.linspace(0, 12, 60)
+    river = shapely.LineString(
+        np.column_stack([t * 1000 + x0, (4.3 + 0.7 * np.sin(t / 1.6)) * 1000 + y0])
+    )
+    widths = {"frequent": 90.0, "moyen": 250.0, "extreme": 520.0}
+    return gpd.GeoDataFrame(
+        {schema.SCENARIO: list(widths)},
+        geometry=[shapely.buffer(river, w) for w in widths.values()], crs=schema.CRS,
+    )

@@ -125,3 +125,23 @@ def green_space_access(
     frame = _frame(_population_columns(out, z, ctx), z, layer="green_spaces")
     frame.attrs.update(distance=distance, min_area=min_area)
     return frame
+
+
+def demo_layer(base: Any) -> gpd.GeoDataFrame:
+    """Four green spaces of the demo territory, one below the WHO 0.5 ha threshold."""
+    x0, y0 = base.territory.bounds[:2]
+
+    def poly(coords):
+        return shapely.Polygon(np.asarray(coords, dtype=float) * 1000.0 + (x0, y0))
+
+    geoms = [
+        poly([(7.9, 5.9), (8.6, 6.1), (8.5, 6.7), (7.8, 6.6)]),       # Parc des Berges
+        poly([(5.0, 6.0), (5.07, 6.0), (5.07, 6.05), (5.0, 6.05)]),    # square, 0.35 ha
+        poly([(1.0, 2.8), (1.6, 2.8), (1.6, 3.3), (1.0, 3.3)]),        # Bois du Bourg
+        poly([(6.0, 6.6), (6.4, 6.6), (6.4, 6.9), (6.0, 6.9)]),        # Jardin public
+    ]
+    return gpd.GeoDataFrame(
+        {schema.NOM_ESPACE_VERT: ["Parc des Berges", "Square du Port", "Bois du Bourg",
+                                  "Jardin public"]},
+        geometry=geoms, crs=schema.CRS,
+    )

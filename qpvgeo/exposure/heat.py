@@ -8,6 +8,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from qpvgeo import schema
 from qpvgeo.errors import SchemaError
@@ -21,6 +22,7 @@ from qpvgeo.exposure._base import (
     _prepare_zones,
     _weighted_by_population,
     _zonal_mean,
+    declared_extent,
 )
 
 HEAT_CLASSES: tuple[str, ...] = ("faible", "moyenne", "forte")
@@ -174,3 +176,49 @@ def heat_exposure(
             z.area > 0, np.minimum(covered / z.area, 1.0), np.nan
         )
     return _frame(_population_columns(out, z, ctx), z, layer="heat")
+
+
+def heat_extent(data: Any, **_: Any) -> Any:
+    """A heat layer covers its own polygons (the IRIS or LCZ it scores), nothing beyond.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> h = gpd.GeoDataFrame({"score_chaleur": [0.5, 0.2]},
+    ...                      geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1)], crs=2154)
+    >>> heat_extent(h).area
+    2.0
+    """
+    declared = declared_extent(data)
+    if declared is not None:
+        return declared
+    frame = schema.to_canonical_crs(data, what="heat")
+    geoms = np.asarray(frame.geometry.array, dtype=object)
+    geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
+    return shapely.union_all(shapely.make_valid(geoms)) if len(geoms) else shapely.Polygon()
+
+
+def class_words(group: str) -> str:
+    """The French heat class of a column group (``forte``…), as it is."""
+    return group
+
+
+def demo_layer(base: Any) -> gpd.GeoDataFrame:
+    """IRIS-like 2 km blocks cut by the demo communes, with a heat score (0–1)."""
+    x0, y0, x1, y1 = base.territory.bounds
+    xs = np.arange(x0, x1, 2000.0)
+    ys = np.arange(y0, y1, 2000.0)
+    x, y = (a.ravel() for a in np.meshgrid(xs, ys))
+    blocks = gpd.GeoDataFrame(geometry=shapely.box(x, y, x + 2000, y + 2000), crs=schema.CRS)
+    iris = gpd.overlay(blocks, base.communes, how="intersection", keep_geom_type=True)
+    iris = iris.sort_values([schema.CODE_COMMUNE]).reset_index(drop=True)
+    iris["code_iris"] = iris[schema.CODE_COMMUNE] + (
+        iris.groupby(schema.CODE_COMMUNE).cumcount() + 1
+    ).astype(str).str.zfill(4)
+    c = iris.geometry.centroid
+    kx, ky = (c.x - x0) / 1000, (c.y - y0) / 1000
+    # Mineral, dense blocks near the urban cores are the most heat-vulnerable.
+    score = 0.15 + 0.7 * np.exp(-((kx - 4.8) ** 2 + (ky - 5.4) ** 2) / 6.0) + 0.1 * (ky > 4)
+    iris[schema.SCORE_CHALEUR] = np.round(np.clip(score, 0, 1), 3)
+    return iris[["code_iris", schema.CODE_COMMUNE, schema.SCORE_CHALEUR, "geometry"]]

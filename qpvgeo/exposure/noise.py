@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -122,3 +124,52 @@ def noise_exposure(
             pieces[f"{s}_{i}"] = _dissolve(geoms[in_group & keep & np.isnan(lmin)])
     out = _measure_inside(z, pieces, stem="bruit", ctx=ctx)
     return _frame(_population_columns(out, z, ctx), z, layer="noise")
+
+
+#: The limit values of the type C maps (arrêté du 4 avril 2006), dB(A): road Lden 68 /
+#: Ln 62, conventional rail Lden 73 / Ln 65, airports Lden 55, industry Lden 71 / Ln 60.
+#: Type A maps give bands from Lden 55 (Ln 50) up: WHO Europe's 2018 guideline for road
+#: noise (Lden 53 dB) lies below the lowest mapped band and cannot be computed from them.
+LIMIT_VALUES: dict[str, dict[str, float]] = {
+    "route": {"lden": 68.0, "ln": 62.0},
+    "fer": {"lden": 73.0, "ln": 65.0},
+    "aerien": {"lden": 55.0},
+    "industrie": {"lden": 71.0, "ln": 60.0},
+}
+_SOURCE_WORDS = {"route": "routier", "fer": "ferroviaire", "aerien": "aérien",
+                 "industrie": "industriel"}
+
+
+def noise_words(group: str) -> str:
+    """French words for the ``<source>_<indicateur>_<niveau>`` group of a noise column.
+
+    Examples
+    --------
+    >>> noise_words("route_lden_68")
+    'routier, Lden ≥ 68 dB(A)'
+    """
+    import re
+
+    m = re.match(r"^([a-z]+)_(lden|ln)(?:_(\d+(?:_\d+)?))?$", group or "")
+    if not m:
+        return group
+    src = _SOURCE_WORDS.get(m.group(1), m.group(1))
+    ind = "Lden" if m.group(2) == "lden" else "Ln"
+    level = f" ≥ {m.group(3).replace('_', ',')} dB(A)" if m.group(3) else ""
+    return f"{src}, {ind}{level}"
+
+
+def demo_layer(base: Any) -> gpd.GeoDataFrame:
+    """Type C exceedance zones of a road (Lden 68, Ln 62) and a railway (Lden 73)."""
+    x0, y0, x1, y1 = base.territory.bounds
+    road = shapely.LineString([(x0, 6.8e3 + y0), (x1, 5.36e3 + y0)])
+    rail = shapely.LineString([(x0 + 6.6e3, y0), (x0 + 6.6e3, y1)])
+    return gpd.GeoDataFrame(
+        {
+            schema.INDICATEUR_BRUIT: ["lden", "ln", "lden"],
+            schema.SOURCE_BRUIT: ["route", "route", "fer"],
+            schema.LDEN_MIN: [68.0, 62.0, 73.0],
+        },
+        geometry=[shapely.buffer(road, 160), shapely.buffer(road, 110),
+                  shapely.buffer(rail, 70)], crs=schema.CRS,
+    )

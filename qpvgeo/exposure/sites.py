@@ -47,6 +47,23 @@ def _seveso_levels(sites: gpd.GeoDataFrame) -> pd.Series | None:
     return lev
 
 
+def _seveso_tiers(sites: Any, levels: pd.Series | None) -> set[str]:
+    """The Seveso tiers the source lists. A list of upper-tier sites only (the national
+    priority extracts) says nothing about lower-tier sites: their counts are NA.
+
+    ``sites.attrs["seveso_tiers"]`` (set by a reader or the caller) says it outright;
+    otherwise a source lists the lower tier when it holds a lower-tier or a non-Seveso
+    site (then a full ICPE list), and the upper tier whenever it has a Seveso field.
+    """
+    declared = (getattr(sites, "attrs", None) or {}).get("seveso_tiers")
+    if declared is not None:
+        return set(declared)
+    if levels is None:
+        return set()
+    present = set(levels.dropna().unique())
+    return {"haut"} | ({"bas"} if present & {"bas", "non"} else set())
+
+
 def industrial_exposure(
     zones: gpd.GeoDataFrame,
     sites: gpd.GeoDataFrame,
@@ -83,7 +100,8 @@ def industrial_exposure(
         ``distance_site_m``, ``site_plus_proche``; with a ``seveso`` column also
         ``distance_seveso_haut_m``, ``seveso_haut_plus_proche``; per radius *r*:
         ``n_sites_<r>m`` and with Seveso levels ``n_seveso_haut_<r>m``,
-        ``n_seveso_bas_<r>m``; ``part_surface_sites_<r>m`` and with a population
+        ``n_seveso_bas_<r>m`` (NA when the source lists upper-tier sites only: see
+        ``_seveso_tiers``); ``part_surface_sites_<r>m`` and with a population
         ``part_population_sites_<r>m``, ``population_sites_<r>m``.
 
     Examples
@@ -103,6 +121,7 @@ def industrial_exposure(
     layer = _prepare_layer(sites, what="sites", zones=z, polygons=False, reach=rs[-1])
     ctx = _population_context(z, population, population_method, ancillary=ancillary)
     levels = _seveso_levels(layer)
+    tiers = _seveso_tiers(sites, levels)
     geoms = np.asarray(layer.geometry.array, dtype=object)
     label_col = next((c for c in (schema.CODE_SITE, schema.NOM_SITE) if c in layer.columns), None)
     labels = (
@@ -129,7 +148,10 @@ def industrial_exposure(
             lv = levels.fillna("").to_numpy(dtype=object)
             for level in ("haut", "bas"):
                 sel = lv[si] == level if len(si) else np.zeros(0, dtype=bool)
-                out[f"n_seveso_{level}_{lab}m"] = np.bincount(zi[sel], minlength=len(z.geoms))
+                counts = pd.array(np.bincount(zi[sel], minlength=len(z.geoms)), dtype="Int64")
+                if level not in tiers:
+                    counts[:] = pd.NA  # the source does not list this tier: unknown, not 0
+                out[f"n_seveso_{level}_{lab}m"] = counts
     for r in rs:
         near = _near(layer, z, r) if len(layer) else geoms
         reach = _dissolve(shapely.buffer(near, r, quad_segs=_QUAD_SEGS)) if len(near) else None
@@ -137,3 +159,21 @@ def industrial_exposure(
             _measure_inside(z, {f"{_label(r)}m": reach}, stem="sites", ctx=ctx, with_area=False)
         )
     return _frame(_population_columns(out, z, ctx), z, layer="sites")
+
+
+def demo_layer(base: Any) -> gpd.GeoDataFrame:
+    """Three fictitious industrial sites, one per Seveso tier (haut, bas, non)."""
+    x0, y0 = base.territory.bounds[:2]
+    pts = [(4.2e3 + x0, 6.9e3 + y0), (3.2e3 + x0, 0.5e3 + y0), (10.6e3 + x0, 2.2e3 + y0)]
+    return gpd.GeoDataFrame(
+        {
+            schema.CODE_SITE: ["DEMO-0001", "DEMO-0002", "DEMO-0003"],
+            schema.NOM_SITE: [
+                "Dépôt pétrolier de l'Estuaire (fictif)",
+                "Usine chimique Synthèse (fictive)",
+                "Plateforme logistique (fictive)",
+            ],
+            schema.SEVESO: ["haut", "bas", "non"],
+        },
+        geometry=shapely.points(pts), crs=schema.CRS,
+    )
