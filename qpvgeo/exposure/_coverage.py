@@ -65,20 +65,20 @@ def as_geometry(value: Any, *, what: str) -> shapely.Geometry:
 
 
 def layer_extent(
-    layer: Any, data: Any, given: Any = None, **options: Any
+    layer: Any, data: Any, given: Any = None, *, communes: Any = None, **options: Any
 ) -> tuple[shapely.Geometry, str]:
     """The coverage of ``data`` for the registered ``layer``, and how it was known.
 
     Best first: ``given`` (the caller's ``coverage=``); the layer's ``extent(data,
-    **options)`` or, for any layer, ``data.attrs["couverture"]`` (what a reader or the
-    caller attached); the convex hull of the layer's features, with a warning.
+    communes=communes, **options)`` or, for any layer, ``data.attrs["couverture"]``
+    (what a reader or the caller attached); the convex hull of the layer's features, with a warning.
     Returns ``(geometry, rule)``, ``rule`` one of ``"given"``, ``"source"``, ``"hull"``.
     """
     from qpvgeo.exposure._base import declared_extent
 
     if given is not None:
         return as_geometry(given, what=f"coverage of {layer.name!r}"), "given"
-    geom = layer.extent(data, **options) if layer.extent is not None else None
+    geom = layer.extent(data, communes=communes, **options) if layer.extent is not None else None
     if geom is None:
         geom = declared_extent(data)
     if geom is not None:

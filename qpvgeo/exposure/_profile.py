@@ -328,7 +328,9 @@ def exposure_profile(
         layer = LAYERS[name]
         lopts = {**dict(layer.options), **opts.get(name, {})}
         # Derived once per layer, for the QPV and their surroundings alike.
-        extent, rules[name] = layer_extent(layer, data, (coverage or {}).get(name), **lopts)
+        extent, rules[name] = layer_extent(
+            layer, data, (coverage or {}).get(name), communes=communes, **lopts
+        )
         values = _run_layer(layer, z, data, extent, lopts, run)
         if not any(c for c in values.columns if not c.startswith("part_couverte_")
                    and not c.startswith("part_population_couverte_")):

@@ -166,6 +166,10 @@ class Registry(Mapping[str, Layer]):
                 f"no exposure layer named {name!r}; known layers: {list(self._layers)}"
             ) from None
 
+    def __contains__(self, name: object) -> bool:
+        # Mapping.__contains__ catches KeyError only; __getitem__ raises a QpvgeoError.
+        return name in self._layers
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._layers)
 
