@@ -55,13 +55,13 @@ def test_population_weighting_moves_the_answer_to_where_people_live():
     # everybody lives in the far half: 600 + 250 = 850 m on average, nobody within 500 m
     base = gpd.GeoDataFrame({"population": [0.0, 300.0]},
                             geometry=[box(0, 0, 500, 100), box(500, 0, 1000, 100)], crs=2154)
-    r = service_access(z, f, coverage=["59"], base=base, step=10)
+    r = service_access(z, f, coverage=["59"], population=base, step=10)
     assert r["distance_gare_m"].item() == pytest.approx(850.0, abs=1.5)
     assert r["part_population_gare_500m"].item() == 0.0
     assert r["part_population_gare_1000m"].item() == pytest.approx(0.8, abs=0.011)
     # a zone where the base knows nobody: NA, not 0
     empty = gpd.GeoDataFrame({"population": [0.0]}, geometry=[box(0, 0, 1000, 100)], crs=2154)
-    assert service_access(z, f, coverage=["59"], base=empty).isna()["distance_gare_m"].item()
+    assert service_access(z, f, coverage=["59"], population=empty).isna()["distance_gare_m"].item()
 
 
 def test_coverage_gives_na_outside_and_zero_is_measured():
@@ -205,7 +205,7 @@ def test_population_weighted_distance_with_the_lille_iris_population(hdf, shared
                       [["code_iris", "population"]], on="code_iris")
     assert base["population"].sum() == pytest.approx(204_241, abs=1)  # SOURCE.md
     lille = qpv[qpv["code_commune"] == "59350"]
-    r = education_access(lille, schools, base=base)
+    r = education_access(lille, schools, population=base)
     assert r.attrs["base"] == "population"
     # Lille Nord-Est: 69 % of its inhabitants within 500 m of a collège, and for 76 % of
     # them the nearest collège is REP+ (72 % of its area: the population sits nearer it)
@@ -225,7 +225,7 @@ def test_stations_of_amiens_weighted_by_the_filosofi_grid(hdf, shared_data):
     amiens = qpv[qpv["code_commune"] == "80021"]
     assert len(amiens) == 7
     area = station_access(amiens, stations)
-    people = station_access(amiens, stations, base=grid)
+    people = station_access(amiens, stations, population=grid)
     # Amiens Nord lives 2.3 km from a station on average; only 11 % within 2 km
     assert people.loc["QN08003M", "distance_gare_m"] == pytest.approx(2326.8, abs=3.0)
     assert people.loc["QN08003M", "part_population_gare_2000m"] == pytest.approx(0.109,

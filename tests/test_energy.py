@@ -182,7 +182,7 @@ def test_residential_share_needs_the_total_consumption():
     base = gpd.GeoDataFrame({"population": [100.0]}, geometry=[box(0, 0, 50, 100)], crs=2154)
     halves = gpd.GeoDataFrame({"code_qpv": ["QN05901M", "QN05902M"]},
                               geometry=[box(0, 0, 50, 100), box(50, 0, 100, 100)], crs=2154)
-    by_pop = heat_network_exposure(halves, heat_network_iris(d, iris), base=base, step=5)
+    by_pop = heat_network_exposure(halves, heat_network_iris(d, iris), population=base, step=5)
     assert by_pop["chaleur_reseau_mwh"].tolist() == pytest.approx([300.0, 0.0])
 
 

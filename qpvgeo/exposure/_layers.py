@@ -203,35 +203,44 @@ from qpvgeo.readers import energy as _energy_readers  # noqa: E402
 from qpvgeo.readers import services as _services  # noqa: E402
 
 _ACCESS_COMPARABLE = (r"distance_.*_m", r"part_(population|surface)_.*")
+# exposure_profile clips the zones to the coverage and adds part_couverte_<couche> itself
+_CLIPPED = {"coverage": False}
 LAYERS.register(Layer(
     name="acces_education", label="Accès aux collèges et lycées", family="acces",
     indicator=_access.education_access, reader=_services.read_education_establishments,
     columns=_access.access_columns(
         "acces_education", ["college", "lycee_general", "lycee_professionnel"],
         source="Éducation nationale"),
-    comparable=_ACCESS_COMPARABLE, coverage="source",
+    comparable=_ACCESS_COMPARABLE, coverage="source", extent=_access.facility_extent,
+    options=_CLIPPED, headline=("distance_college_m",),
     thresholds={"distances_m": (500, 1000)},
-    style=MapStyle(kind="points", color="#6a3d9a", palette="Purples"),
+    style=MapStyle(kind="points", color="#6a3d9a", palette="Purples",
+                   legend="Collèges et lycées"),
     source="education_annuaire", publisher="Ministère de l'Éducation nationale",
+    demo=_access.demo_schools,
 ))
 LAYERS.register(Layer(
     name="acces_emploi", label="Accès à France Travail et aux CFA", family="acces",
     indicator=_access.employment_access, reader=_services.read_bpe,
     columns=_access.access_columns("acces_emploi", ["france_travail", "cfa"],
                                    source="INSEE, BPE"),
-    comparable=_ACCESS_COMPARABLE, coverage="source",
+    comparable=_ACCESS_COMPARABLE, coverage="source", extent=_access.facility_extent,
+    options=_CLIPPED, headline=("distance_france_travail_m",),
     thresholds={"distances_m": (500, 1000)},
-    style=MapStyle(kind="points", color="#b15928", palette="Oranges"),
+    style=MapStyle(kind="points", color="#b15928", palette="Oranges",
+                   legend="France Travail et CFA"),
     source="insee_bpe", publisher="INSEE, Base permanente des équipements",
+    demo=_access.demo_employment,
 ))
 LAYERS.register(Layer(
     name="acces_gares", label="Accès aux gares", family="acces",
     indicator=_access.station_access, reader=_services.read_stations,
     columns=_access.access_columns("acces_gares", ["gare"], source="SNCF"),
-    comparable=_ACCESS_COMPARABLE, coverage="source",
+    comparable=_ACCESS_COMPARABLE, coverage="source", extent=_access.facility_extent,
+    options=_CLIPPED, headline=("distance_gare_m",),
     thresholds={"distances_m": (500, 1000, 2000)},
-    style=MapStyle(kind="points", color="#1f78b4", palette="Blues"),
-    source="sncf_gares", publisher="SNCF Voyageurs",
+    style=MapStyle(kind="points", color="#1f78b4", palette="Blues", legend="Gares"),
+    source="sncf_gares", publisher="SNCF Voyageurs", demo=_access.demo_stations,
 ))
 LAYERS.register(Layer(
     name="reseaux_chaleur", label="Réseaux de chaleur", family="transition",
@@ -239,16 +248,18 @@ LAYERS.register(Layer(
     reader=_energy_readers.read_heat_network_deliveries,
     columns=_energy.HEAT_NETWORK_COLUMNS,
     comparable=(r"part_surface_desservie_reseau_chaleur", r"contenu_co2_kg_kwh", r"taux_enrr"),
-    coverage="source", thresholds={"min_coverage": 0.95},
-    style=MapStyle(kind="polygons", color="#e31a1c", palette="YlOrRd"),
+    coverage="source", extent=_energy.iris_extent, options={"coverage": False},
+    style=MapStyle(kind="polygons", color="#e31a1c", palette="YlOrRd",
+                   legend="IRIS desservis par un réseau de chaleur"),
     source="sdes_chaleur_iris, fcu_arrete_dpe, ign_contours_iris",
-    publisher="SDES, France Chaleur Urbaine",
+    publisher="SDES, France Chaleur Urbaine", demo=_energy.demo_heat_networks,
 ))
 LAYERS.register(Layer(
     name="dpe", label="Performance énergétique des logements (DPE)", family="transition",
     indicator=_energy.dpe_exposure, reader=_energy_readers.read_dpe,
     columns=_energy.DPE_COLUMNS, comparable=(r"part_dpe_.*",), coverage="source",
+    extent=_access.facility_extent, options=_CLIPPED, headline=("part_dpe_fg",),
     thresholds={"passoires": ("F", "G")},
-    style=MapStyle(kind="points", color="#ff7f00", palette="OrRd"),
-    source="ademe_dpe", publisher="ADEME",
+    style=MapStyle(kind="points", color="#ff7f00", palette="OrRd", legend="DPE"),
+    source="ademe_dpe", publisher="ADEME", demo=_energy.demo_dpe,
 ))

@@ -55,8 +55,8 @@ from qpvgeo import schema
 from qpvgeo.errors import QpvgeoError, SchemaError
 from qpvgeo.readers.services import ACCESS_GROUPS
 
-__all__ = ["access_columns", "education_access", "employment_access", "service_access",
-           "station_access"]
+__all__ = ["access_columns", "education_access", "employment_access", "facility_extent",
+           "service_access", "station_access"]
 
 #: Candidates handed to a ``router``: facilities within this factor of the straight-line
 #: nearest distance, plus :data:`_ROUTER_SLACK` metres.
@@ -67,11 +67,57 @@ _ROUTER_SLACK = 500.0
 _CHUNK = 2_000_000
 
 
-def _zones(zones: gpd.GeoDataFrame, key: str) -> tuple[pd.Index, np.ndarray, gpd.GeoDataFrame]:
-    from qpvgeo.exposure._core import _prepare_zones  # the shared zone checks
+def _zones(zones: Any, key: str) -> tuple[pd.Index, np.ndarray, Any, np.ndarray | None]:
+    """(index, polygons, the zones as given, official population or None)."""
+    from qpvgeo.exposure._base import _prepare_zones  # the shared zone checks
 
     z = _prepare_zones(zones, key)
-    return z.index, z.geoms, zones
+    return z.index, z.geoms, zones, z.official
+
+
+def _departement_extent(data: Any, communes: Any) -> Any:
+    """Union of ``communes`` of the départements ``data`` covers, or per-département hulls."""
+    deps = list(getattr(data, "attrs", {}).get("couverture_departements", []))
+    if not deps or not isinstance(data, gpd.GeoDataFrame) or not len(data):
+        return None
+    if communes is not None and schema.CODE_COMMUNE in communes.columns:
+        com = schema.to_canonical_crs(communes, what="communes")
+        codes = com[schema.CODE_COMMUNE].astype("string")
+        inside = codes.map(lambda c: schema.departement_of_commune(c) in deps
+                           if isinstance(c, str) else False).to_numpy(dtype=bool)
+        if inside.any():
+            return shapely.union_all(np.asarray(com.geometry.array, dtype=object)[inside])
+    if schema.CODE_COMMUNE not in data.columns:
+        return None
+    frame = schema.to_canonical_crs(data, what="facilities")
+    dep = frame[schema.CODE_COMMUNE].astype("string").map(
+        lambda c: schema.departement_of_commune(c) if isinstance(c, str) else None)
+    geoms = np.asarray(frame.geometry.array, dtype=object)
+    hulls = [shapely.convex_hull(shapely.multipoints(geoms[(dep == d).to_numpy()]))
+             for d in deps]  # a handful of départements, not a loop over geometries
+    hulls = [h for h in hulls if shapely.get_type_id(h) == 3]
+    return shapely.union_all(hulls) if hulls else None
+
+
+def facility_extent(data: Any, *, communes: Any = None, **_: Any) -> Any:
+    """Where a facility (or DPE) file is complete: the départements it lists.
+
+    With ``communes`` (polygons with ``code_commune``), the union of the communes of those
+    départements; without, the convex hull of the file's points in each département (an
+    approximation of the département that falls short at its edges, where a QPV is then
+    partly covered). ``None`` when the file lists no département.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import Point
+    >>> f = gpd.GeoDataFrame({"code_commune": ["59350"] * 3},
+    ...                      geometry=[Point(0, 0), Point(10, 0), Point(0, 10)], crs=2154)
+    >>> f.attrs["couverture_departements"] = ["59"]
+    >>> facility_extent(f).area
+    50.0
+    """
+    return _departement_extent(data, communes)
 
 
 def _lattice(geoms: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -153,7 +199,9 @@ def _coverage(
     zones: gpd.GeoDataFrame, index: pd.Index, geoms: np.ndarray, facilities: gpd.GeoDataFrame,
     coverage: Any, key: str, *, what: str,
 ) -> np.ndarray:
-    """Share of each zone the facility file covers (0–1)."""
+    """Share of each zone the facility file covers (0–1); all 1 with ``coverage=False``."""
+    if coverage is False:
+        return np.ones(len(index))
     if coverage is None:
         coverage = list(facilities.attrs.get("couverture_departements", []))
         if not coverage:
@@ -229,7 +277,9 @@ def service_access(
     facilities: gpd.GeoDataFrame,
     *,
     key: str = schema.CODE_QPV,
-    base: gpd.GeoDataFrame | None = None,
+    population: gpd.GeoDataFrame | None = None,
+    population_method: str = "area",
+    ancillary: gpd.GeoDataFrame | None = None,
     groups: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
     distances: Sequence[float] = (500, 1000),
     step: float = 50.0,
@@ -247,9 +297,14 @@ def service_access(
         Points with a ``groupe`` column (:mod:`qpvgeo.readers.services`), any CRS.
     key : str
         Zone identifier column.
-    base : geopandas.GeoDataFrame, optional
-        Where people live: Filosofi grid (``ind``) or polygons with ``population``.
-        Without it the measures are area-weighted (``part_surface_…``).
+    population : geopandas.GeoDataFrame, optional
+        Where people live: Filosofi grid (``ind``) or polygons with ``population`` (the
+        population base of :func:`qpvgeo.exposure.exposure_profile`). Without it the
+        measures are area-weighted (``part_surface_…``).
+    population_method, ancillary
+        Accepted for the registry's indicator contract; each lattice point takes the
+        density of its cell (the areal estimator) whatever the method, since a distance
+        needs where people are inside the zone, not a zone total.
     groups : sequence or mapping, optional
         Slugs of :data:`~qpvgeo.readers.services.ACCESS_GROUPS` to measure (default all
         those present in ``facilities``), or a mapping slug -> facility groups.
@@ -257,9 +312,11 @@ def service_access(
         Thresholds in metres of the shares (default 500 m and 1 km).
     step : float
         Spacing of the sampling lattice in metres (default 50: a 200 m cell is 16 points).
-    coverage : list of str, polygon or GeoDataFrame, optional
+    coverage : list of str, polygon, GeoDataFrame or False, optional
         Départements, or area, for which ``facilities`` is complete (default
-        ``facilities.attrs["couverture_departements"]``).
+        ``facilities.attrs["couverture_departements"]``); ``False`` when the zones are
+        already clipped to the coverage (:func:`qpvgeo.exposure.exposure_profile` does
+        it and adds ``part_couverte_<layer>`` itself): no coverage column then.
     router : callable, optional
         Network-distance hook (see the module docstring); default straight line.
     layer : str
@@ -298,10 +355,11 @@ def service_access(
         raise SchemaError(f"{layer}: facilities must be a GeoDataFrame")
     schema.require_columns(facilities, ["groupe"], what=f"{layer} facilities")
     fac_all = schema.to_canonical_crs(facilities, what=f"{layer} facilities")
-    index, geoms, src = _zones(zones, key)
+    index, geoms, src, _ = _zones(zones, key)
     covered = _coverage(src, index, geoms, facilities, coverage, key, what=layer)
+    base = population
     wname = "surface" if base is None else "population"
-    out: dict[str, np.ndarray] = {f"part_couverte_{layer}": covered}
+    out: dict[str, np.ndarray] = {} if coverage is False else {f"part_couverte_{layer}": covered}
     wanted = _groups(fac_all, groups)
     if not wanted:
         raise QpvgeoError(
@@ -357,7 +415,7 @@ def service_access(
 
 def education_access(
     zones: gpd.GeoDataFrame, establishments: gpd.GeoDataFrame, *,
-    key: str = schema.CODE_QPV, base: gpd.GeoDataFrame | None = None, **options: Any,
+    key: str = schema.CODE_QPV, population: gpd.GeoDataFrame | None = None, **options: Any,
 ) -> pd.DataFrame:
     """:func:`service_access` to collèges and lycées (``acces_education`` layer).
 
@@ -371,7 +429,7 @@ def education_access(
         From :func:`qpvgeo.readers.services.read_education_establishments` (or the BPE).
     key : str
         Zone identifier column.
-    base : geopandas.GeoDataFrame, optional
+    population : geopandas.GeoDataFrame, optional
         Population base (see :func:`service_access`).
     **options
         Any option of :func:`service_access` (``distances``, ``coverage``, ``router``…).
@@ -396,12 +454,12 @@ def education_access(
     """
     options.setdefault("groups", ("college", "lycee_general", "lycee_professionnel"))
     options.setdefault("layer", "acces_education")
-    return service_access(zones, establishments, key=key, base=base, **options)
+    return service_access(zones, establishments, key=key, population=population, **options)
 
 
 def station_access(
     zones: gpd.GeoDataFrame, stations: gpd.GeoDataFrame, *,
-    key: str = schema.CODE_QPV, base: gpd.GeoDataFrame | None = None, **options: Any,
+    key: str = schema.CODE_QPV, population: gpd.GeoDataFrame | None = None, **options: Any,
 ) -> pd.DataFrame:
     """:func:`service_access` to railway stations (``acces_gares`` layer), 500 m to 2 km.
 
@@ -413,7 +471,7 @@ def station_access(
         From :func:`qpvgeo.readers.services.read_stations` or the BPE (E107–E109).
     key : str
         Zone identifier column.
-    base : geopandas.GeoDataFrame, optional
+    population : geopandas.GeoDataFrame, optional
         Population base (see :func:`service_access`).
     **options
         Any option of :func:`service_access` (``distances``, ``coverage``, ``router``…).
@@ -436,12 +494,12 @@ def station_access(
     options.setdefault("groups", ("gare",))
     options.setdefault("layer", "acces_gares")
     options.setdefault("distances", (500, 1000, 2000))
-    return service_access(zones, stations, key=key, base=base, **options)
+    return service_access(zones, stations, key=key, population=population, **options)
 
 
 def employment_access(
     zones: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, *,
-    key: str = schema.CODE_QPV, base: gpd.GeoDataFrame | None = None, **options: Any,
+    key: str = schema.CODE_QPV, population: gpd.GeoDataFrame | None = None, **options: Any,
 ) -> pd.DataFrame:
     """:func:`service_access` to France Travail agencies and CFA (``acces_emploi`` layer).
 
@@ -454,7 +512,7 @@ def employment_access(
         From :func:`qpvgeo.readers.services.read_bpe` (TYPEQU A122, C601, C605).
     key : str
         Zone identifier column.
-    base : geopandas.GeoDataFrame, optional
+    population : geopandas.GeoDataFrame, optional
         Population base (see :func:`service_access`).
     **options
         Any option of :func:`service_access` (``distances``, ``coverage``, ``router``…).
@@ -478,7 +536,7 @@ def employment_access(
     """
     options.setdefault("groups", ("france_travail", "cfa"))
     options.setdefault("layer", "acces_emploi")
-    return service_access(zones, facilities, key=key, base=base, **options)
+    return service_access(zones, facilities, key=key, population=population, **options)
 
 
 # -- column catalogue -----------------------------------------------------------------------
@@ -552,3 +610,67 @@ def access_columns(layer: str, slugs: Sequence[str], *, source: str,
                                "Collèges REP+ à distance donnée de la zone", "", kind="count",
                                decimals=0, source=source, pattern=True))
     return tuple(cols)
+
+
+# -- demo territory -------------------------------------------------------------------------
+
+
+def _demo_points(base: Any, spec: Sequence[tuple[int, float, float]]) -> list:
+    """Points at (metres east, north) of the representative point of QPV number ``i``."""
+    rep = shapely.point_on_surface(np.asarray(base.qpv.geometry.array, dtype=object))
+    return [shapely.Point(shapely.get_x(rep[i]) + dx, shapely.get_y(rep[i]) + dy)
+            for i, dx, dy in spec]
+
+
+def _demo_frame(base: Any, groups: Sequence[str], pts: list, **extra: Any) -> gpd.GeoDataFrame:
+    n = len(pts)
+    frame = gpd.GeoDataFrame({
+        "identifiant": [f"DEMO{i + 1:02d}" for i in range(n)],
+        "nom": [f"Équipement synthétique {i + 1}" for i in range(n)],
+        "groupe": list(groups), schema.CODE_COMMUNE: pd.NA, **extra,
+    }, geometry=pts, crs=schema.CRS)
+    frame.attrs["couverture_departements"] = ["99"]
+    return frame
+
+
+def demo_schools(base: Any) -> gpd.GeoDataFrame:
+    """Synthetic collèges (one REP+ in the first QPV) and lycées of the demo territory.
+
+    Examples
+    --------
+    >>> from qpvgeo.datasets import demo
+    >>> demo().layers["acces_education"]["groupe"].tolist()[:2]
+    ['collège', 'collège']
+    """
+    pts = _demo_points(base, [(0, 0, 0), (1, 1500, 0), (2, 300, 0), (3, -600, 400),
+                              (0, 2500, -800), (2, -1800, 900)])
+    return _demo_frame(base, ["collège", "collège", "collège", "collège", "lycée polyvalent",
+                              "lycée professionnel"], pts,
+                       education_prioritaire=["REP+", "hors EP", "REP", "hors EP", pd.NA,
+                                              pd.NA])
+
+
+def demo_employment(base: Any) -> gpd.GeoDataFrame:
+    """A synthetic France Travail agency and CFA of the demo territory.
+
+    Examples
+    --------
+    >>> from qpvgeo.datasets import demo
+    >>> sorted(demo().layers["acces_emploi"]["groupe"])
+    ['CFA', 'France Travail']
+    """
+    return _demo_frame(base, ["France Travail", "CFA"],
+                       _demo_points(base, [(1, 700, 300), (3, 2200, -500)]))
+
+
+def demo_stations(base: Any) -> gpd.GeoDataFrame:
+    """Two synthetic railway stations of the demo territory.
+
+    Examples
+    --------
+    >>> from qpvgeo.datasets import demo
+    >>> len(demo().layers["acces_gares"])
+    2
+    """
+    return _demo_frame(base, ["gare", "gare"],
+                       _demo_points(base, [(0, 900, 600), (3, 0, 1800)]))

@@ -47,7 +47,25 @@ from qpvgeo.errors import QpvgeoError, SchemaError
 from qpvgeo.exposure.access import _coverage, _densities, _lattice, _zones
 
 __all__ = ["DPE_COLUMNS", "HEAT_NETWORK_COLUMNS", "dpe_exposure", "heat_network_exposure",
-           "heat_network_iris"]
+           "heat_network_iris", "iris_extent"]
+
+def iris_extent(data: Any, **_: Any) -> Any:
+    """The coverage of :func:`heat_network_iris`: the union of its IRIS.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> iris = gpd.GeoDataFrame({"code_iris": ["1", "2"]},
+    ...                         geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1)], crs=2154)
+    >>> iris_extent(iris).area
+    2.0
+    """
+    if not isinstance(data, gpd.GeoDataFrame) or not len(data):
+        return None
+    frame = schema.to_canonical_crs(data, what="IRIS heat")
+    return shapely.union_all(np.asarray(frame.geometry.array, dtype=object))
+
 
 _HEAT_COLUMNS = ("chaleur_reseau_mwh", "chaleur_reseau_residentiel_mwh",
                  "points_livraison_reseau")
@@ -185,9 +203,12 @@ def heat_network_exposure(
     iris_heat: gpd.GeoDataFrame,
     *,
     key: str = schema.CODE_QPV,
-    base: gpd.GeoDataFrame | None = None,
+    population: gpd.GeoDataFrame | None = None,
+    population_method: str = "area",
+    ancillary: gpd.GeoDataFrame | None = None,
     min_coverage: float = 0.95,
     step: float = 50.0,
+    coverage: bool = True,
     layer: str = "reseaux_chaleur",
 ) -> pd.DataFrame:
     """Network heat delivered in each zone, and the carbon content of that heat.
@@ -201,11 +222,17 @@ def heat_network_exposure(
         :func:`heat_network_iris`.
     key : str
         Zone identifier column.
-    base : geopandas.GeoDataFrame, optional
+    population : geopandas.GeoDataFrame, optional
         Population base (Filosofi grid ``ind`` or polygons ``population``): each IRIS's
         energy is split by inhabitants instead of area.
+    population_method, ancillary
+        Accepted for the registry's contract (the split uses the base's cell densities).
     min_coverage : float
         Smallest share of a zone's area inside the IRIS contours for a value (else NA).
+    coverage : bool
+        ``False`` when the zones are already clipped to the IRIS (as
+        :func:`qpvgeo.exposure.exposure_profile` does, adding ``part_couverte_<layer>``
+        itself): no coverage column and no ``min_coverage`` test.
     step : float
         Lattice step (m) of the population split.
     layer : str
@@ -238,18 +265,19 @@ def heat_network_exposure(
     if not 0 < min_coverage <= 1:
         raise QpvgeoError(f"min_coverage must be in (0, 1], got {min_coverage}")
     schema.require_columns(iris_heat, ["code_iris", *_HEAT_COLUMNS], what="IRIS heat")
-    index, zgeoms, src = _zones(zones, key)
+    index, zgeoms, src, official = _zones(zones, key)
+    base = population
     ih = schema.to_canonical_crs(iris_heat, what="IRIS heat")
     igeoms = np.asarray(ih.geometry.array, dtype=object)
     n = len(index)
     union = shapely.union_all(igeoms)
     covered = np.clip(shapely.area(shapely.intersection(zgeoms, union)) / shapely.area(zgeoms),
                       0.0, 1.0)
-    ok = covered >= min_coverage
+    ok = covered >= min_coverage if coverage else np.ones(n, dtype=bool)
     zi, ii, share = _shares(zgeoms, igeoms, base, step)
     keep = share > 0
     zi, ii, share = zi[keep], ii[keep], share[keep]
-    out: dict[str, np.ndarray] = {f"part_couverte_{layer}": covered}
+    out: dict[str, np.ndarray] = {f"part_couverte_{layer}": covered} if coverage else {}
     for col in _HEAT_COLUMNS:
         v = ih[col].astype(float).to_numpy()[ii]
         s = np.bincount(zi, weights=np.nan_to_num(share * v), minlength=n)
@@ -273,8 +301,7 @@ def heat_network_exposure(
         s = np.bincount(zi[good], weights=(share * e * v)[good], minlength=n)
         with np.errstate(invalid="ignore", divide="ignore"):
             out[col] = np.where(ok & (w > 0), s / w, np.nan)
-    pop = (pd.to_numeric(src[schema.POPULATION], errors="coerce").to_numpy(dtype=float)
-           if schema.POPULATION in getattr(src, "columns", ()) else None)
+    pop = official
     if pop is not None and len(pop) == n:
         with np.errstate(invalid="ignore", divide="ignore"):
             out["chaleur_reseau_residentiel_kwh_par_habitant"] = np.where(
@@ -299,7 +326,9 @@ def dpe_exposure(
     dpe: gpd.GeoDataFrame,
     *,
     key: str = schema.CODE_QPV,
-    base: gpd.GeoDataFrame | None = None,
+    population: gpd.GeoDataFrame | None = None,
+    population_method: str = "area",
+    ancillary: gpd.GeoDataFrame | None = None,
     coverage: Any = None,
     layer: str = "dpe",
 ) -> pd.DataFrame:
@@ -315,11 +344,12 @@ def dpe_exposure(
         :func:`qpvgeo.readers.energy.read_dpe`.
     key : str
         Zone identifier column (must be ``code_qpv``).
-    base : ignored
-        Certificates are counted, not weighted (the contract's population base).
-    coverage : list of str or polygon, optional
+    population, population_method, ancillary : ignored
+        Certificates are counted, not weighted (the registry's indicator contract).
+    coverage : list of str, polygon or False, optional
         Départements (or area) for which ``dpe`` is complete (default
-        ``dpe.attrs["couverture_departements"]``).
+        ``dpe.attrs["couverture_departements"]``); ``False`` when the zones are already
+        clipped to it (:func:`qpvgeo.exposure.exposure_profile`): no coverage column.
     layer : str
         Layer name, for ``part_couverte_<layer>``.
 
@@ -350,7 +380,7 @@ def dpe_exposure(
         raise QpvgeoError(f"dpe_exposure places certificates with locate_qpv: key must be "
                           f"{schema.CODE_QPV!r}, got {key!r}")
     schema.require_columns(dpe, ["etiquette_dpe"], what="DPE")
-    index, zgeoms, src = _zones(zones, key)
+    index, zgeoms, src, _ = _zones(zones, key)
     covered = _coverage(src, index, zgeoms, dpe, coverage, key, what=layer)
     qpv = gpd.GeoDataFrame({schema.CODE_QPV: index.to_numpy()}, geometry=zgeoms, crs=schema.CRS)
     pts = gpd.GeoDataFrame(dpe[["etiquette_dpe"] + (["etiquette_ges"] if "etiquette_ges" in dpe
@@ -372,7 +402,7 @@ def dpe_exposure(
     lab = placed["etiquette_dpe"].astype("string").to_numpy(dtype=object)[inside]
     labelled = pd.notna(lab)
     fg = labelled & np.isin(lab, ["F", "G"])
-    out: dict[str, np.ndarray] = {f"part_couverte_{layer}": covered}
+    out: dict[str, np.ndarray] = {} if coverage is False else {f"part_couverte_{layer}": covered}
     cov = covered > 0
     n_dpe = np.bincount(pos, minlength=n).astype(float)
     n_lab = np.bincount(pos, weights=labelled, minlength=n)
@@ -447,3 +477,55 @@ def _energy_columns() -> tuple[tuple, tuple]:
 
 #: Column catalogue entries of the heat-network and DPE layers.
 HEAT_NETWORK_COLUMNS, DPE_COLUMNS = _energy_columns()
+
+
+# -- demo territory -------------------------------------------------------------------------
+
+
+def demo_heat_networks(base: Any) -> gpd.GeoDataFrame:
+    """Synthetic network heat per synthetic IRIS (2 km squares) of the demo territory.
+
+    Examples
+    --------
+    >>> from qpvgeo.datasets import demo
+    >>> int((demo().layers["reseaux_chaleur"]["chaleur_reseau_mwh"] > 0).sum())
+    8
+    """
+    x0, y0, x1, y1 = base.territory.bounds
+    xs, ys = np.meshgrid(np.arange(x0, x1, 2000.0), np.arange(y0, y1, 2000.0))
+    cells = shapely.box(xs.ravel(), ys.ravel(), xs.ravel() + 2000, ys.ravel() + 2000)
+    cells = shapely.intersection(cells, base.territory)
+    keep = shapely.area(cells) > 0
+    iris = gpd.GeoDataFrame({"code_iris": [f"99001{i:04d}" for i in range(int(keep.sum()))]},
+                            geometry=cells[keep], crs=schema.CRS)
+    rng = np.random.default_rng(2024)
+    served = iris["code_iris"].iloc[::3].to_numpy()
+    deliveries = pd.DataFrame({
+        "identifiant_reseau": "9901C", "code_iris": served, "filiere": "chaleur",
+        "secteur": "résidentiel", "energie_mwh": rng.uniform(200, 3000, len(served)).round(),
+        "points_livraison": rng.integers(1, 20, len(served)), "secret": False})
+    networks = pd.DataFrame({"identifiant_reseau": ["9901C"], "contenu_co2_kg_kwh": [0.09],
+                             "taux_enrr": [0.6]})
+    return heat_network_iris(deliveries, iris, networks=networks)
+
+
+def demo_dpe(base: Any) -> gpd.GeoDataFrame:
+    """400 synthetic DPE spread over the demo territory (random labels, fixed seed).
+
+    Examples
+    --------
+    >>> from qpvgeo.datasets import demo
+    >>> len(demo().layers["dpe"])
+    400
+    """
+    rng = np.random.default_rng(2024)
+    x0, y0, x1, y1 = base.territory.bounds
+    frame = gpd.GeoDataFrame({
+        "etiquette_dpe": rng.choice(list("ABCDEFG"), 400,
+                                    p=[.02, .05, .15, .30, .25, .15, .08]),
+        "etiquette_ges": rng.choice(list("ABCDEFG"), 400),
+        schema.CODE_COMMUNE: pd.NA,
+    }, geometry=shapely.points(rng.uniform(x0, x1, 400), rng.uniform(y0, y1, 400)),
+        crs=schema.CRS)
+    frame.attrs["couverture_departements"] = ["99"]
+    return frame
