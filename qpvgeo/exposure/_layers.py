@@ -244,8 +244,8 @@ LAYERS.register(Layer(
 ))
 LAYERS.register(Layer(
     name="reseaux_chaleur", label="Réseaux de chaleur", family="transition",
-    indicator=_energy.heat_network_exposure,
-    reader=_energy_readers.read_heat_network_deliveries,
+    # no single-file reader: the layer is heat_network_iris(deliveries, IRIS, networks)
+    indicator=_energy.heat_network_exposure, reader=None,
     columns=_energy.HEAT_NETWORK_COLUMNS,
     comparable=(r"part_surface_desservie_reseau_chaleur", r"contenu_co2_kg_kwh", r"taux_enrr"),
     coverage="source", extent=_energy.iris_extent, options={"coverage": False},

@@ -77,8 +77,14 @@ def _zones(zones: Any, key: str) -> tuple[pd.Index, np.ndarray, Any, np.ndarray 
 
 def _departement_extent(data: Any, communes: Any) -> Any:
     """Union of ``communes`` of the départements ``data`` covers, or per-département hulls."""
+    if not isinstance(data, gpd.GeoDataFrame) or not len(data):
+        return None
     deps = list(getattr(data, "attrs", {}).get("couverture_departements", []))
-    if not deps or not isinstance(data, gpd.GeoDataFrame) or not len(data):
+    if not deps and schema.CODE_COMMUNE in data.columns:
+        # attrs are lost when a frame is clipped or concatenated: the codes still say
+        codes = data[schema.CODE_COMMUNE].astype("string").dropna()
+        deps = sorted({d for d in map(schema.departement_of_commune, codes) if d})
+    if not deps:
         return None
     if communes is not None and schema.CODE_COMMUNE in communes.columns:
         com = schema.to_canonical_crs(communes, what="communes")
