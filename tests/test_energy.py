@@ -222,3 +222,56 @@ def test_transition_layers_are_registered():
     assert LAYERS["reseaux_chaleur"].family == LAYERS["dpe"].family == "transition"
     names = {c.name for c in LAYERS["dpe"].columns}
     assert {"part_dpe_fg", "n_dpe", "part_couverte_dpe"} <= names
+
+
+# -- through the registry -----------------------------------------------------------------------
+
+
+def test_the_layers_run_through_exposure_profile(lille, shared_data):
+    from qpvgeo.exposure import exposure_profile
+    from qpvgeo.readers import read_communes, read_education_establishments
+
+    deliveries, networks, iris, qpv = lille
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", QpvgeoWarning)
+        schools = read_education_establishments(
+            shared_data / "education_academie_lille"
+            / "academie_lille_colleges_lycees_rep_2021.geojson")
+        dpe = read_dpe(shared_data / HEAT / "dpe03existant_sample_hdf91.csv")
+        communes = read_communes(shared_data / "communes_hdf" / "communes_hdf_cog2025.gpkg")
+        p = exposure_profile(qpv, layers={
+            "acces_education": schools,
+            "reseaux_chaleur": heat_network_iris(deliveries, iris, networks=networks),
+            "dpe": dpe}, communes=communes)
+    assert p.attrs["couverture"] == {"acces_education": "source", "reseaux_chaleur": "source",
+                                     "dpe": "source"}
+    # collèges: the communes of Nord and Pas-de-Calais cover their 158 QPV exactly
+    cov = p["part_couverte_acces_education"]
+    assert int((cov > 0.999).sum()) == 158 and int((cov == 0).sum()) == 46
+    assert p.loc[cov == 0, "distance_college_m"].isna().all()
+    assert p["distance_college_m"].median() == pytest.approx(775.6, abs=1.0)
+    # compared with the surroundings: QPV are nearer a collège than their 500 m ring
+    assert p["distance_college_m_environs"].median() == pytest.approx(846, abs=2)
+    # heat networks: only the QPV reaching the Lille IRIS, on their covered part
+    heat = p["part_couverte_reseaux_chaleur"]
+    assert heat[heat > 0].round(3).to_dict() == {
+        "QN05971M": 1.0, "QN05972M": 0.944, "QN05973M": 0.999, "QN05974M": 1.0,
+        "QN05978M": 0.241}
+    assert p.loc[heat == 0, "chaleur_reseau_mwh"].isna().all()
+    assert p.loc["QN05974M", "chaleur_reseau_mwh"] == pytest.approx(617.3, abs=0.1)
+    # labels come from the registry's column catalogue
+    assert p.attrs["columns"]["part_dpe_fg"]["libellé"].startswith("Part des DPE classés F")
+    assert int(p["n_dpe"].sum()) == 49  # NOT a random sample: layout check only
+
+
+def test_the_demo_territory_carries_the_new_layers():
+    from qpvgeo.datasets import demo
+    from qpvgeo.exposure import exposure_profile
+
+    d = demo()
+    names = ("acces_education", "acces_emploi", "acces_gares", "reseaux_chaleur", "dpe")
+    assert set(names) <= set(d.layers)
+    p = exposure_profile(d.qpv, layers={n: d.layers[n] for n in names}, population=d.grid,
+                         surroundings=None)
+    assert (p[[f"part_couverte_{n}" for n in names]] == 1.0).all().all()
+    assert p["distance_college_m"].notna().all() and p["part_dpe_fg"].notna().all()
