@@ -205,6 +205,8 @@ from qpvgeo.readers import services as _services  # noqa: E402
 _ACCESS_COMPARABLE = (r"distance_.*_m", r"part_(population|surface)_.*")
 # exposure_profile clips the zones to the coverage and adds part_couverte_<couche> itself
 _CLIPPED = {"coverage": False}
+# No ``headline=`` yet: the synthesis (burden) stays the environmental exposure score it was
+# designed and tested as; giving these layers a headline puts them in it (lead's call).
 LAYERS.register(Layer(
     name="acces_education", label="Accès aux collèges et lycées", family="acces",
     indicator=_access.education_access, reader=_services.read_education_establishments,
@@ -212,7 +214,7 @@ LAYERS.register(Layer(
         "acces_education", ["college", "lycee_general", "lycee_professionnel"],
         source="Éducation nationale"),
     comparable=_ACCESS_COMPARABLE, coverage="source", extent=_access.facility_extent,
-    options=_CLIPPED, headline=("distance_college_m",),
+    options=_CLIPPED,
     thresholds={"distances_m": (500, 1000)},
     style=MapStyle(kind="points", color="#6a3d9a", palette="Purples",
                    legend="Collèges et lycées"),
@@ -225,7 +227,7 @@ LAYERS.register(Layer(
     columns=_access.access_columns("acces_emploi", ["france_travail", "cfa"],
                                    source="INSEE, BPE"),
     comparable=_ACCESS_COMPARABLE, coverage="source", extent=_access.facility_extent,
-    options=_CLIPPED, headline=("distance_france_travail_m",),
+    options=_CLIPPED,
     thresholds={"distances_m": (500, 1000)},
     style=MapStyle(kind="points", color="#b15928", palette="Oranges",
                    legend="France Travail et CFA"),
@@ -237,7 +239,7 @@ LAYERS.register(Layer(
     indicator=_access.station_access, reader=_services.read_stations,
     columns=_access.access_columns("acces_gares", ["gare"], source="SNCF"),
     comparable=_ACCESS_COMPARABLE, coverage="source", extent=_access.facility_extent,
-    options=_CLIPPED, headline=("distance_gare_m",),
+    options=_CLIPPED,
     thresholds={"distances_m": (500, 1000, 2000)},
     style=MapStyle(kind="points", color="#1f78b4", palette="Blues", legend="Gares"),
     source="sncf_gares", publisher="SNCF Voyageurs", demo=_access.demo_stations,
@@ -258,7 +260,7 @@ LAYERS.register(Layer(
     name="dpe", label="Performance énergétique des logements (DPE)", family="transition",
     indicator=_energy.dpe_exposure, reader=_energy_readers.read_dpe,
     columns=_energy.DPE_COLUMNS, comparable=(r"part_dpe_.*",), coverage="source",
-    extent=_access.facility_extent, options=_CLIPPED, headline=("part_dpe_fg",),
+    extent=_access.facility_extent, options=_CLIPPED,
     thresholds={"passoires": ("F", "G")},
     style=MapStyle(kind="points", color="#ff7f00", palette="OrRd", legend="DPE"),
     source="ademe_dpe", publisher="ADEME", demo=_energy.demo_dpe,
