@@ -394,6 +394,128 @@ _SOURCES = (
         "static.data.gouv.fr folder: take the current one from the page.",
         tags=("environment", "heat"),
     ),
+    # -- access to services and energy transition (issue 14) --------------------------------
+    Source(
+        name="insee_bpe",
+        publisher="INSEE",
+        title="Base permanente des équipements (BPE): équipements géolocalisés, France entière",
+        millesime="2023 (BPE annuelle; nomenclature TYPEQU de l'édition lue)",
+        licence=LO,
+        format="zip of CSV (;-separated)",
+        loader="qpvgeo.readers.read_bpe",
+        page="https://www.insee.fr/fr/metadonnees/source/serie/s1161",
+        files=(SourceFile("bpe_ensemble_xy.csv", None),),
+        note="The detail file 'ensemble' with LAMBERT_X / LAMBERT_Y, EPSG and QUALITE_XY is "
+        "published on a dated insee.fr/fr/statistiques/<id> page per edition: take the "
+        "geolocated CSV from the series page. Codes read: qpvgeo.readers.services.BPE_TYPES.",
+        tags=("access",),
+    ),
+    Source(
+        name="education_annuaire",
+        publisher="Ministère de l'Éducation nationale (DEPP)",
+        title="Annuaire de l'éducation: établissements géolocalisés, avec l'éducation "
+        "prioritaire (REP, REP+)",
+        millesime="mis à jour quotidiennement",
+        licence=LO,
+        format="CSV (;-separated, opendatasoft export)",
+        loader="qpvgeo.readers.read_education_establishments",
+        page="https://data.education.gouv.fr/explore/dataset/fr-en-annuaire-education/",
+        files=(SourceFile(
+            "fr-en-annuaire-education.csv",
+            "https://data.education.gouv.fr/api/explore/v2.1/catalog/datasets/"
+            "fr-en-annuaire-education/exports/csv?delimiter=%3B",
+        ),),
+        url_verified=False,
+        note="The opendatasoft v2.1 export address of the dataset (not fetched from here). "
+        "The Académie de Lille extract held for the tests is a third party's GeoJSON of the "
+        "Ministry's geolocated establishments (shared/data/education_academie_lille).",
+        tags=("access", "education"),
+    ),
+    Source(
+        name="sncf_gares",
+        publisher="SNCF Voyageurs",
+        title="Gares de voyageurs: position, commune, codes UIC",
+        millesime="2024",
+        licence="ODbL (as published by SNCF)",
+        format="CSV (;-separated)",
+        loader="qpvgeo.readers.read_stations",
+        page="https://ressources.data.sncf.com/explore/dataset/gares-de-voyageurs/",
+        files=(SourceFile(
+            "gares-de-voyageurs.csv",
+            "https://ressources.data.sncf.com/api/explore/v2.1/catalog/datasets/"
+            "gares-de-voyageurs/exports/csv?delimiter=%3B",
+        ),),
+        url_verified=False,
+        note="opendatasoft v2.1 export address of the dataset (not fetched from here).",
+        tags=("access", "transport"),
+    ),
+    Source(
+        name="ademe_dpe",
+        publisher="ADEME",
+        title="DPE logements existants (depuis juillet 2021), jeu dpe03existant",
+        millesime="depuis juillet 2021, mis à jour chaque semaine",
+        licence=LO,
+        format="CSV (API data-fair, 225 colonnes)",
+        loader="qpvgeo.readers.read_dpe",
+        page="https://data.ademe.fr/datasets/dpe03existant",
+        files=(SourceFile("dpe03existant.csv", None),),
+        note="Several million rows nationally: export the communes or départements you need "
+        "from the dataset page (filter code_insee_ban / code_departement_ban, CSV). The "
+        "sample held for the tests is not random: never publish its statistics.",
+        tags=("transition", "dpe"),
+    ),
+    Source(
+        name="sdes_chaleur_iris",
+        publisher="SDES (ministère de la Transition écologique)",
+        title="Données locales de consommation d'énergie: chaleur et froid livrés par les "
+        "réseaux, par IRIS et secteur",
+        millesime="2019 (the France Chaleur Urbaine extract); SDES publishes yearly",
+        licence=LO,
+        format="CSV",
+        loader="qpvgeo.readers.read_heat_network_deliveries",
+        page="https://www.statistiques.developpement-durable.gouv.fr/"
+        "donnees-locales-de-consommation-denergie",
+        files=(SourceFile("chaleur_froid_iris.csv", None),),
+        note="Take the 'réseaux de chaleur et de froid' file at the IRIS level from the page "
+        "(one file per year). 's' marks statistical secrecy and is read as unknown, never 0. "
+        "The tests read France Chaleur Urbaine's 2019 copy (network_by_iris.json).",
+        tags=("transition", "heat_networks"),
+    ),
+    Source(
+        name="fcu_arrete_dpe",
+        publisher="Ministère de la Transition écologique (arrêté DPE), via France Chaleur "
+        "Urbaine",
+        title="Contenus CO2 et taux d'EnR&R des réseaux de chaleur et de froid (annexe de "
+        "l'arrêté DPE)",
+        millesime="2026 (référence 2024 ou moyenne pluriannuelle)",
+        licence="Licence Ouverte / Etalab 2.0 (code and data of betagouv/france-chaleur-urbaine)",
+        format="CSV",
+        loader="qpvgeo.readers.read_heat_network_co2",
+        page="https://france-chaleur-urbaine.beta.gouv.fr/",
+        files=(SourceFile(
+            "arrete-dpe-2026.csv",
+            "https://raw.githubusercontent.com/betagouv/france-chaleur-urbaine/"
+            "78ae42872be9ee6375ab80ffd254f5173dd4f1fa/src/data/arrete-dpe/2026.csv",
+        ),),
+        url_verified=False,
+        note="The file of the public repository at the commit read through a code index; "
+        "the arrêté itself is published at Légifrance.",
+        tags=("transition", "heat_networks"),
+    ),
+    Source(
+        name="ign_contours_iris",
+        publisher="IGN, INSEE",
+        title="CONTOURS-IRIS: contours des IRIS, France entière (Lambert-93 en métropole)",
+        millesime="2024",
+        licence=LO,
+        format="7z of shapefiles / GeoPackage",
+        loader="qpvgeo.readers.read_iris_contours",
+        page="https://geoservices.ign.fr/contoursiris",
+        files=(SourceFile("CONTOURS-IRIS.gpkg", None),),
+        note="Versioned archives (CONTOURS-IRIS_3-0__GPKG_LAMB93_FXX_<date>.7z) listed on the "
+        "page: download the edition matching the data's IRIS geography and extract it.",
+        tags=("transition", "iris"),
+    ),
 )
 
 #: Every source, by short name.

@@ -13,7 +13,7 @@ import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NAMES = ["00_demarrage", "01_population_qpv", "02_exposition_environnementale",
-         "03_diagnostic_territoire"]
+         "03_diagnostic_territoire", "04_acces_transition"]
 
 
 def _execute(name: str, tmp_path: Path, **parameters) -> nbformat.NotebookNode:

@@ -8,6 +8,12 @@ publisher's column name. Every path goes through
 
 from qpvgeo.readers.buildings import read_buildings
 from qpvgeo.readers.cog import read_cog_communes, read_cog_movements
+from qpvgeo.readers.energy import (
+    read_dpe,
+    read_heat_network_co2,
+    read_heat_network_deliveries,
+    read_iris_contours,
+)
 from qpvgeo.readers.environment import (
     read_air_stations,
     read_flood_extents,
@@ -18,7 +24,14 @@ from qpvgeo.readers.environment import (
 )
 from qpvgeo.readers.grid import read_filosofi_grid
 from qpvgeo.readers.insee import read_commune_population, read_qpv_indicators
+from qpvgeo.readers.points import point_positions, points_from_table, read_points
 from qpvgeo.readers.qpv import read_qpv, read_qpv_communes
+from qpvgeo.readers.services import (
+    read_bpe,
+    read_education_establishments,
+    read_gtfs_stops,
+    read_stations,
+)
 from qpvgeo.readers.territories import (
     read_communes,
     read_departements,
@@ -28,23 +41,34 @@ from qpvgeo.readers.territories import (
 )
 
 __all__ = [
+    "point_positions",
+    "points_from_table",
     "read_air_stations",
+    "read_bpe",
     "read_buildings",
     "read_cog_communes",
     "read_cog_movements",
     "read_commune_population",
     "read_communes",
     "read_departements",
+    "read_dpe",
+    "read_education_establishments",
     "read_epci",
     "read_epci_boundaries",
     "read_filosofi_grid",
     "read_flood_extents",
     "read_green_spaces",
+    "read_gtfs_stops",
     "read_heat_iris",
+    "read_heat_network_co2",
+    "read_heat_network_deliveries",
     "read_industrial_sites",
+    "read_iris_contours",
     "read_noise_map",
+    "read_points",
     "read_qpv",
     "read_qpv_communes",
     "read_qpv_indicators",
     "read_regions",
+    "read_stations",
 ]

@@ -139,7 +139,7 @@ def _normalise_code_lists(lists: pd.Series) -> pd.Series:
 
 
 def _join(items: list[str]) -> object:
-    return ", ".join(items) if items else pd.NA
+    return ", ".join(items) if len(items) else pd.NA
 
 
 def read_qpv(
