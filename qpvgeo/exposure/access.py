@@ -99,8 +99,10 @@ def _departement_extent(data: Any, communes: Any) -> Any:
     dep = frame[schema.CODE_COMMUNE].astype("string").map(
         lambda c: schema.departement_of_commune(c) if isinstance(c, str) else None)
     geoms = np.asarray(frame.geometry.array, dtype=object)
-    hulls = [shapely.convex_hull(shapely.multipoints(geoms[(dep == d).to_numpy()]))
-             for d in deps]  # a handful of départements, not a loop over geometries
+    # fillna: with pyarrow-backed strings the comparison gives NA where dep is NA
+    member = [(dep == d).fillna(False).to_numpy(dtype=bool) for d in deps]
+    hulls = [shapely.convex_hull(shapely.multipoints(geoms[m]))
+             for m in member]  # a handful of départements, not a loop over geometries
     hulls = [h for h in hulls if shapely.get_type_id(h) == 3]
     return shapely.union_all(hulls) if hulls else None
 
