@@ -26,6 +26,7 @@ geometry and its reason in ``statut_coordonnees``; it is never dropped.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 from collections.abc import Sequence
@@ -93,8 +94,18 @@ def _read_csv_text(path: Path) -> tuple[pd.DataFrame, str]:
     except (pd.errors.ParserError, ValueError) as exc:
         raise DataFormatError(f"{path}: cannot read as a {sep!r}-separated table: {exc}") from exc
     # The BOM of a UTF-8 file opened as text by a quoting writer ('"\ufeff""numero_dpe"""').
-    frame.columns = [str(c).replace("\ufeff", "") for c in frame.columns]
+    frame.columns = [_unbom(c) for c in frame.columns]
     return frame, sep
+
+
+def _unbom(name: object) -> str:
+    """``'\\ufeff"numero_dpe"'`` (a BOM caught inside the first quoted header) -> ``numero_dpe``."""
+    text = str(name)
+    if text.startswith("\ufeff"):
+        text = text[1:]
+        if len(text) > 1 and text[0] == text[-1] == '"':
+            text = text[1:-1]
+    return text
 
 
 def _sniff(head: str) -> str:
@@ -132,8 +143,13 @@ def _epsg_codes(values: pd.Series) -> np.ndarray:
     return pd.to_numeric(found, errors="coerce").fillna(0).astype(int).to_numpy()
 
 
+@functools.lru_cache(maxsize=32)
+def _lonlat_transformer(crs: object) -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+
+
 def _to_lonlat(x: np.ndarray, y: np.ndarray, crs: object) -> tuple[np.ndarray, np.ndarray]:
-    tr = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    tr = _lonlat_transformer(crs if isinstance(crs, str | int) else pyproj.CRS(crs).to_wkt())
     lon, lat = tr.transform(x, y)
     return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
 
