@@ -8,7 +8,8 @@ boundary flag rather than a false certainty.
 Method (vectorised, shapely 2): an STRtree over the QPV polygons answers, for all points
 at once, which polygon covers each (``intersects``: a point on an edge counts as inside
 — and is flagged). The distance to the nearest QPV edge is then computed only where it
-is needed: for a point inside a QPV, to that QPV's boundary; for a point outside, to
+is needed: for a point inside a QPV, to that QPV's boundary (or another QPV's edge
+where they overlap); for a point outside, to
 the polygons within ``max_distance`` (1 km by default: an STRtree ``dwithin`` query,
 then ``shapely.distance`` on those pairs only). Beyond it the distance is not measured
 (NA, and ``code_qpv_proche`` NA); ``max_distance=None`` measures it everywhere, about
@@ -94,8 +95,8 @@ def _min_by_point(p: np.ndarray, q: np.ndarray, d: np.ndarray, n: int):
 def _locate(points: np.ndarray, polygons: np.ndarray, *, max_distance: float | None) -> _Located:
     """Point-in-polygon, then the distance to the nearest edge, all points at once.
 
-    Inside a QPV, the distance is to its own boundary (any other QPV's edge is beyond it
-    when the QPV do not overlap); outside, it is the distance to the nearest polygon,
+    Inside a QPV, the distance is to its own boundary, or to another QPV's edge running
+    inside it where polygons overlap; outside, it is the distance to the nearest polygon,
     among those within ``max_distance`` (an STRtree ``dwithin`` query, then
     ``shapely.distance`` on those pairs only), or among all (``query_nearest``) when
     ``max_distance`` is None.
@@ -123,7 +124,17 @@ def _locate(points: np.ndarray, polygons: np.ndarray, *, max_distance: float | N
 
     held = local_inside >= 0
     boundaries = shapely.boundary(polys)
-    distance[held] = shapely.distance(points[held], boundaries[local_inside[held]])
+    own = shapely.distance(points[held], boundaries[local_inside[held]])
+    # Where QPV overlap (simplified layers), another QPV's edge may run inside this one,
+    # nearer than its own boundary: look for edges within that distance.
+    src, qq = tree.query(points[held], predicate="dwithin", distance=own)
+    other = qq != local_inside[held][src]
+    if other.any():
+        src, qq = src[other], qq[other]
+        dd = shapely.distance(points[held][src], boundaries[qq])
+        closer, _ = _min_by_point(src, qq, dd, len(own))
+        own = np.fmin(own, closer)
+    distance[held] = own
     local_near = local_inside.copy()
     out = np.flatnonzero(~held)
     if len(out):
