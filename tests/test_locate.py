@@ -42,7 +42,8 @@ def schools(shared_data, qpv_hdf):
 def test_schools_in_qpv_counts(schools):
     raw, out = schools
     # Every row and column kept, in order; the input's geometry untouched.
-    assert len(out) == 637 and out["Code etablissement"].tolist() == raw["Code etablissement"].tolist()
+    assert len(out) == 637
+    assert out["Code etablissement"].tolist() == raw["Code etablissement"].tolist()
     assert out.geometry.equals(raw.geometry)
     by_rep = {g: out.groupby("Classement REP")[f"en_qpv_{g}"].sum().to_dict() for g in (2015, 2024)}
     # Measured here (no published oracle for establishments-in-QPV): 44 of the 637 collèges
