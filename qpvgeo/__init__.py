@@ -26,6 +26,7 @@ from qpvgeo import (
     schema,
 )
 from qpvgeo.cog import commune_code_table, harmonise_communes
+from qpvgeo.crosswalk import crosswalk_summary, qpv_crosswalk
 from qpvgeo.errors import (
     ChecksumError,
     DataFormatError,
@@ -124,6 +125,7 @@ __all__ = [
     "commune_code_table",
     "compare_to_surroundings",
     "count_qpv",
+    "crosswalk_summary",
     "datasets",
     "describe_exposure_columns",
     "diagnose",
@@ -145,6 +147,7 @@ __all__ = [
     "points_from_table",
     "population_shares",
     "provenance",
+    "qpv_crosswalk",
     "qpv_map",
     "qpv_population_by_commune",
     "read_air_stations",
