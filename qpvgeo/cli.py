@@ -211,3 +211,41 @@ def locate_command(file, geography, qpv2024, qpv2015, tolerance, max_distance, x
         parts.append(f"{m}: {int(result[f'en_qpv_{m}'].sum())} in a QPV, "
                      f"{int(result[f'bord_qpv_{m}'].sum())} near an edge")
     click.echo("; ".join(parts) + f" -> {out}")
+
+
+# -- qpvgeo crosswalk: what changed between the 2015 and 2024 geographies --------------------
+
+
+@main.command("crosswalk")
+@click.option("--qpv2015", "qpv2015", default="qpv2015", show_default=True,
+              help="QPV 2015 contours (file, or catalogue source name fetched on first use).")
+@click.option("--qpv2024", "qpv2024", default="qpv2024", show_default=True,
+              help="QPV 2024 contours (file, or catalogue source name fetched on first use).")
+@click.option("--departement", "departements", multiple=True, metavar="CODE",
+              help="Keep the QPV of these départements (repeatable), e.g. 59 62.")
+@click.option("--grid", type=click.Path(exists=True), default=None,
+              help="Filosofi 200 m grid (read_filosofi_grid): inhabitants kept, added, left.")
+@click.option("--out", type=click.Path(dir_okay=False), required=True,
+              help="Per-QPV table (.csv: `;`, UTF-8 BOM, decimal comma).")
+@click.option("--pairs", type=click.Path(dir_okay=False), default=None,
+              help="Also write every (2015, 2024) pair with areas and shares to this CSV.")
+def crosswalk_command(qpv2015, qpv2024, departements, grid, out, pairs):
+    """Type every QPV (unchanged, enlarged, merged, new…) between 2015 and 2024."""
+    from qpvgeo.crosswalk import crosswalk_summary, qpv_crosswalk
+    from qpvgeo.readers import read_filosofi_grid, read_qpv
+    from qpvgeo.tables import write_csv
+
+    layers = [read_qpv(qpv2015), read_qpv(qpv2024)]
+    if departements:
+        layers = [q[q["code_departement"].isin(departements)] for q in layers]
+    population = read_filosofi_grid(grid) if grid else None
+    result = qpv_crosswalk(*layers, population=population)
+    summary = crosswalk_summary(result)
+    write_csv(summary["tableau"], out, index=False)
+    if pairs:
+        write_csv(result["paires"], pairs, index=False)
+    figures = summary["chiffres"]
+    click.echo(f"{figures['qpv_2015']} QPV 2015 -> {figures['qpv_2024']} QPV 2024 -> {out}")
+    for row in summary["par_type"].itertuples():
+        if row.qpv_2015 or row.qpv_2024:
+            click.echo(f"  {row.libelle}: {row.qpv_2024} (2024), {row.qpv_2015} (2015)")

@@ -186,9 +186,10 @@ def qpv_crosswalk(
         "nom_qpv_2015": pd.array(a[schema.NOM_QPV].to_numpy(dtype=object)[i], dtype="string"),
         "code_qpv_2024": pd.array(c24[j], dtype="string"),
         "nom_qpv_2024": pd.array(b[schema.NOM_QPV].to_numpy(dtype=object)[j], dtype="string"),
-        "surface_intersection_ha": inter / 1e4,
-        "part_qpv_2015": share_a,
-        "part_qpv_2024": share_b,
+        # Rounded: square metres and shares to 1e-4 are below the contours' precision.
+        "surface_intersection_ha": np.round(inter / 1e4, 2),
+        "part_qpv_2015": np.round(share_a, 4),
+        "part_qpv_2024": np.round(share_b, 4),
     }).sort_values(["code_qpv_2015", "code_qpv_2024"], ignore_index=True)
 
     deg_a = np.bincount(i, minlength=len(a))
@@ -246,11 +247,11 @@ def _qpv_rows(layer, mill, area, kinds, partners, gained, lost) -> pd.DataFrame:
         schema.MILLESIME: pd.array([mill] * len(layer), dtype="Int64"),
         schema.CODE_QPV: layer[schema.CODE_QPV].to_numpy(),
         schema.NOM_QPV: layer[schema.NOM_QPV].to_numpy(),
-        "surface_ha": area / 1e4,
+        "surface_ha": np.round(area / 1e4, 2),
         _TYPE: pd.array(kinds, dtype="string"),
         "codes_correspondants": pd.array(partners, dtype="string"),
-        "part_gagnee": gained,
-        "part_perdue": lost,
+        "part_gagnee": np.round(gained, 4),
+        "part_perdue": np.round(lost, 4),
     }).sort_values(schema.CODE_QPV, ignore_index=True)
 
 

@@ -142,3 +142,21 @@ def test_errors():
     with pytest.raises(SchemaError, match="min_share"):
         qpv_crosswalk(q15, q24, min_share=0)
     assert isinstance(qpv_crosswalk(q15, q24)["paires"], pd.DataFrame)
+
+
+def test_cli_crosswalk(shared_data, tmp_path):
+    from click.testing import CliRunner
+
+    from qpvgeo.cli import main
+
+    out, pairs = tmp_path / "evolution.csv", tmp_path / "paires.csv"
+    result = CliRunner().invoke(main, [
+        "crosswalk", "--qpv2015", str(shared_data / QPV2015_HDF),
+        "--qpv2024", str(shared_data / QPV2024_HDF), "--out", str(out), "--pairs", str(pairs),
+    ])
+    assert result.exit_code == 0, result.output
+    assert "199 QPV 2015 -> 204 QPV 2024" in result.output
+    assert "Nouveau en 2024: 9 (2024)" in result.output
+    table = pd.read_csv(out, sep=";", decimal=",", encoding="utf-8-sig")
+    assert len(table) == 403 and table["libelle"].notna().all()
+    assert len(pd.read_csv(pairs, sep=";", decimal=",", encoding="utf-8-sig")) == 200
