@@ -46,7 +46,7 @@ import shapely
 from qpvgeo import schema
 from qpvgeo.errors import DataFormatError, QpvgeoWarning, SchemaError
 from qpvgeo.readers._common import PathLike
-from qpvgeo.readers.points import STATUT_COORDONNEES, STATUT_OK, ZONES, point_positions, zone_of
+from qpvgeo.readers.points import STATUT_COORDONNEES, STATUT_OK, ZONES, _positions, zone_of
 from qpvgeo.readers.qpv import read_qpv
 
 #: Boundary tolerance (metres) by QPV geography; see the module docstring for the basis.
@@ -142,8 +142,16 @@ def _locate(points: np.ndarray, polygons: np.ndarray, *, max_distance: float | N
             (src, qq), dd = tree.query_nearest(points[out], return_distance=True,
                                                all_matches=False)
         else:
-            src, qq = tree.query(points[out], predicate="dwithin", distance=max_distance)
-            dd = shapely.distance(points[out][src], polys[qq])
+            # Candidates from the bounding boxes grown by max_distance (no GEOS distance
+            # in the query), then one exact distance per candidate, to the boundary (no
+            # point-in-polygon test: these points are outside every polygon).
+            x0, y0, x1, y1 = shapely.bounds(polys).T
+            grown = shapely.box(x0 - max_distance, y0 - max_distance,
+                                x1 + max_distance, y1 + max_distance)
+            src, qq = shapely.STRtree(grown).query(points[out])
+            dd = shapely.distance(points[out][src], boundaries[qq])
+            close = dd <= max_distance
+            src, qq, dd = src[close], qq[close], dd[close]
         best, which = _min_by_point(src, qq, dd, len(out))
         distance[out] = best
         local_near[out] = which
@@ -295,7 +303,7 @@ def locate_qpv(
     if max_distance is not None and not (max_distance >= max(tol.values())):
         raise SchemaError(f"max_distance: must be a distance in metres at least the tolerance "
                           f"({max(tol.values())} m), got {max_distance!r}")
-    pos = point_positions(frame, x=x, y=y, crs=crs, what=what)
+    pos, source = _positions(frame, x=x, y=y, crs=crs, what=what)
     _warn_unplaced(pos, what=what)
 
     out = frame.copy()
@@ -321,8 +329,12 @@ def locate_qpv(
             qrows = np.flatnonzero(qzones == zname)
             if not rows.any() or not len(qrows):
                 continue
-            zx, zy = _transformer("EPSG:4326", zcrs).transform(lon[rows], lat[rows])
-            pts = shapely.points(np.asarray(zx), np.asarray(zy))
+            if source is not None and pyproj.CRS(zcrs).equals(pyproj.CRS(source[2])):
+                # Already in the zone's CRS (a DPE file in Lambert-93): no round trip.
+                pts = shapely.points(source[0][rows], source[1][rows])
+            else:
+                zx, zy = _transformer("EPSG:4326", zcrs).transform(lon[rows], lat[rows])
+                pts = shapely.points(np.asarray(zx), np.asarray(zy))
             polys = np.asarray(layer.geometry.iloc[qrows].to_crs(zcrs).array, dtype=object)
             found = _locate(pts, polys, max_distance=max_distance)
             remap = np.append(qrows, -1)  # index -1 stays -1

@@ -226,7 +226,9 @@ def _table_positions(
         except pyproj.exceptions.CRSError as exc:
             raise DataFormatError(f"{what}: unknown CRS {used_crs!r}: {exc}") from exc
     status = _status(lon, lat, empty=empty, bad=bad)
-    return lon, lat, status, {"x": xcol, "y": ycol, "crs": str(used_crs)}
+    # The source coordinates, for a caller that can use them without a round trip.
+    source = (xs, ys, used_crs) if epsg_col is None else None
+    return lon, lat, status, {"x": xcol, "y": ycol, "crs": str(used_crs), "_source": source}
 
 
 def _geometry_positions(
@@ -247,7 +249,12 @@ def _geometry_positions(
         c = shapely.get_coordinates(geoms[use])
         lon[use], lat[use] = _to_lonlat(c[:, 0], c[:, 1], points.crs)
     status = _status(lon, lat, empty=empty, bad=not_point)
-    return lon, lat, status, {"x": "geometry", "y": "geometry", "crs": points.crs.to_string()}
+    xs = np.full(n, np.nan)
+    ys = np.full(n, np.nan)
+    if use.any():
+        xs[use], ys[use] = c[:, 0], c[:, 1]
+    return lon, lat, status, {"x": "geometry", "y": "geometry", "crs": points.crs.to_string(),
+                              "_source": (xs, ys, points.crs)}
 
 
 def _status(lon: np.ndarray, lat: np.ndarray, *, empty: np.ndarray, bad: np.ndarray) -> np.ndarray:
@@ -319,6 +326,11 @@ def point_positions(
     >>> point_positions(t)["statut_coordonnees"].tolist()
     ['ok', 'absentes', 'hors_france']
     """
+    return _positions(points, x=x, y=y, crs=crs, what=what)[0]
+
+
+def _positions(points, *, x, y, crs, what) -> tuple[pd.DataFrame, tuple | None]:
+    """:func:`point_positions`, plus (x, y, CRS) of the source when it has one CRS."""
     geo = isinstance(points, gpd.GeoDataFrame) and points._geometry_column_name in points
     use_geometry = False
     if geo and x is None:
@@ -340,8 +352,9 @@ def point_positions(
          "zone": pd.array(zone, dtype="string")},
         index=points.index,
     )
+    source = info.pop("_source")
     out.attrs["coordonnees"] = info
-    return out
+    return out, source
 
 
 def points_from_table(
