@@ -53,7 +53,7 @@ from qpvgeo.exposure import (
 from qpvgeo.fetch import cache_dir, fetch_file, fetch_many
 from qpvgeo.fetch import provenance_records as provenance
 from qpvgeo.interpolate import areal_interpolate, grid_population
-from qpvgeo.locate import locate_qpv
+from qpvgeo.locate import locate_qpv, write_located
 from qpvgeo.pipeline import shares_from_files
 from qpvgeo.population import count_qpv, population_shares, qpv_population_by_commune
 from qpvgeo.readers import (
@@ -175,4 +175,5 @@ __all__ = [
     "shares_from_files",
     "sources_table",
     "write_csv",
+    "write_located",
 ]

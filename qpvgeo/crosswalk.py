@@ -129,7 +129,8 @@ def qpv_crosswalk(
         ``"paires"``: one row per counted pair — ``code_qpv_2015``, ``nom_qpv_2015``,
         ``code_qpv_2024``, ``nom_qpv_2024``, ``surface_intersection_ha``,
         ``part_qpv_2015`` / ``part_qpv_2024`` (share of each QPV's area in the pair, 0–1).
-        ``"qpv"``: one row per QPV of either geography — ``millesime``, ``code_qpv``,
+        ``"qpv"``: a GeoDataFrame (EPSG:2154, the outlines, ready for a map of the
+        types), one row per QPV of either geography — ``millesime``, ``code_qpv``,
         ``nom_qpv``, ``surface_ha``, ``type_evolution`` (key of :data:`TYPE_LABELS`),
         ``codes_correspondants`` (partners, ``", "``-separated), and for one-to-one
         pairs ``part_gagnee`` / ``part_perdue`` (shares of the 2015 area, outside the
@@ -229,6 +230,8 @@ def qpv_crosswalk(
         _qpv_rows(a, 2015, area_a, type_a, partners_a, gained, lost),
         _qpv_rows(b, 2024, area_b, type_b, partners_b, gained_b, lost_b),
     ], ignore_index=True)
+    # The outlines travel with the table, so that a map of the types needs nothing else.
+    table = gpd.GeoDataFrame(table, geometry="geometry", crs=schema.CRS)
     out = {"paires": pairs, "qpv": table}
     if population is not None:
         out.update(_inhabitants(a, b, table, population, population_column, method))
@@ -252,6 +255,7 @@ def _qpv_rows(layer, mill, area, kinds, partners, gained, lost) -> pd.DataFrame:
         "codes_correspondants": pd.array(partners, dtype="string"),
         "part_gagnee": np.round(gained, 4),
         "part_perdue": np.round(lost, 4),
+        "geometry": np.asarray(layer.geometry.array, dtype=object),
     }).sort_values(schema.CODE_QPV, ignore_index=True)
 
 
