@@ -8,14 +8,20 @@ boundary flag rather than a false certainty.
 Method (vectorised, shapely 2): an STRtree over the QPV polygons answers, for all points
 at once, which polygon covers each (``intersects``: a point on an edge counts as inside
 — and is flagged). The distance to the nearest QPV edge is then computed only where it
-is needed: for a point inside a QPV, to that QPV's boundary (or another QPV's edge
-where they overlap); for a point outside, to
-the polygons within ``max_distance`` (1 km by default: an STRtree ``dwithin`` query,
-then ``shapely.distance`` on those pairs only). Beyond it the distance is not measured
-(NA, and ``code_qpv_proche`` NA); ``max_distance=None`` measures it everywhere, about
-ten times slower on a national file. Distances are computed in a metric CRS per zone:
-Lambert-93 in metropolitan France, the official UTM projection in each overseas
-territory (:data:`qpvgeo.readers.points.ZONES`).
+is needed: for a point inside a QPV, to that QPV's boundary (or to another QPV's edge
+where polygons overlap); for a point outside, to the QPV whose bounding box, grown by
+``max_distance`` (1 km by default), holds it — one ``shapely.distance`` per such pair.
+Beyond ``max_distance`` the distance is not measured (NA, and ``code_qpv_proche`` NA);
+``max_distance=None`` measures it everywhere (``query_nearest``), far slower on a
+national file. Distances are computed in a metric CRS per zone: Lambert-93 in
+metropolitan France, the official UTM projection in each overseas territory
+(:data:`qpvgeo.readers.points.ZONES`); coordinates already in that CRS are used as
+they are.
+
+Measured on 1 M points (half uniform over metropolitan France, half within ~1 km of a
+QPV; 2 shared cores under a load average of 7.5): ``locate_qpv`` 9.8 s from the table
+to the finished columns (2024 layer), of which 4.4 s for the geometry; geopandas
+``sjoin(predicate="within")``, which gives no distance and no flag, 1.6 s.
 
 Boundary tolerance, by geography (:data:`DEFAULT_TOLERANCE`, in metres):
 
@@ -97,7 +103,7 @@ def _locate(points: np.ndarray, polygons: np.ndarray, *, max_distance: float | N
 
     Inside a QPV, the distance is to its own boundary, or to another QPV's edge running
     inside it where polygons overlap; outside, it is the distance to the nearest polygon,
-    among those within ``max_distance`` (an STRtree ``dwithin`` query, then
+    among those within ``max_distance`` (candidates from bounding boxes grown by it, then
     ``shapely.distance`` on those pairs only), or among all (``query_nearest``) when
     ``max_distance`` is None.
     """
