@@ -313,9 +313,12 @@ def locate_qpv(
     _warn_unplaced(pos, what=what)
 
     out = frame.copy()
-    if STATUT_COORDONNEES in out.columns:
-        warnings.warn(f"{what}: column {STATUT_COORDONNEES!r} replaced", QpvgeoWarning,
-                      stacklevel=2)
+    added = [STATUT_COORDONNEES] + [c.format(g=m) for m in layers for c in COLUMNS_BY_GEOGRAPHY]
+    clash = [c for c in added if c in out.columns]
+    if clash:
+        # A file that went through locate_qpv once: its answers are recomputed, not kept.
+        warnings.warn(f"{what}: column(s) {clash} already present; replaced by this run",
+                      QpvgeoWarning, stacklevel=2)
     out[STATUT_COORDONNEES] = pos[STATUT_COORDONNEES].to_numpy()
     ok = (pos[STATUT_COORDONNEES] == STATUT_OK).to_numpy()
     zone = pos["zone"].to_numpy(dtype=object)

@@ -199,3 +199,17 @@ def test_cli_locate_geojson_roundtrip(shared_data, tmp_path):
     assert len(back) == 637 and int(back["en_qpv_2024"].sum()) == 121
     same = CliRunner().invoke(main, ["locate", str(out), "--out", str(out)])
     assert same.exit_code != 0 and "--out must differ" in same.output
+
+
+def test_empty_table_and_rerun_on_an_output():
+    qpv = _square_qpv()
+    empty = pd.DataFrame({"longitude": pd.Series([], dtype=str),
+                          "latitude": pd.Series([], dtype=str)})
+    out = locate_qpv(empty, qpv)
+    assert len(out) == 0 and "en_qpv_2024" in out.columns
+    pts = pd.DataFrame({"x": [700500.0], "y": [7050500.0]}, index=["row-a"])
+    first = locate_qpv(pts, qpv, crs="EPSG:2154")
+    assert first.index.tolist() == ["row-a"] and first["code_qpv_2024"].iloc[0] == "QN05972M"
+    with pytest.warns(qpvgeo.QpvgeoWarning, match="already present"):
+        again = locate_qpv(first, qpv, crs="EPSG:2154")
+    assert again.columns.tolist() == first.columns.tolist()
