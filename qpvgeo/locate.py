@@ -434,7 +434,9 @@ def write_located(frame: pd.DataFrame, path: PathLike, *, excel: bool = True) ->
         if suffix == ".parquet":
             frame.to_parquet(tmp, index=False)
         else:
-            frame.to_file(tmp, driver=drivers[suffix], engine="pyogrio")
+            # The layer is named after the target, not after the temporary file.
+            layer = {"layer": target.stem} if suffix in {".gpkg", ".fgb"} else {}
+            frame.to_file(tmp, driver=drivers[suffix], engine="pyogrio", **layer)
     return target
 
 

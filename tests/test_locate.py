@@ -213,3 +213,14 @@ def test_empty_table_and_rerun_on_an_output():
     with pytest.warns(qpvgeo.QpvgeoWarning, match="already present"):
         again = locate_qpv(first, qpv, crs="EPSG:2154")
     assert again.columns.tolist() == first.columns.tolist()
+
+
+def test_write_located_gpkg_keeps_crs(tmp_path):
+    pts = gpd.GeoDataFrame({"n": [1]}, geometry=[Point(700500, 7050500)], crs=2154)
+    out = locate_qpv(pts, _square_qpv())
+    target = qpvgeo.write_located(out, tmp_path / "points.gpkg")
+    back = gpd.read_file(target)
+    assert back.crs.to_epsg() == 2154 and bool(back["en_qpv_2024"].iloc[0])
+    with pytest.raises(DataFormatError, match="needs point geometries"):
+        qpvgeo.write_located(pd.DataFrame(out.drop(columns="geometry")), tmp_path / "x.gpkg")
+    assert not (tmp_path / "x.gpkg").exists()

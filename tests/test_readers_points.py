@@ -114,3 +114,13 @@ def test_zone_boxes():
     lat = np.array([48.86, 42.70, 16.25, 4.93, -12.78, -17.53, 0.0])
     assert zone_of(lon, lat).tolist() == ["metropole", "metropole", "antilles", "guyane",
                                           "mayotte", "polynesie", ""]
+
+
+def test_schools_table_without_geometry_uses_lat_lon_columns(shared_data):
+    # The Éducation nationale columns "Latitude"/"Longitude" (any case) as a plain table.
+    schools = read_points(shared_data / SCHOOLS)
+    table = pd.DataFrame(schools.drop(columns="geometry"))
+    pos = point_positions(table)
+    assert pos.attrs["coordonnees"]["x"] == "Longitude"
+    assert (pos["statut_coordonnees"] == "ok").all()
+    assert np.allclose(pos["longitude"], schools.geometry.x, atol=1e-5)
