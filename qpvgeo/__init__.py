@@ -27,6 +27,7 @@ from qpvgeo import (
 )
 from qpvgeo.buildings import building_population
 from qpvgeo.cog import CogYear, commune_code_table, detect_cog_year, harmonise_communes
+from qpvgeo.crosswalk import crosswalk_summary, qpv_crosswalk
 from qpvgeo.errors import (
     ChecksumError,
     DataFormatError,
@@ -61,7 +62,7 @@ from qpvgeo.fetch import cache_dir, fetch_file, fetch_many
 from qpvgeo.fetch import provenance_records as provenance
 from qpvgeo.geoparquet import read_geoparquet, to_geoparquet
 from qpvgeo.interpolate import areal_interpolate, grid_population
-from qpvgeo.locate import locate_qpv
+from qpvgeo.locate import locate_qpv, write_located
 from qpvgeo.pipeline import shares_from_files
 from qpvgeo.population import count_qpv, population_shares, qpv_population_by_commune
 from qpvgeo.readers import (
@@ -144,6 +145,7 @@ __all__ = [
     "commune_code_table",
     "compare_to_surroundings",
     "count_qpv",
+    "crosswalk_summary",
     "datasets",
     "describe_exposure_columns",
     "detect_cog_year",
@@ -171,6 +173,7 @@ __all__ = [
     "points_from_table",
     "population_shares",
     "provenance",
+    "qpv_crosswalk",
     "qpv_map",
     "qpv_population_by_commune",
     "read_air_stations",
@@ -211,4 +214,5 @@ __all__ = [
     "station_access",
     "to_geoparquet",
     "write_csv",
+    "write_located",
 ]
