@@ -174,11 +174,16 @@ def fetch_command(names, all_sources, dest, mirror, refresh, timeout, deadline, 
 @click.option("--urls", is_flag=True, help="Add the download address (or the page) of each source.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV instead of a text table.")
 def sources_command(urls, as_csv):
-    """List the official sources qpvgeo knows: publisher, millésime, licence, address."""
+    """List the official sources qpvgeo knows: publisher, millésime, licence, address.
+
+    ``pinned`` says whether the exact file is known (sha256 and size in the catalogue):
+    any other file is refused. Unpinned files are checked for their format, and their
+    hash at the first download is kept in the lock file.
+    """
     from qpvgeo.sources import sources_table
 
     table = sources_table()
-    columns = ["name", "publisher", "millesime", "licence", "title"]
+    columns = ["name", "publisher", "millesime", "licence", "pinned", "title"]
     if urls or as_csv:
         columns += ["format", "loader", "address"]
     table = table[columns]

@@ -21,9 +21,22 @@ for on the mirror at ``{mirror}/_by_hand/{source}/{file name}``.
 
 Networks: requests (through pooch's downloader) honours ``HTTPS_PROXY``, ``HTTP_PROXY``
 and ``NO_PROXY``; every download has a timeout and is retried with exponential backoff
-on connection errors, timeouts, truncated transfers and HTTP 408/429/5xx. A file is
-written to a temporary name and renamed only once complete and checked, so an error
-never leaves a partial or unverified file behind.
+on connection errors, timeouts, truncated transfers and HTTP 408/429/5xx (never on an
+unusable address, a redirect loop or a file that is not what it claims to be). Three
+limits apply to each attempt: ``timeout`` (seconds without any data), an overall
+``deadline`` and a minimum average rate ``min_rate`` (after :data:`RATE_GRACE` seconds),
+so a server that drips one byte a second is given up on.
+
+Validation: every download is checked by :func:`validate_download` against what its
+catalogue entry says a good file is (:class:`qpvgeo.sources.SourceFile`: kind, archive
+members, CSV header, size, sha256) **before** it is moved into the cache and before its
+hash goes into the lock file. A web page where data is expected (a proxy or captive
+portal answering ``200 text/html``) is an error naming the URL. A file is written to a
+temporary name and renamed only once complete and checked, so an error never leaves a
+partial or unverified file behind.
+
+A read-only cache (a shared folder) that already holds valid files works for reading:
+the lock file is then left as it is.
 
 Provenance: every file used in the session, downloaded, found in the cache or read
 from a local path (:func:`record_local_file`), is recorded; see
@@ -65,6 +78,16 @@ BY_HAND_FOLDER = "_by_hand"
 LOCK_NAME = "qpvgeo-lock.json"
 #: Seconds without a byte from the server before a download is abandoned.
 DEFAULT_TIMEOUT = 60.0
+#: Environment variable: seconds a whole download may take (overall deadline).
+ENV_DEADLINE = "QPVGEO_DEADLINE"
+#: Default overall deadline of one download attempt, in seconds.
+DEFAULT_DEADLINE = 7200.0
+#: Environment variable: slowest acceptable average transfer rate, bytes per second.
+ENV_MIN_RATE = "QPVGEO_MIN_RATE"
+#: Default minimum average rate (bytes/s), checked once ``RATE_GRACE`` seconds have passed.
+DEFAULT_MIN_RATE = 1024.0
+#: Seconds before the minimum rate is enforced (slow starts, TCP ramp-up).
+RATE_GRACE = 30.0
 #: Extra attempts after a failed download (so 1 + DEFAULT_RETRIES in all).
 DEFAULT_RETRIES = 3
 #: First wait between attempts, in seconds; doubled after each failure.
@@ -194,7 +217,15 @@ def _read_lock(root: Path) -> dict:
         ) from exc
     if not isinstance(data, dict) or not isinstance(data.get("files", {}), dict):
         raise FetchError(f"{path}: not a qpvgeo lock file; delete it to start a new one")
-    return data.get("files", {})
+    files = data.get("files", {})
+    for url, entry in files.items():
+        sha = entry.get("sha256") if isinstance(entry, dict) else None
+        if not isinstance(sha, str) or not re.fullmatch(r"[0-9a-f]{64}", sha):
+            raise FetchError(
+                f"{path}: the entry for {url} has no valid sha256 (the lock file was edited or "
+                "damaged); remove that entry, or delete the lock file to record the hashes again"
+            )
+    return files
 
 
 @contextlib.contextmanager
@@ -377,9 +408,69 @@ def _describe(exc: Exception, timeout: float) -> tuple[str, bool]:
         text = str(exc)
         found = re.search(r"(\[Errno -?\d+\][^'\")]*|Failed to resolve '[^']*')", text)
         return f"could not connect ({found.group(1).strip() if found else text})", True
-    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
+    if isinstance(exc, requests.exceptions.TooManyRedirects):
+        return "too many redirects (a redirect loop at the server or a proxy)", False
+    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema
+                  | requests.exceptions.InvalidSchema):
         return f"invalid URL ({exc})", False
     return f"{type(exc).__name__}: {exc}", True
+
+
+class _TooSlow(Exception):
+    """An attempt went past the deadline or under the minimum rate (retried)."""
+
+
+def _stream(
+    download_url: str, tmp: Path, *, timeout: float, deadline: float, min_rate: float,
+    bar, expect,
+) -> None:
+    """One attempt: stream ``download_url`` into ``tmp`` under the three limits."""
+    import requests
+    import urllib3
+
+    started = time.monotonic()
+    with requests.get(download_url, stream=True, timeout=(timeout, timeout),
+                      headers={"User-Agent": _USER_AGENT}) as response:
+        response.raise_for_status()
+        content_type = response.headers.get("Content-Type", "")
+        if expect is not None and expect.file_kind != "html" and _html_type(content_type):
+            # Known before reading the body: a portal or proxy page, not the file.
+            raise DataFormatError(_web_page(download_url, f"Content-Type {content_type}"))
+        total = response.headers.get("Content-Length")
+        if bar is not None and total and total.isdigit():
+            bar.reset(total=int(total))
+        got = 0
+        with open(tmp, "wb") as out:
+            while True:
+                try:
+                    # read1 returns what one read brings: a drip of bytes still comes
+                    # back here, so the deadline and the rate are checked.
+                    chunk = response.raw.read1(_CHUNK, decode_content=True)
+                except urllib3.exceptions.ReadTimeoutError as exc:
+                    raise requests.exceptions.ConnectionError(
+                        f"no data for {timeout:g} s, read timed out"
+                    ) from exc
+                except urllib3.exceptions.ProtocolError as exc:
+                    raise requests.exceptions.ChunkedEncodingError(exc) from exc
+                if not chunk:
+                    break
+                out.write(chunk)
+                got += len(chunk)
+                if bar is not None:
+                    bar.update(len(chunk))
+                elapsed = time.monotonic() - started
+                if elapsed > deadline:
+                    raise _TooSlow(
+                        f"not finished within the {deadline:g} s deadline ({got:,} bytes "
+                        f"received; raise it with --deadline or ${ENV_DEADLINE})"
+                    )
+                grace = min(RATE_GRACE, deadline)
+                if min_rate and elapsed > grace and got / elapsed < min_rate:
+                    raise _TooSlow(
+                        f"too slow: {got / elapsed:,.0f} bytes/s on average over {elapsed:.0f} s, "
+                        f"below the minimum {min_rate:,.0f} bytes/s (--min-rate or "
+                        f"${ENV_MIN_RATE})"
+                    )
 
 
 def _download(
@@ -393,37 +484,38 @@ def _download(
     retries: int,
     backoff: float,
     progress: bool,
+    deadline: float = DEFAULT_DEADLINE,
+    min_rate: float = DEFAULT_MIN_RATE,
+    expect=None,
 ) -> tuple[str, int]:
-    """Download to a temporary file, check the hash, rename; return (sha256, size)."""
-    import pooch
+    """Download to a temporary file, validate, check the hash, rename; return (sha256, size)."""
     import requests
     from tqdm.auto import tqdm
 
-    class _Bar(tqdm):
-        # pooch tests ``if progressbar:``; a tqdm without a total yet refuses bool().
-        def __bool__(self) -> bool:
-            return True
-
     reason = ""
     for attempt in range(retries + 1):
-        bar = _Bar(
+        bar = tqdm(
             desc=target.name, unit="B", unit_scale=True, unit_divisor=1024, leave=True,
             disable=not progress,
         )
-        downloader = pooch.HTTPDownloader(
-            progressbar=bar if progress else False, chunk_size=_CHUNK, timeout=timeout,
-            headers={"User-Agent": _USER_AGENT},
-        )
         try:
             with atomic_path(target) as tmp:
-                downloader(download_url, str(tmp), None)
+                _stream(download_url, tmp, timeout=timeout, deadline=deadline,
+                        min_rate=min_rate, bar=bar if progress else None, expect=expect)
+                # Raised inside the block: atomic_path removes the temporary file, so
+                # nothing unchecked reaches the cache or the lock file.
+                if expect is not None:
+                    validate_download(tmp, expect, url=download_url)
                 sha, size = _sha256(tmp), tmp.stat().st_size
                 if expected is not None and sha != expected.lower():
-                    # Raised inside the block: atomic_path removes the temporary file.
                     raise ChecksumError(mismatch.format(sha=sha, size=size))
             return sha, size
-        except requests.exceptions.RequestException as exc:
-            reason, retry = _describe(exc, timeout)
+        except DataFormatError as exc:
+            raise FetchError(f"{exc} Nothing was saved. {_by_hand(url, target)}") from exc
+        except (requests.exceptions.RequestException, _TooSlow) as exc:
+            reason, retry = (str(exc), True) if isinstance(exc, _TooSlow) else (
+                _describe(exc, timeout)
+            )
             if not retry or attempt == retries:
                 break
             time.sleep(backoff * 2**attempt)
@@ -440,17 +532,197 @@ def _download(
     )
 
 
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise FetchError(f"${name}={raw!r} is not a number") from None
+    if not (value >= 0 and value < float("inf")):
+        raise FetchError(f"${name}={raw!r} must be a finite number >= 0")
+    return value
+
+
 def _settings(
     mirror: str | None, timeout: float | None, retries: int | None, backoff: float | None
 ) -> tuple[str | None, float, int, float]:
     if mirror is None:
         mirror = os.environ.get(ENV_MIRROR) or None
-    return (
+    out = (
         mirror,
         DEFAULT_TIMEOUT if timeout is None else float(timeout),
         DEFAULT_RETRIES if retries is None else int(retries),
         DEFAULT_BACKOFF if backoff is None else float(backoff),
     )
+    if not out[1] > 0 or out[2] < 0 or out[3] < 0:
+        raise FetchError(
+            f"timeout must be > 0 and retries, backoff >= 0 (got {out[1]}, {out[2]}, {out[3]})"
+        )
+    return out
+
+
+def _limits(deadline: float | None, min_rate: float | None) -> tuple[float, float]:
+    deadline = _env_float(ENV_DEADLINE, DEFAULT_DEADLINE) if deadline is None else deadline
+    min_rate = _env_float(ENV_MIN_RATE, DEFAULT_MIN_RATE) if min_rate is None else min_rate
+    if not deadline > 0 or not min_rate >= 0:
+        raise FetchError(f"deadline must be > 0 and min_rate >= 0 (got {deadline}, {min_rate})")
+    return float(deadline), float(min_rate)
+
+
+def _check_scheme(url: str) -> None:
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in {"http", "https"}:
+        raise FetchError(
+            f"{url}: unsupported address (scheme {scheme or 'missing'!r}); qpvgeo downloads "
+            "http:// and https:// addresses only. Nothing was tried."
+        )
+
+
+# -- validation: is the file what it claims to be? ----------------------------------------
+
+_HTML_START = re.compile(rb"^\s*(<!doctype\s+html|<html|<head|<body|<title|<meta|<script)",
+                         re.IGNORECASE)
+
+
+def _html_type(content_type: str) -> bool:
+    return content_type.split(";")[0].strip().lower() in {"text/html", "application/xhtml+xml"}
+
+
+def _web_page(url: str, why: str) -> str:
+    return (
+        f"{url}: this looks like a web page (proxy or captive portal?), not the expected "
+        f"data file ({why})."
+    )
+
+
+def _looks_like_html(head: bytes) -> bool:
+    text = head.lstrip(b"\xef\xbb\xbf")
+    return bool(_HTML_START.match(text)) or b"<html" in text[:1024].lower()
+
+
+def validate_download(path: str | os.PathLike, expect, *, url: str | None = None) -> None:
+    """Check that ``path`` is the kind of file ``expect`` (a ``SourceFile``) describes.
+
+    Raises :class:`DataFormatError` naming ``url`` (or the path) when the file is a web
+    page, is smaller than ``expect.min_size``, differs from a pinned ``size``, is not a
+    readable archive / CSV / GeoJSON / GeoPackage / workbook of the expected kind, lacks
+    an expected archive member or CSV column.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from qpvgeo.sources import SourceFile
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.csv"
+    >>> _ = p.write_text("<!DOCTYPE html><html><body>Portail Wi-Fi</body></html>")
+    >>> validate_download(p, SourceFile("x.csv", None), url="http://example.org/x.csv")
+    Traceback (most recent call last):
+    ...
+    qpvgeo.errors.DataFormatError: http://example.org/x.csv: this looks like a web page ...
+    """
+    path = Path(path)
+    where = url or str(path)
+    kind = expect.file_kind
+    size = path.stat().st_size
+    if expect.size is not None and size != expect.size:
+        raise DataFormatError(
+            f"{where}: {size:,} bytes, the catalogue pins {expect.size:,} bytes for "
+            f"{expect.filename}."
+        )
+    if size < max(expect.min_size, 1):
+        raise DataFormatError(
+            f"{where}: only {size:,} bytes, expected at least {max(expect.min_size, 1):,} "
+            "(an empty or cut answer)."
+        )
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if kind != "html" and _looks_like_html(head):
+        raise DataFormatError(_web_page(where, "its content starts like HTML"))
+    if kind in {"zip", "xlsx"}:
+        if not zipfile.is_zipfile(path):
+            raise DataFormatError(
+                f"{where}: not a zip {'workbook' if kind == 'xlsx' else 'archive'} "
+                f"(truncated, or another file) for {expect.filename}."
+            )
+        try:
+            with zipfile.ZipFile(path) as zf:
+                names = zf.namelist()
+                if size <= 300 * 2**20:  # CRC of every member: catches a damaged archive
+                    bad = zf.testzip()
+                    if bad is not None:
+                        raise DataFormatError(f"{where}: member {bad} is damaged (CRC error).")
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise DataFormatError(f"{where}: unreadable zip ({exc}).") from exc
+        if kind == "xlsx" and "xl/workbook.xml" not in names:
+            raise DataFormatError(
+                f"{where}: a zip, but not an Excel workbook (no xl/workbook.xml)."
+            )
+        _check_members(where, names, expect.members)
+    elif kind == "7z":
+        if not head.startswith(b"7z\xbc\xaf\x27\x1c"):
+            raise DataFormatError(f"{where}: not a 7z archive (truncated, or another file).")
+    elif kind == "xls":
+        if not head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+            raise DataFormatError(f"{where}: not an Excel 97-2003 workbook.")
+    elif kind == "csv":
+        _check_csv(where, head, expect.header)
+    elif kind in {"geojson", "gpkg", "shp"}:
+        if kind == "gpkg" and not head.startswith(b"SQLite format 3\x00"):
+            raise DataFormatError(f"{where}: not a GeoPackage (SQLite) file.")
+        if kind == "geojson" and not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+            raise DataFormatError(f"{where}: not a GeoJSON document (does not start with '{{').")
+        if kind == "shp" and not head.startswith(b"\x00\x00\x27\x0a"):
+            raise DataFormatError(f"{where}: not a shapefile (.shp).")
+        if kind != "shp":
+            try:
+                import pyogrio
+
+                pyogrio.read_info(path)
+            except ImportError:
+                pass
+            except Exception as exc:  # pyogrio raises its own DataSourceError family
+                raise DataFormatError(f"{where}: not a readable {kind} file ({exc}).") from exc
+
+
+def _check_members(where: str, names: list[str], patterns: Iterable[str]) -> None:
+    import fnmatch
+
+    bases = [PurePosixPath(n).name for n in names]
+    missing = [p for p in patterns
+               if not any(fnmatch.fnmatch(b, p) or fnmatch.fnmatch(n, p)
+                          for b, n in zip(bases, names, strict=True))]
+    if missing:
+        shown = ", ".join(sorted(names)[:8]) + (" …" if len(names) > 8 else "")
+        raise DataFormatError(
+            f"{where}: the archive lacks {', '.join(missing)} (members: {shown or 'none'}); "
+            "the publisher may have changed its layout."
+        )
+
+
+def _check_csv(where: str, head: bytes, header: Iterable[str]) -> None:
+    if b"\x00" in head:
+        raise DataFormatError(f"{where}: binary content where a CSV text file is expected.")
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            text = head.decode(encoding)
+            break
+        except UnicodeDecodeError as exc:
+            if exc.start >= len(head) - 4:  # a multi-byte character cut by the 4 kB window
+                text = head[: exc.start].decode(encoding)
+                break
+    else:  # pragma: no cover - cp1252 decodes almost anything
+        raise DataFormatError(f"{where}: not a text file.")
+    first = text.splitlines()[0] if text.strip() else ""
+    if not first.strip():
+        raise DataFormatError(f"{where}: no CSV header line (the file starts with a blank line).")
+    columns = {c.strip().strip('"').upper() for c in re.split(r"[;,\t|]", first)}
+    missing = [h for h in header if h.upper() not in columns]
+    if missing:
+        raise DataFormatError(
+            f"{where}: the CSV header lacks column(s) {', '.join(missing)} "
+            f"(header: {first[:120]!r})."
+        )
 
 
 def fetch_file(
@@ -466,6 +738,9 @@ def fetch_file(
     timeout: float | None = None,
     retries: int | None = None,
     backoff: float | None = None,
+    deadline: float | None = None,
+    min_rate: float | None = None,
+    expect=None,
 ) -> Path:
     """Download ``url`` into the cache (once) and return the local path.
 
@@ -499,6 +774,15 @@ def fetch_file(
     timeout, retries, backoff
         Seconds without data before giving up; extra attempts; first wait between
         attempts in seconds (doubled each time). Defaults: module constants.
+    deadline, min_rate
+        Seconds a whole attempt may take, and the slowest acceptable average rate in
+        bytes per second (after :data:`RATE_GRACE` s; 0 disables). Defaults:
+        ``$QPVGEO_DEADLINE`` / ``$QPVGEO_MIN_RATE``, else :data:`DEFAULT_DEADLINE` /
+        :data:`DEFAULT_MIN_RATE`.
+    expect : qpvgeo.sources.SourceFile, optional
+        What a good file looks like (see :func:`validate_download`); default, a
+        ``SourceFile`` of the cache file name (its suffix gives the kind). A download
+        that fails the check is not saved.
 
     Returns
     -------
@@ -519,17 +803,24 @@ def fetch_file(
     ...
     qpvgeo.errors.FetchError: could not download http://127.0.0.1:9/none.csv: ...
     """
+    from qpvgeo.sources import SourceFile
+
     mirror, timeout, retries, backoff = _settings(mirror, timeout, retries, backoff)
+    deadline, min_rate = _limits(deadline, min_rate)
+    _check_scheme(url)
     root = _root(dest)
     target = _target_path(url, root, name, filename)
+    if expect is None:
+        expect = SourceFile(target.name, url, sha256=sha256)
     rel = target.relative_to(root).as_posix()
     entry = _read_lock(root).get(url)
     pinned = sha256.lower() if sha256 else None
 
     if target.exists() and not refresh:
-        return _use_cached(url, target, root, rel, entry, pinned, name)
+        return _use_cached(url, target, root, rel, entry, pinned, name, expect=expect)
 
     download_url = mirror_url(url, mirror)
+    _check_scheme(download_url)
     if pinned:
         expected = pinned
         mismatch = (
@@ -552,7 +843,8 @@ def fetch_file(
         expected, mismatch = None, ""
     sha, size = _download(
         url, download_url, target, expected=expected, mismatch=mismatch, timeout=timeout,
-        retries=retries, backoff=backoff, progress=progress,
+        retries=retries, backoff=backoff, progress=progress, deadline=deadline,
+        min_rate=min_rate, expect=expect,
     )
     retrieved = _now()
     st = target.stat()
@@ -571,9 +863,24 @@ def fetch_file(
 
 def _use_cached(
     url: str, target: Path, root: Path, rel: str, entry: dict | None, pinned: str | None,
-    name: str | None,
+    name: str | None, *, expect=None,
 ) -> Path:
     st = target.stat()
+    if expect is not None:
+        again = f"qpvgeo fetch {name} --refresh" if name else "fetch_file(..., refresh=True)"
+        try:
+            if entry is None:
+                # Placed by hand, or cached by an older qpvgeo: check it fully once.
+                validate_download(target, expect, url=str(target))
+            else:
+                with open(target, "rb") as f:
+                    if expect.file_kind != "html" and _looks_like_html(f.read(4096)):
+                        raise DataFormatError(_web_page(str(target), "cached copy of " + url))
+        except DataFormatError as exc:
+            raise FetchError(
+                f"{exc} The file in the cache is not the data of {url}; delete it, or "
+                f"download it again with `{again}`."
+            ) from exc
     if entry is not None and entry.get("size") == st.st_size and (
         entry.get("mtime_ns") == st.st_mtime_ns
     ):
@@ -595,11 +902,14 @@ def _use_cached(
     else:
         origin, retrieved = "cache", entry.get("retrieved")
     if entry is None or entry.get("mtime_ns") != st.st_mtime_ns or entry.get("path") != rel:
-        _write_lock_entry(
-            root, url,
-            {"sha256": sha, "size": st.st_size, "retrieved": retrieved, "path": rel,
-             "download_url": (entry or {}).get("download_url"), "mtime_ns": st.st_mtime_ns},
-        )
+        # A read-only shared cache is usable for reading: the lock file stays as it is.
+        with contextlib.suppress(PermissionError, OSError):
+            _write_lock_entry(
+                root, url,
+                {"sha256": sha, "size": st.st_size, "retrieved": retrieved, "path": rel,
+                 "download_url": (entry or {}).get("download_url"),
+                 "mtime_ns": st.st_mtime_ns},
+            )
     _record(
         {"source": name, "url": url,
          "download_url": (entry or {}).get("download_url"), "retrieved": retrieved,
@@ -753,6 +1063,8 @@ def fetch(
     timeout: float | None = None,
     retries: int | None = None,
     backoff: float | None = None,
+    deadline: float | None = None,
+    min_rate: float | None = None,
 ) -> Path:
     """Bring catalogue source ``name`` into the cache and return the file its loader reads.
 
@@ -766,8 +1078,9 @@ def fetch(
     ----------
     name
         Short name from :mod:`qpvgeo.sources` (``qpvgeo sources`` lists them).
-    dest, mirror, refresh, progress, timeout, retries, backoff
-        As in :func:`fetch_file`.
+    dest, mirror, refresh, progress, timeout, retries, backoff, deadline, min_rate
+        As in :func:`fetch_file`. Each file is checked against its catalogue entry
+        (:func:`validate_download`) before it enters the cache.
 
     Returns
     -------
@@ -787,17 +1100,20 @@ def fetch(
     root = _root(dest)
     folder = root / src.name
     paths: list[Path] = []
+    limits = {"timeout": timeout, "retries": retries, "backoff": backoff,
+              "deadline": deadline, "min_rate": min_rate}
     for f in src.files:
+        expect = _expectation(src, f)
         if f.url is None:
             path = _placed_by_hand(
                 src, f, root, mirror=_settings(mirror, None, None, None)[0], refresh=refresh,
-                progress=progress, timeout=timeout, retries=retries, backoff=backoff,
+                progress=progress, expect=expect, **limits,
             )
         else:
             path = fetch_file(
                 f.url, sha256=f.sha256, dest=root, mirror=mirror, name=src.name,
-                filename=f.filename, refresh=refresh, progress=progress, timeout=timeout,
-                retries=retries, backoff=backoff,
+                filename=f.filename, refresh=refresh, progress=progress, expect=expect,
+                **limits,
             )
         if f.extract:
             path = extract_archive(path, nested=src.nested_archives)
@@ -816,7 +1132,19 @@ def fetch(
     return found[0]
 
 
-def _placed_by_hand(src, f, root: Path, *, mirror: str | None, refresh: bool, **kwargs) -> Path:
+def _expectation(src, f):
+    """The file check of ``f``: its own, plus the source's main file as archive member."""
+    import dataclasses
+
+    if f.extract and not f.members and src.main and not src.nested_archives and (
+        len(src.files) == 1
+    ):
+        return dataclasses.replace(f, members=(PurePosixPath(src.main).name,))
+    return f
+
+
+def _placed_by_hand(src, f, root: Path, *, mirror: str | None, refresh: bool, expect=None,
+                    **kwargs) -> Path:
     target = root / src.name / f.filename
     key = f"{src.page}#{f.filename}"
     where = (
@@ -830,7 +1158,7 @@ def _placed_by_hand(src, f, root: Path, *, mirror: str | None, refresh: bool, **
             return fetch_file(
                 f"{mirror.rstrip('/')}/{BY_HAND_FOLDER}/{src.name}/{f.filename}",
                 sha256=f.sha256, dest=root, mirror="", name=src.name, filename=f.filename,
-                refresh=refresh, **kwargs,
+                refresh=refresh, expect=expect, **kwargs,
             )
         except ChecksumError:
             raise
@@ -841,7 +1169,7 @@ def _placed_by_hand(src, f, root: Path, *, mirror: str | None, refresh: bool, **
         raise FetchError(where)
     entry = _read_lock(root).get(key)
     rel = target.relative_to(root).as_posix()
-    return _use_cached(key, target, root, rel, entry, f.sha256, src.name)
+    return _use_cached(key, target, root, rel, entry, f.sha256, src.name, expect=expect)
 
 
 def fetch_many(

@@ -40,14 +40,60 @@ _DATAGOUV_QPV = (
 )
 
 
+#: File kinds :func:`qpvgeo.fetch.validate_download` knows, by file-name suffix.
+FILE_KINDS = {".zip": "zip", ".7z": "7z", ".csv": "csv", ".txt": "csv", ".geojson": "geojson",
+              ".json": "geojson", ".gpkg": "gpkg", ".xlsx": "xlsx", ".xls": "xls",
+              ".shp": "shp", ".html": "html", ".htm": "html"}
+
+
 @dataclass(frozen=True)
 class SourceFile:
-    """One file of a source: cache file name, publisher's URL, pinned sha256, archive flag."""
+    """One file of a source, and what a good copy of it looks like.
+
+    ``filename`` is the cache file name, ``url`` the publisher's address (None: placed
+    by hand), ``extract`` marks an archive to extract. The rest is checked by
+    :func:`qpvgeo.fetch.validate_download` on every download, before the file enters the
+    cache and before its hash goes into the lock file:
+
+    - ``sha256`` and ``size`` pin the exact file where it is known (a different file is
+      refused, even with ``--refresh``);
+    - ``kind`` (default: from the file name's suffix, see :data:`FILE_KINDS`): a zip or 7z
+      must be a readable archive, a CSV text with a header line, a GeoJSON or GeoPackage
+      readable by pyogrio, an xlsx a workbook; a web page where data is expected is
+      always refused;
+    - ``members``: glob patterns, each matched by at least one archive member (by its
+      base name); default, the base name of the source's ``main`` file;
+    - ``header``: column names the CSV header must hold (case-insensitive);
+    - ``min_size``: smallest plausible size in bytes.
+
+    Examples
+    --------
+    >>> SourceFile("a.csv", None).file_kind
+    'csv'
+    """
 
     filename: str
     url: str | None
     sha256: str | None = None
     extract: bool = False
+    size: int | None = None
+    kind: str | None = None
+    members: tuple[str, ...] = ()
+    header: tuple[str, ...] = ()
+    min_size: int = 1
+
+    @property
+    def file_kind(self) -> str | None:
+        """``kind``, or the kind its suffix says (None when unknown)."""
+        if self.kind:
+            return self.kind
+        suffix = "." + self.filename.rsplit(".", 1)[-1].lower() if "." in self.filename else ""
+        return FILE_KINDS.get(suffix)
+
+    @property
+    def pinned(self) -> bool:
+        """Whether the exact file is known (a sha256 is pinned)."""
+        return self.sha256 is not None
 
 
 @dataclass(frozen=True)
@@ -223,16 +269,23 @@ _SOURCES = (
             SourceFile(
                 "v_commune_2026.csv",
                 "https://www.insee.fr/fr/statistiques/fichier/8740222/v_commune_2026.csv",
+                sha256="fb8d44ed1d10056cea8fb62e9d09b260bee61d5cfb8f6c08e19a4a4a6f935a15",
+                size=2_666_007, header=("TYPECOM", "COM", "REG", "DEP", "LIBELLE"),
+                min_size=1_000_000,
             ),
             SourceFile(
                 "v_mvt_commune_2026.csv",
                 "https://www.insee.fr/fr/statistiques/fichier/8740222/v_mvt_commune_2026.csv",
+                sha256="89be99e24eefa87d68b779089e9a8b6f2b339a586b060ddb1298f673bf5c617f",
+                size=1_691_975, header=("MOD", "DATE_EFF", "COM_AV", "COM_AP"),
+                min_size=500_000,
             ),
         ),
         main="v_commune_2026.csv",
         url_verified=True,
         note="v_mvt_commune_2026.csv (every commune change since 1943) is saved beside it; "
-        "read it with qpvgeo.readers.read_cog_movements.",
+        "read it with qpvgeo.readers.read_cog_movements. sha256 and size pinned from the "
+        "byte-for-byte copy in datagouv/decoupage-administratif (commit 98976e5).",
         tags=("insee", "communes"),
     ),
     Source(
@@ -270,10 +323,14 @@ _SOURCES = (
         files=(SourceFile(
             "epcicom2025.xlsx",
             "https://www.collectivites-locales.gouv.fr/files/Accueil/DESL/2025/epcicom2025.xlsx",
+            sha256="40e9171b54af5f16ebc4baa72a08326134e99ec91010da45c89a44b83c547b09",
+            size=2_888_554, min_size=1_000_000,
         ),),
         url_verified=False,
         note="Address built from the publisher's file-naming scheme seen in a public scraper, "
-        "not verified; the DGCL sometimes publishes a corrected epcicom2025-2.xlsx.",
+        "not verified; the DGCL sometimes publishes a corrected epcicom2025-2.xlsx. sha256 "
+        "and size pinned from the byte-identical copy in datagouv/decoupage-administratif "
+        "(sources/epcicom.xlsx, commit db0e528).",
         tags=("communes",),
     ),
     Source(
@@ -478,6 +535,13 @@ def resolve_loader(source: str | Source) -> Callable:
         ) from exc
 
 
+def _pinned_text(s: Source) -> str:
+    n = sum(f.pinned for f in s.files)
+    if n == 0:
+        return "no"
+    return "sha256+size" if n == len(s.files) else f"{n}/{len(s.files)} files"
+
+
 def sources_table() -> pd.DataFrame:
     """Return the catalogue as a table, one row per source (what ``qpvgeo sources`` prints).
 
@@ -486,6 +550,8 @@ def sources_table() -> pd.DataFrame:
     >>> t = sources_table()
     >>> t.loc[t["name"] == "qpv2024", "publisher"].item()
     'ANCT, SIG Ville'
+    >>> t.loc[t["name"] == "cog2026", "pinned"].item()
+    'sha256+size'
     """
     rows = []
     for s in _SOURCES:
@@ -497,5 +563,6 @@ def sources_table() -> pd.DataFrame:
             "name": s.name, "publisher": s.publisher, "title": s.title,
             "millesime": s.millesime, "format": s.format, "licence": s.licence,
             "loader": s.loader, "address": address, "page": s.page,
+            "pinned": _pinned_text(s),
         })
     return pd.DataFrame(rows)

@@ -317,28 +317,41 @@ def test_server_errors_are_retried_then_reported(http_mirror, tmp_path):  # noqa
 
 
 def test_lock_file_catches_a_file_changed_on_the_server(catalogue_mirror, tmp_path):
-    url = CATALOGUE["cog2026"].files[1].url
+    # qpv2024_communes is not pinned in the catalogue: the lock file is what protects it.
+    url = CATALOGUE["qpv2024_communes"].files[0].url
     kw = {"mirror": catalogue_mirror.url, **FAST}
-    path = qf.fetch("cog2026", **kw).with_name("v_mvt_commune_2026.csv")
+    path = qf.fetch("qpv2024_communes", **kw)
     original = path.read_bytes()
     recorded = qf.lock_entries()[url]
     assert recorded["sha256"] == sha256(original)
 
-    changed = original.replace(b"1943-02-19", b"1943-02-20", 1)
+    changed = original.replace(b"Bourg-en-Bresse", b"Bourg-en-Bressf", 1)
     assert changed != original
     catalogue_mirror.add(route(url), changed)
     path.unlink()  # e.g. the cache was cleaned, or a colleague fetches into the same folder
     with pytest.raises(ChecksumError) as info:
-        qf.fetch("cog2026", **kw)
+        qf.fetch("qpv2024_communes", **kw)
     msg = str(info.value)
     assert url in msg and recorded["sha256"] in msg and sha256(changed) in msg
-    assert "qpvgeo fetch cog2026 --refresh" in msg
+    assert "qpvgeo fetch qpv2024_communes --refresh" in msg
     assert not path.exists()
     assert qf.lock_entries()[url]["sha256"] == recorded["sha256"]
 
-    qf.fetch("cog2026", refresh=True, **kw)
+    qf.fetch("qpv2024_communes", refresh=True, **kw)
     assert path.read_bytes() == changed
     assert qf.lock_entries()[url]["sha256"] == sha256(changed)
+
+
+def test_a_pinned_file_changed_on_the_server_is_refused_even_with_refresh(catalogue_mirror):
+    url = CATALOGUE["cog2026"].files[1].url
+    kw = {"mirror": catalogue_mirror.url, **FAST}
+    path = qf.fetch("cog2026", **kw).with_name("v_mvt_commune_2026.csv")
+    original = path.read_bytes()
+    changed = original.replace(b"1943-02-19", b"1943-02-20", 1)
+    catalogue_mirror.add(route(url), changed)
+    with pytest.raises(ChecksumError, match="pinned in the catalogue for 'cog2026'"):
+        qf.fetch("cog2026", refresh=True, **kw)
+    assert path.read_bytes() == original  # the good copy stays
 
 
 def test_a_cached_file_modified_after_download_is_caught(http_mirror, tmp_path):  # noqa: F811
