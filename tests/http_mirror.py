@@ -6,9 +6,9 @@ path (or for every path: ``"*"``): ``truncate`` (announce the full length, send 
 close), ``status`` (e.g. 404, 503), ``slow`` (wait before answering, to trigger client
 timeouts), ``html`` (answer ``200 text/html`` with a login page, as a captive portal or
 a filtering proxy does), ``drip`` (send the body one byte every ``delay`` seconds, so
-that no single read times out), ``redirect`` (a 302 to the same address, forever). It also acts as an
-HTTP proxy stub: an absolute-form request (``GET http://host/path``) is served from
-route ``/host/path`` and remembered in :attr:`MirrorServer.proxied`; a ``CONNECT``
+that no single read times out), ``redirect`` (a 302 to the same address, forever).
+It also acts as an HTTP proxy stub: an absolute-form request
+(``GET http://host/path``) is served from route ``/host/path`` and remembered in :attr:`MirrorServer.proxied`; a ``CONNECT``
 (HTTPS through a proxy) is remembered in :attr:`MirrorServer.connects` and refused
 with 403, since no TLS is spoken here.
 
@@ -27,7 +27,6 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
-
 
 #: What a hotel / station captive portal answers to any request.
 PORTAL_PAGE = (

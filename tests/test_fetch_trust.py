@@ -20,7 +20,7 @@ from http_mirror import http_mirror  # noqa: F401 (fixture)
 from test_fetch import FAST, catalogue_mirror, isolated, qf, route  # noqa: F401 (fixtures)
 
 from qpvgeo.cli import main
-from qpvgeo.errors import ChecksumError, FetchError
+from qpvgeo.errors import FetchError
 from qpvgeo.sources import CATALOGUE, SourceFile
 
 PORTAL = "this looks like a web page (proxy or captive portal?)"
@@ -35,7 +35,8 @@ def _files(root):
                   if p.is_file() and not p.name.endswith(".mutex"))
 
 
-def test_a_captive_portal_answering_every_request_is_never_cached(catalogue_mirror, tmp_path):
+def test_a_captive_portal_answering_every_request_is_never_cached(
+        catalogue_mirror, tmp_path):
     catalogue_mirror.fault("*", "html")
     url = CATALOGUE["qpv2024_communes"].files[0].url
     for _ in range(2):
@@ -128,7 +129,7 @@ def test_a_truncated_archive_with_a_wrong_length_is_refused(http_mirror, tmp_pat
     assert qf.lock_entries() == {}
 
 
-def test_an_archive_without_the_expected_member_is_refused(catalogue_mirror, tmp_path):
+def test_an_archive_without_the_expected_member_is_refused(catalogue_mirror, tmp_path):  # noqa: F811
     url = CATALOGUE["qpv2024"].files[0].url
     wrong = tmp_path / "wrong.zip"
     with zipfile.ZipFile(wrong, "w") as zf:
@@ -176,7 +177,7 @@ def test_cli_sources_says_which_files_are_pinned():
     assert " no " in lines["qpv2024"]
 
 
-def test_a_lock_entry_without_sha256_is_a_one_line_error(catalogue_mirror, tmp_path):
+def test_a_lock_entry_without_sha256_is_a_one_line_error(catalogue_mirror, tmp_path):  # noqa: F811
     qf.fetch("qpv2024_communes", mirror=catalogue_mirror.url, **FAST)
     lock = _cache(tmp_path) / qf.LOCK_NAME
     data = json.loads(lock.read_text())
@@ -201,7 +202,7 @@ def test_cli_fetch_refuses_impossible_limits_in_one_line(option):
     assert len(result.output.strip().splitlines()) == 1
 
 
-def test_a_read_only_shared_cache_holding_valid_files_is_usable(catalogue_mirror, tmp_path,
+def test_a_read_only_shared_cache_holding_valid_files_is_usable(catalogue_mirror, tmp_path,  # noqa: F811
                                                                 shared_data):
     cache = tmp_path / "shared-cache"
     qf.fetch("qpv2024_communes", dest=cache, mirror=catalogue_mirror.url, **FAST)
