@@ -8,9 +8,9 @@ timeouts), ``html`` (answer ``200 text/html`` with a login page, as a captive po
 a filtering proxy does), ``drip`` (send the body one byte every ``delay`` seconds, so
 that no single read times out), ``redirect`` (a 302 to the same address, forever).
 It also acts as an HTTP proxy stub: an absolute-form request
-(``GET http://host/path``) is served from route ``/host/path`` and remembered in :attr:`MirrorServer.proxied`; a ``CONNECT``
-(HTTPS through a proxy) is remembered in :attr:`MirrorServer.connects` and refused
-with 403, since no TLS is spoken here.
+(``GET http://host/path``) is served from route ``/host/path`` and remembered in
+:attr:`MirrorServer.proxied`; a ``CONNECT`` (HTTPS through a proxy) is remembered in
+:attr:`MirrorServer.connects` and refused with 403, since no TLS is spoken here.
 
 Test modules use the fixture: ``from http_mirror import http_mirror  # noqa: F401``.
 """
