@@ -307,19 +307,25 @@ class ReportFolder:
     def __enter__(self) -> ReportFolder:
         remove_stale_temporaries(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        work = self.path.parent / f".{self.path.name}{_TMP_INFIX}{os.getpid()}"
-        n = 0
-        while work.exists():
-            n += 1
-            work = self.path.parent / f".{self.path.name}{_TMP_INFIX}{os.getpid()}-{n}"
-        work.mkdir()
-        (work / _TMP_MARKER).write_text(json.dumps({"pid": os.getpid(), "target": str(self.path)}),
-                                        encoding="utf-8")
-        self.work = work
+        # Handlers first, so that a signal arriving as the folder appears still cleans up.
         with _ACTIVE_MUTEX:
             _ACTIVE.append(self)
             if len(_ACTIVE) == 1:
                 _install_handlers()
+        try:
+            work = self.path.parent / f".{self.path.name}{_TMP_INFIX}{os.getpid()}"
+            n = 0
+            while work.exists():
+                n += 1
+                work = self.path.parent / f".{self.path.name}{_TMP_INFIX}{os.getpid()}-{n}"
+            self.work = work
+            work.mkdir()
+            (work / _TMP_MARKER).write_text(
+                json.dumps({"pid": os.getpid(), "target": str(self.path)}), encoding="utf-8"
+            )
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
         return self
 
     def __exit__(self, *exc_info) -> None:
