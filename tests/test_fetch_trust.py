@@ -35,8 +35,7 @@ def _files(root):
                   if p.is_file() and not p.name.endswith(".mutex"))
 
 
-def test_a_captive_portal_answering_every_request_is_never_cached(
-        catalogue_mirror, tmp_path):
+def test_a_captive_portal_is_never_cached(catalogue_mirror, tmp_path):  # noqa: F811
     catalogue_mirror.fault("*", "html")
     url = CATALOGUE["qpv2024_communes"].files[0].url
     for _ in range(2):

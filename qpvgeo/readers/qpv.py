@@ -227,7 +227,9 @@ def read_qpv(
             schema.NOM_QPV: names.astype("string"),
             schema.MILLESIME: pd.array([millesime] * len(raw), dtype="Int64"),
             schema.CODE_DEPARTEMENT: codes.map(schema.departement_of_qpv).astype("string"),
-            schema.CODE_COMMUNE: com_lists.map(lambda xs: xs[0] if len(xs) else pd.NA).astype("string"),
+            schema.CODE_COMMUNE: com_lists.map(
+                lambda xs: xs[0] if len(xs) else pd.NA
+            ).astype("string"),
             CODES_COMMUNES: com_lists.map(_join).astype("string"),
             NOMS_COMMUNES: comname_lists.map(_join).astype("string"),
         },
