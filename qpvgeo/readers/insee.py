@@ -330,7 +330,9 @@ def _year_in(text: str) -> int | None:
     """The year a file name or column states (``populations_legales_2023``, ``pmun2021``)."""
     import re
 
-    found = re.findall(r"(?<![0-9])(19[6-9][0-9]|20[0-4][0-9])(?![0-9])", str(text))
+    # "cog2025" / "geo2024" name a geography, not the year of the figures.
+    text = re.sub(r"(?i)(cog|geo|geographie|qp)[_-]?(19|20)[0-9]{2}", "", str(text))
+    found = re.findall(r"(?<![0-9])(19[6-9][0-9]|20[0-4][0-9])(?![0-9])", text)
     return int(found[0]) if len(set(found)) == 1 else None
 
 
