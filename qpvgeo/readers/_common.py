@@ -345,13 +345,23 @@ def is_numeric_text(values: pd.Series) -> bool:
     return bool(pd.to_numeric(s, errors="coerce").notna().all())
 
 
+def _shown(value: object) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return repr(value)
+    return f"{int(number)}" if number.is_integer() else f"{number:g}"
+
+
 def _rows(index: Iterable, values: Iterable | None = None) -> str:
     n = schema.PLAUSIBILITY_EXAMPLES
     index = list(index)
     if values is None:
         shown = [str(i) for i in index[:n]]
     else:
-        shown = [f"{i}: {v!r}" for i, v in list(zip(index, values, strict=False))[:n]]
+        shown = [f"{i}: {_shown(v)}" for i, v in list(zip(index, values, strict=False))[:n]]
     more = f" … ({len(index)} in all)" if len(index) > n else ""
     return ", ".join(shown) + more
 
