@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from click.testing import CliRunner
+from conftest import importorskip_or_fail
 from http_mirror import MirrorServer, http_mirror  # noqa: F401 (fixture)
 
 from qpvgeo.cli import main
@@ -540,7 +541,7 @@ def test_progress_bar_names_the_file(http_mirror, tmp_path, capsys):  # noqa: F8
 
 def test_7z_inside_a_zip_is_extracted(catalogue_mirror, shared_data, tmp_path):
     # INSEE's Filosofi 2019 zip holds one 7z (needs the optional py7zr).
-    py7zr = pytest.importorskip("py7zr")
+    py7zr = importorskip_or_fail("py7zr")
     gpkg = shared_data / "filosofi_200m_2019_communes_sample/carreaux_200m.gpkg"
     inner = tmp_path / "Filosofi2019_carreaux_200m_gpkg.7z"
     with py7zr.SevenZipFile(inner, "w") as sz:
