@@ -52,7 +52,7 @@ from qpvgeo._atomic import atomic_path
 from qpvgeo.errors import QpvgeoError
 
 __all__ = ["MANIFEST_NAME", "OutputFolderError", "ReportFolder", "check_output_folder",
-           "project_root", "remove_stale_temporaries"]
+           "project_root", "remove_stale_temporaries", "signals_as_exceptions"]
 
 #: Name of the manifest inside a folder qpvgeo manages.
 MANIFEST_NAME = ".qpvgeo-manifest.json"
@@ -236,7 +236,7 @@ class _Terminated(SystemExit):
     """Raised in the main thread when the process receives SIGTERM or SIGHUP."""
 
 
-_ACTIVE: list[ReportFolder] = []
+_ACTIVE: list[object] = []
 _ACTIVE_MUTEX = threading.Lock()
 _PREVIOUS: dict[int, object] = {}
 
@@ -264,6 +264,43 @@ def _restore_handlers() -> None:
     for sig, previous in list(_PREVIOUS.items()):
         signal.signal(sig, previous)
         del _PREVIOUS[sig]
+
+
+def _enter_signals(owner: object) -> None:
+    with _ACTIVE_MUTEX:
+        _ACTIVE.append(owner)
+        if len(_ACTIVE) == 1:
+            _install_handlers()
+
+
+def _leave_signals(owner: object) -> None:
+    with _ACTIVE_MUTEX:
+        if owner in _ACTIVE:
+            _ACTIVE.remove(owner)
+        if not _ACTIVE:
+            _restore_handlers()
+
+
+@contextlib.contextmanager
+def signals_as_exceptions():
+    """Within the block, SIGTERM and SIGHUP raise ``SystemExit(128 + signal)``.
+
+    So ``finally`` clauses and context managers (temporary files of
+    :func:`qpvgeo._atomic.atomic_path`, :class:`ReportFolder`) clean up when a process is
+    stopped. Handlers an application set itself are kept; outside the main thread this
+    does nothing. The ``qpvgeo`` command wraps every command in it.
+
+    Examples
+    --------
+    >>> with signals_as_exceptions():
+    ...     pass
+    """
+    owner = object()
+    _enter_signals(owner)
+    try:
+        yield
+    finally:
+        _leave_signals(owner)
 
 
 class ReportFolder:
@@ -308,10 +345,7 @@ class ReportFolder:
         remove_stale_temporaries(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Handlers first, so that a signal arriving as the folder appears still cleans up.
-        with _ACTIVE_MUTEX:
-            _ACTIVE.append(self)
-            if len(_ACTIVE) == 1:
-                _install_handlers()
+        _enter_signals(self)
         try:
             work = self.path.parent / f".{self.path.name}{_TMP_INFIX}{os.getpid()}"
             n = 0
@@ -333,11 +367,7 @@ class ReportFolder:
             if self.work is not None:
                 shutil.rmtree(self.work, ignore_errors=True)
         finally:
-            with _ACTIVE_MUTEX:
-                if self in _ACTIVE:
-                    _ACTIVE.remove(self)
-                if not _ACTIVE:
-                    _restore_handlers()
+            _leave_signals(self)
 
     def path_for(self, name: str) -> Path:
         """The path in the build folder where file ``name`` (relative, ``/``) is written."""

@@ -52,8 +52,11 @@ class _Group(click.Group):
     """
 
     def invoke(self, ctx):
+        from qpvgeo._output import signals_as_exceptions
+
         _SEEN_WARNINGS.clear()
-        with warnings.catch_warnings():
+        # SIGTERM / SIGHUP become exceptions, so every command's temporary files go.
+        with warnings.catch_warnings(), signals_as_exceptions():
             warnings.simplefilter("default")
             warnings.showwarning = _show_warning
             try:
@@ -64,6 +67,14 @@ class _Group(click.Group):
                 _fail(str(exc), 1)
             except KeyboardInterrupt:
                 _fail("interrupted", 130)
+            except SystemExit as exc:
+                import signal
+
+                if isinstance(exc.code, int) and exc.code > 128 and type(exc).__name__ == (
+                        "_Terminated"):
+                    name = signal.Signals(exc.code - 128).name
+                    _fail(f"stopped by {name}; temporary files removed", exc.code)
+                raise
             except OSError as exc:
                 where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
                 _fail(f"{where}{exc.strerror or exc}", 1)

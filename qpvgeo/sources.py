@@ -137,7 +137,7 @@ _SOURCES = (
         files=(SourceFile(
             "qpv-2024-geojson.zip",
             "https://www.data.gouv.fr/fr/datasets/r/942d4ee8-8142-4556-8ea1-335537ce1119",
-            extract=True,
+            extract=True, min_size=500_000,  # France-wide contours: tens of MB
         ),),
         main="**/QP2024_France_Hexagonale_Outre_Mer_WGS84.geojson",
         url_verified=True,
@@ -159,7 +159,7 @@ _SOURCES = (
             "https://static.data.gouv.fr/resources/"
             "quartiers-prioritaires-de-la-politique-de-la-ville-qpv/20180110-144945/"
             "qp-politiquedelaville-shp.zip",
-            extract=True,
+            extract=True, min_size=1_000_000,  # two national shapefiles
         ),),
         main="**/QP_METROPOLE_LB93.shp",
         url_verified=True,
@@ -179,6 +179,7 @@ _SOURCES = (
         files=(SourceFile(
             "qpv2024_communes.csv",
             "https://www.data.gouv.fr/fr/datasets/r/4c6bb7f3-97b6-4834-8a3a-f5f8b3e6735b",
+            min_size=20_000,  # 1,684 (QPV, commune) rows
         ),),
         url_verified=True,
         note="Resource id named as the upstream of ANCT's own cartography repository.",
@@ -207,7 +208,8 @@ _SOURCES = (
         format="csv (';', decimal comma, U+202F thousands)",
         loader="qpvgeo.readers.read_qpv_indicators",
         page="https://sig.ville.gouv.fr/",
-        files=(SourceFile("DEMO_2022.csv", None),),
+        files=(SourceFile("DEMO_2022.csv", None, header=("CODGEO", "POP_MUN"),
+                          min_size=100_000),),
         note="Per-QPV tables of the 2015 geography were distributed through SIG Ville; the "
         "exact file address was not verified.",
         tags=("insee", "qpv"),
@@ -234,7 +236,8 @@ _SOURCES = (
         format="csv (';', decimal comma, U+00A0 thousands)",
         loader="qpvgeo.readers.read_qpv_indicators",
         page="https://sig.ville.gouv.fr/",
-        files=(SourceFile("data_filo19_qp_revdis.csv", None),),
+        files=(SourceFile("data_filo19_qp_revdis.csv", None,
+                          header=("CODGEO", "DISP_MED_A19"), min_size=50_000),),
         note="Exact file address not verified.",
         tags=("insee", "qpv"),
     ),
@@ -249,7 +252,7 @@ _SOURCES = (
         page="https://www.insee.fr/fr/statistiques/8680726",
         files=(SourceFile(
             "ensemble.zip", "https://www.insee.fr/fr/statistiques/fichier/8680726/ensemble.zip",
-            extract=True,
+            extract=True, min_size=200_000,  # about 1 MB
         ),),
         main="**/donnees_communes.csv",
         url_verified=True,
@@ -302,7 +305,7 @@ _SOURCES = (
             "https://data.geopf.fr/telechargement/download/ADMIN-EXPRESS-COG/"
             "ADMIN-EXPRESS-COG_3-2__SHP_LAMB93_FXX_2024-02-22/"
             "ADMIN-EXPRESS-COG_3-2__SHP_LAMB93_FXX_2024-02-22.7z",
-            extract=True,
+            extract=True, min_size=10_000_000,  # about 500 MB
         ),),
         main="**/COMMUNE.shp",
         url_verified=True,
@@ -346,7 +349,7 @@ _SOURCES = (
             "Filosofi2019_carreaux_200m_gpkg.zip",
             "https://www.insee.fr/fr/statistiques/fichier/7655475/"
             "Filosofi2019_carreaux_200m_gpkg.zip",
-            extract=True,
+            extract=True, min_size=100_000,  # about 200 MB
         ),),
         main="**/carreaux_200m_met.gpkg",
         nested_archives=True,
@@ -389,7 +392,7 @@ _SOURCES = (
         "zonages-inondation-rapportage-2020",
         files=(SourceFile(
             "tri_2020_sig_di_59.zip", "https://files.georisques.fr/di_2020/tri_2020_sig_di_59.zip",
-            extract=True,
+            extract=True, min_size=10_000,
         ),),
         url_verified=True,
         note="One archive per département (replace 59 in the address: 02, 60, 62, 80 for "

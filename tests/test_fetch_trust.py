@@ -232,3 +232,30 @@ def test_a_read_only_shared_cache_holding_valid_files_is_usable(catalogue_mirror
                                       str(by_hand)]
     finally:
         subprocess.run(["chattr", "-i", *map(str, files + folders)], check=True)
+
+
+def test_a_fetch_stopped_by_sigterm_leaves_no_partial_file(catalogue_mirror, tmp_path):  # noqa: F811
+    import os
+    import signal
+    from pathlib import Path
+
+    url = CATALOGUE["qpv2024_communes"].files[0].url
+    catalogue_mirror.fault(route(url), "drip", delay=0.01)
+    dest = tmp_path / "cache-sig"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen([sys.executable, "-m", "qpvgeo", "fetch", "qpv2024_communes",
+                             "--quiet", "--dest", str(dest), "--mirror", catalogue_mirror.url],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    folder = dest / "qpv2024_communes"
+    deadline = time.monotonic() + 60
+    while not (folder.is_dir() and any(folder.iterdir())):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.02)
+    partial = [p.name for p in folder.iterdir()]
+    assert all(n.startswith(".qpv2024_communes.csv.") for n in partial)  # being written
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert "qpvgeo: error: stopped by SIGTERM" in err and "Traceback" not in err
+    assert list(folder.iterdir()) == []  # the temporary file is gone
+    assert not (dest / qf.LOCK_NAME).exists()

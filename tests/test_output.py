@@ -228,9 +228,11 @@ def test_a_signalled_diagnose_leaves_no_temporary_folder(tmp_path, sig, code):
     assert proc.returncode == code
     assert _temporaries(tmp_path) == []
     assert not (tmp_path / "rapport").exists()
+    assert "Traceback" not in proc.stderr_text
     if sig == signal.SIGINT:
         assert "qpvgeo: error: interrupted" in proc.stderr_text
-        assert "Traceback" not in proc.stderr_text
+    else:
+        assert "qpvgeo: error: stopped by SIGTERM" in proc.stderr_text
 
 
 @pytest.mark.slow
