@@ -625,6 +625,10 @@ def validate_download(path: str | os.PathLike, expect, *, url: str | None = None
     where = url or str(path)
     kind = expect.file_kind
     size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if kind != "html" and _looks_like_html(head):
+        raise DataFormatError(_web_page(where, "its content starts like HTML"))
     if expect.size is not None and size != expect.size:
         raise DataFormatError(
             f"{where}: {size:,} bytes, the catalogue pins {expect.size:,} bytes for "
@@ -635,10 +639,6 @@ def validate_download(path: str | os.PathLike, expect, *, url: str | None = None
             f"{where}: only {size:,} bytes, expected at least {max(expect.min_size, 1):,} "
             "(an empty or cut answer)."
         )
-    with open(path, "rb") as f:
-        head = f.read(4096)
-    if kind != "html" and _looks_like_html(head):
-        raise DataFormatError(_web_page(where, "its content starts like HTML"))
     if kind in {"zip", "xlsx"}:
         if not zipfile.is_zipfile(path):
             raise DataFormatError(
@@ -1042,6 +1042,12 @@ def extract_archive(
             encoding="utf-8",
         )
         if dest.exists():
+            if not marker.is_file():
+                # Not an extraction of qpvgeo's (no marker): never delete it.
+                raise FetchError(
+                    f"{dest} exists and was not extracted by qpvgeo (no {_EXTRACT_MARKER}); "
+                    f"nothing was changed. Move it away to let qpvgeo extract {archive.name}."
+                )
             shutil.rmtree(dest)
         os.replace(tmp, dest)
     finally:

@@ -405,7 +405,8 @@ def test_unsafe_zip_members_are_refused_and_nothing_is_written(tmp_path, member)
 def test_fetch_refuses_an_unsafe_archive_from_the_server(catalogue_mirror, tmp_path):
     evil = tmp_path / "evil.zip"
     with zipfile.ZipFile(evil, "w") as zf:
-        zf.writestr("qp/QP_METROPOLE_LB93.shp", b"\0" * 100)
+        # Stored, 1.2 MB: past the catalogue's minimum size, so the member names decide.
+        zf.writestr("qp/QP_METROPOLE_LB93.shp", b"\0" * 1_200_000)
         zf.writestr("../../escaped.txt", "pwned\n")
     catalogue_mirror.add(route(CATALOGUE["qpv2015"].files[0].url), evil)
     with pytest.raises(UnsafeArchiveError, match=r"\.\./\.\./escaped\.txt"):

@@ -133,6 +133,7 @@ def test_an_archive_without_the_expected_member_is_refused(catalogue_mirror, tmp
     wrong = tmp_path / "wrong.zip"
     with zipfile.ZipFile(wrong, "w") as zf:
         zf.writestr("GEOJSON/autre_chose.geojson", '{"type": "FeatureCollection", "features": []}')
+        zf.writestr("GEOJSON/lisez-moi.txt", "x" * 600_000)  # past the minimum size
     catalogue_mirror.add(route(url), wrong)
     with pytest.raises(FetchError) as info:
         qf.fetch("qpv2024", mirror=catalogue_mirror.url, **FAST)
@@ -259,3 +260,17 @@ def test_a_fetch_stopped_by_sigterm_leaves_no_partial_file(catalogue_mirror, tmp
     assert "qpvgeo: error: stopped by SIGTERM" in err and "Traceback" not in err
     assert list(folder.iterdir()) == []  # the temporary file is gone
     assert not (dest / qf.LOCK_NAME).exists()
+
+
+def test_an_extraction_folder_not_made_by_qpvgeo_is_never_deleted(tmp_path):
+    archive = tmp_path / "a.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("x.csv", "a\n")
+    mine = tmp_path / "a"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("à moi")
+    with pytest.raises(FetchError, match="was not extracted by qpvgeo"):
+        qf.extract_archive(archive)
+    assert (mine / "notes.txt").read_text() == "à moi"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "a.zip", "cache"] or sorted(
+        p.name for p in tmp_path.iterdir()) == ["a", "a.zip"]
