@@ -13,8 +13,11 @@ directory, or the fetch layer), selects a territory, and writes one folder::
     diagnostic.gpkg           layers ``qpv`` (every column of tableau_qpv) and ``communes``
     provenance.json           sources (sha256), millésimes, qpvgeo version, parameters
 
-The folder is built beside its target under a temporary name and renamed at the end,
-so a failure never leaves a half-written report. A section whose data or module is
+The folder is built beside its target under a temporary name and moved in at the end,
+so a failure never leaves a half-written report; only the files listed in the folder's
+``.qpvgeo-manifest.json`` are ever replaced or removed, and an unsafe ``out`` (a
+non-empty folder qpvgeo did not write, the data folder, the project root) is refused
+before any computation (:mod:`qpvgeo._output`). A section whose data or module is
 missing says so on the page; nothing is ever filled in.
 
 Local data directory
@@ -1189,8 +1192,8 @@ def write_report(
     ----------
     diag : Diagnostic
     out : path
-        The folder to write; an existing folder is replaced only once the new one is
-        complete.
+        The folder to write; in an existing qpvgeo folder only the files of its
+        manifest are replaced, once the new ones are complete; other files are kept.
     offline_maps : bool, default False
         Inline the interactive map's scripts and styles (no network needed to open it).
     dpi : int, default 150
