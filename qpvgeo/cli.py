@@ -148,7 +148,7 @@ def main() -> None:
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True, max=3600), default=None,
               help="Seconds without data before giving up.")
 @click.option("--deadline", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Seconds a whole download may take (default: $QPVGEO_DEADLINE or 3600).")
+              help="Seconds a whole download may take (default: $QPVGEO_DEADLINE or 7200).")
 @click.option("--min-rate", type=click.FloatRange(min=0), default=None,
               help="Slowest acceptable average rate in bytes/s, after a grace period "
               "(default: $QPVGEO_MIN_RATE or 1024; 0 disables).")
