@@ -260,7 +260,14 @@ def diagnose_command(territory, millesime, out, offline_maps, demo, data_dir, dp
               help="CSV to write (`;`, UTF-8 BOM, decimal comma). Default: print a table.")
 def shares(demo, qpv, indicators, communes, membership, population, epci, movements, cog_year,
            level, metropolitan_only, out):
-    """Population living in QPV, and its share, by commune, EPCI, département, region."""
+    """Population living in QPV, and its share, by commune, EPCI, département, region.
+
+    A QPV over several communes is split by area (column ``estimation`` = True: an
+    estimate); without --communes such a QPV is refused. The files and years of the
+    numerator and the denominator are printed on stderr.
+    """
+    from pathlib import Path
+
     from qpvgeo.pipeline import shares_from_files
 
     table = shares_from_files(
@@ -268,6 +275,12 @@ def shares(demo, qpv, indicators, communes, membership, population, epci, moveme
         population=population, epci=epci, movements=movements, cog_year=cog_year,
         level=level, metropolitan_only=metropolitan_only,
     )
+    years = table.attrs.get("millesimes") or {}
+    described = [f"{col} from {Path(v['source']).name if v.get('source') else 'the demo'}"
+                 + (f" ({v['annee']})" if v.get("annee") else "")
+                 for col, v in years.items()]
+    if described:
+        click.echo("qpvgeo: " + "; ".join(described), err=True)
     if out:
         from qpvgeo.tables import write_csv
 
