@@ -206,6 +206,7 @@ def test_a_read_only_shared_cache_holding_valid_files_is_usable(catalogue_mirror
                                                                 shared_data):
     cache = tmp_path / "shared-cache"
     qf.fetch("qpv2024_communes", dest=cache, mirror=catalogue_mirror.url, **FAST)
+    geojson = qf.fetch("qpv2024", dest=cache, mirror=catalogue_mirror.url, **FAST)  # extracted
     # A colleague's files, placed by hand, never recorded in the lock file.
     by_hand = cache / "insee_qpv2015_population" / "DEMO_2022.csv"
     by_hand.parent.mkdir()
@@ -225,12 +226,14 @@ def test_a_read_only_shared_cache_holding_valid_files_is_usable(catalogue_mirror
             f"print(fetch('qpv2024_communes', dest={str(cache)!r}, mirror='http://127.0.0.1:9',"
             " progress=False))\n"
             f"print(fetch('insee_qpv2015_population', dest={str(cache)!r}, progress=False))\n"
+            f"print(fetch('qpv2024', dest={str(cache)!r}, mirror='http://127.0.0.1:9',"
+            " progress=False))\n"
         )
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                              timeout=120)
         assert out.returncode == 0, out.stderr
         assert out.stdout.split() == [str(cache / "qpv2024_communes" / "qpv2024_communes.csv"),
-                                      str(by_hand)]
+                                      str(by_hand), str(geojson)]
     finally:
         subprocess.run(["chattr", "-i", *map(str, files + folders)], check=True)
 
