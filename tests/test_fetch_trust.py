@@ -8,6 +8,7 @@ loopback server of ``http_mirror`` (127.0.0.1).
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
@@ -89,7 +90,7 @@ def test_a_server_dripping_one_byte_at_a_time_hits_the_deadline(http_mirror, tmp
 
 
 def test_a_server_below_the_minimum_rate_is_given_up(http_mirror, tmp_path, monkeypatch):  # noqa: F811
-    monkeypatch.setattr(qf, "RATE_GRACE", 0.5)
+    monkeypatch.setattr(importlib.import_module("qpvgeo.fetch._http"), "RATE_GRACE", 0.5)
     http_mirror.add("/data.example.org/big.csv", b"a;b\n" + b"1;2\n" * 200)
     http_mirror.fault("/data.example.org/big.csv", "drip", delay=0.05)
     monkeypatch.setenv("QPVGEO_MIN_RATE", "1000")  # about 20 bytes/s are coming
