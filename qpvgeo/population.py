@@ -202,12 +202,16 @@ def qpv_population_by_commune(
         One row per (QPV, commune): ``code_qpv``, ``code_commune``,
         ``population_qpv`` (float; NA if the QPV's population is NA), ``part_aire``
         (share of the QPV given to the commune, 0-1; a listed commune the QPV does
-        not overlap gets 0) and ``methode`` (see :data:`METHODES`).
+        not overlap gets 0), ``methode`` (see :data:`METHODES`) and ``estimation``
+        (True for an area split or a fallback: an estimate, not a published figure).
+        ``.attrs`` carry the source and year of ``indicators``.
 
     Raises
     ------
     SchemaError
-        Missing columns, or QPV known to span several communes but no ``communes``.
+        Missing columns, or QPV known to span several communes (by ``membership`` or
+        by the QPV file's own list of communes, ``codes_communes`` /
+        ``noms_communes``) but no ``communes`` to split them.
     DuplicateCodeError
         A QPV with two different populations in ``indicators``.
 
@@ -547,13 +551,25 @@ def population_shares(
         ``code_departement``, ``code_region`` or ``code_france``), with the
         territory's name where known, ``population``, ``population_qpv``, ``part_qpv``
         (0-1) and ``n_qpv`` (distinct QPV touching the territory), sorted by
-        ``part_qpv`` descending. Territories without QPV have 0.
+        ``part_qpv`` descending. Territories without QPV have 0. A territory one of
+        whose communes has no population gets NA (population and share), never a share
+        over a smaller denominator. With :func:`qpv_population_by_commune` output,
+        ``estimation`` is True where part of the QPV population was split by area (an
+        estimate). ``.attrs["millesimes"]`` records the source file and year of the
+        numerator (``population_qpv``) and of the denominator (``population``).
 
     Raises
     ------
     DataFormatError
         Territory codes of the QPV side absent from ``commune_population`` (with
-        ``on_missing="raise"``; the message names them).
+        ``on_missing="raise"``; the message names them); a share above 1 (the message
+        names the territory and its QPV); negative populations.
+
+    Warns
+    -----
+    QpvgeoWarning
+        Communes without a population (their territories are NA); numerator and
+        denominator of different years.
     DuplicateCodeError
         A commune twice in ``commune_population``.
 
