@@ -13,6 +13,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, *, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
@@ -28,6 +37,8 @@ def atomic_path(path: str | os.PathLike, *, suffix: str | None = None) -> Iterat
     ...     _ = tmp.write_text("a;b\\n")
     >>> target.read_text()
     'a;b\\n'
+    >>> oct(target.stat().st_mode & 0o777) == oct(0o666 & ~_UMASK)
+    True
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -41,6 +52,10 @@ def atomic_path(path: str | os.PathLike, *, suffix: str | None = None) -> Iterat
     tmp.unlink()
     try:
         yield tmp
+        if tmp.is_file():
+            # mkstemp makes 0600 files; give the result the permissions a plain open()
+            # would have (a report in a shared folder must stay readable by colleagues).
+            os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, target)
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -106,10 +106,18 @@ def shares_from_files(
                     memb_f[[schema.CODE_QPV, schema.CODE_COMMUNE]], mvt, year=cog_year,
                     by=[schema.CODE_QPV],
                 )
-            qpv_f = qpv_f.assign(**{schema.CODE_COMMUNE: pd.NA})
             if com_f is not None:
                 # The main commune is re-derived from the harmonised boundaries.
                 qpv_f = readers.read_qpv(qpv, communes=com_f)
+            else:
+                # No boundaries: bring the QPV file's own commune codes to the movements'
+                # geography (they were NA before, and every QPV then failed to place).
+                own = pd.DataFrame(qpv_f[[schema.CODE_QPV, schema.CODE_COMMUNE]]).dropna()
+                moved = _harmonised(own, mvt, year=cog_year, by=[schema.CODE_QPV]) if len(
+                    own) else own
+                main = moved.drop_duplicates(schema.CODE_QPV).set_index(schema.CODE_QPV)
+                qpv_f = qpv_f.assign(**{schema.CODE_COMMUNE: qpv_f[schema.CODE_QPV].map(
+                    main[schema.CODE_COMMUNE]).astype("string")})
 
     by_commune = qpv_population_by_commune(qpv_f, ind_f, com_f, membership=memb_f)
     return population_shares(

@@ -35,7 +35,8 @@ from qpvgeo import schema
 from qpvgeo.errors import DataFormatError, DuplicateCodeError, SchemaError
 from qpvgeo.errors import QpvgeoWarning as QpvgeoWarning
 
-__all__ = ["LEVELS", "METHODES", "count_qpv", "population_shares", "qpv_population_by_commune"]
+__all__ = ["ESTIMATION", "LEVELS", "METHODES", "count_qpv", "population_shares",
+           "qpv_population_by_commune"]
 
 #: Territory levels of :func:`population_shares` and :func:`count_qpv`.
 LEVELS: tuple[str, ...] = ("commune", "epci", "departement", "region", "france")
@@ -43,7 +44,10 @@ LEVELS: tuple[str, ...] = ("commune", "epci", "departement", "region", "france")
 #: Values of the ``methode`` column of :func:`qpv_population_by_commune`.
 METHODES: dict[str, str] = {
     "commune_unique": "the QPV lies in one commune, which gets its whole population",
-    "aire": "the QPV spans several communes; split by the area of the QPV in each",
+    "aire": (
+        "the QPV spans several communes; split by the area of the QPV in each (an "
+        "estimate: it assumes the inhabitants evenly spread over the QPV)"
+    ),
     "aire_hors_liste": (
         "the QPV does not overlap the communes it is listed in (codes of another COG "
         "year?): split by area among the communes it does overlap"
@@ -55,6 +59,13 @@ METHODES: dict[str, str] = {
 }
 
 AREA_SHARE = "part_aire"
+#: Boolean column: the population of the row is an estimate (area split or fallback),
+#: not a figure published for that commune or territory.
+ESTIMATION = "estimation"
+#: Methods whose result is an estimate (see :data:`METHODES`).
+ESTIMATED_METHODES = frozenset({"aire", "aire_hors_liste", "commune_principale"})
+#: Tolerance above 1 for a share (floating-point rounding of the split parts).
+_SHARE_TOLERANCE = 1e-9
 _INDEX_NAMES = {
     "commune": schema.CODE_COMMUNE,
     "epci": schema.CODE_EPCI,
@@ -191,12 +202,16 @@ def qpv_population_by_commune(
         One row per (QPV, commune): ``code_qpv``, ``code_commune``,
         ``population_qpv`` (float; NA if the QPV's population is NA), ``part_aire``
         (share of the QPV given to the commune, 0-1; a listed commune the QPV does
-        not overlap gets 0) and ``methode`` (see :data:`METHODES`).
+        not overlap gets 0), ``methode`` (see :data:`METHODES`) and ``estimation``
+        (True for an area split or a fallback: an estimate, not a published figure).
+        ``.attrs`` carry the source and year of ``indicators``.
 
     Raises
     ------
     SchemaError
-        Missing columns, or QPV known to span several communes but no ``communes``.
+        Missing columns, or QPV known to span several communes (by ``membership`` or
+        by the QPV file's own list of communes, ``codes_communes`` /
+        ``noms_communes``) but no ``communes`` to split them.
     DuplicateCodeError
         A QPV with two different populations in ``indicators``.
 
@@ -259,6 +274,16 @@ def qpv_population_by_commune(
                 f"span several communes ({_examples(multi)}); pass communes="
             )
         if unlisted:
+            spanning = _spanning_communes(qpv, codes, unlisted)
+            if spanning:
+                shown = "; ".join(f"{q} ({', '.join(c)})" for q, c in list(spanning.items())[:5])
+                raise SchemaError(
+                    f"{len(spanning)} QPV span several communes according to the QPV file: "
+                    f"{shown}{' …' if len(spanning) > 5 else ''}. Putting each whole in one "
+                    "commune would overstate its share; pass communes= (boundaries, "
+                    "qpvgeo.readers.read_communes; `qpvgeo shares --communes FILE`) to split "
+                    "them by area, with membership= (read_qpv_communes) if you have the list"
+                )
             part = pd.DataFrame({schema.CODE_QPV: unlisted,
                                  schema.CODE_COMMUNE: main.reindex(unlisted).to_numpy()})
             part[AREA_SHARE] = 1.0
@@ -334,9 +359,12 @@ def qpv_population_by_commune(
     out[AREA_SHARE] = out[AREA_SHARE].astype("float64")
     out[schema.POPULATION_QPV] = out[schema.CODE_QPV].map(pop).astype("float64") * out[AREA_SHARE]
     out[schema.METHODE] = out[schema.METHODE].astype("string")
+    out[ESTIMATION] = out[schema.METHODE].isin(ESTIMATED_METHODES).astype("bool")
     out = out[[schema.CODE_QPV, schema.CODE_COMMUNE, schema.POPULATION_QPV, AREA_SHARE,
-               schema.METHODE]]
+               schema.METHODE, ESTIMATION]]
     out = out.sort_values([schema.CODE_QPV, schema.CODE_COMMUNE]).reset_index(drop=True)
+    out.attrs["annee_source"] = indicators.attrs.get("annee_source")
+    out.attrs["source"] = indicators.attrs.get("source")
 
     for why, which in fallback.items():
         if which:
@@ -351,6 +379,20 @@ def qpv_population_by_commune(
             f"indicators['{population_column}'] (population_qpv is NA): {_examples(no_pop)}",
             QpvgeoWarning, stacklevel=2,
         )
+    return out
+
+
+def _spanning_communes(qpv: pd.DataFrame, codes: pd.Series, which) -> dict[str, list[str]]:
+    """QPV of ``which`` whose own file lists two or more communes (codes or names)."""
+    out: dict[str, list[str]] = {}
+    for column in ("codes_communes", "noms_communes"):
+        if column not in qpv.columns:
+            continue
+        lists = pd.Series(qpv[column].to_numpy(), index=codes.to_numpy()).reindex(list(which))
+        for code, text in lists.dropna().items():
+            items = sorted({c.strip() for c in str(text).split(",") if c.strip()})
+            if len(items) > 1 and len(items) > len(out.get(str(code), ())):
+                out[str(code)] = items
     return out
 
 
@@ -509,13 +551,25 @@ def population_shares(
         ``code_departement``, ``code_region`` or ``code_france``), with the
         territory's name where known, ``population``, ``population_qpv``, ``part_qpv``
         (0-1) and ``n_qpv`` (distinct QPV touching the territory), sorted by
-        ``part_qpv`` descending. Territories without QPV have 0.
+        ``part_qpv`` descending. Territories without QPV have 0. A territory one of
+        whose communes has no population gets NA (population and share), never a share
+        over a smaller denominator. With :func:`qpv_population_by_commune` output,
+        ``estimation`` is True where part of the QPV population was split by area (an
+        estimate). ``.attrs["millesimes"]`` records the source file and year of the
+        numerator (``population_qpv``) and of the denominator (``population``).
 
     Raises
     ------
     DataFormatError
         Territory codes of the QPV side absent from ``commune_population`` (with
-        ``on_missing="raise"``; the message names them).
+        ``on_missing="raise"``; the message names them); a share above 1 (the message
+        names the territory and its QPV); negative populations.
+
+    Warns
+    -----
+    QpvgeoWarning
+        Communes without a population (their territories are NA); numerator and
+        denominator of different years.
     DuplicateCodeError
         A commune twice in ``commune_population``.
 
@@ -570,10 +624,27 @@ def population_shares(
             f"(e.g. {_examples(pop_side.loc[missing_epci, schema.CODE_COMMUNE], 5)})",
             QpvgeoWarning, stacklevel=2,
         )
-    population = (
-        pd.to_numeric(pop_side[schema.POPULATION], errors="coerce").astype("float64")
-        .groupby(pkey.to_numpy()).sum(min_count=1)
-    )
+    pop_values = pd.to_numeric(pop_side[schema.POPULATION], errors="coerce").astype("float64")
+    negative = pop_values < 0
+    if negative.any():
+        raise DataFormatError(
+            f"commune_population: negative populations for communes "
+            f"{_examples(pop_side.loc[negative, schema.CODE_COMMUNE], 5)}"
+        )
+    by_key = pop_values.groupby(pkey.to_numpy())
+    # One commune without a population makes its territory's population unknown: a
+    # smaller denominator would silently raise the share.
+    population = by_key.sum(min_count=1).where(by_key.count() == by_key.size())
+    no_pop = pop_values.isna() & pkey.notna().to_numpy()
+    if no_pop.any():
+        hit = sorted(set(pkey[no_pop.to_numpy()].astype(str)))
+        warnings.warn(
+            f"population_shares(level={level!r}): {int(no_pop.sum())} commune(s) without a "
+            f"population ({_examples(pop_side.loc[no_pop, schema.CODE_COMMUNE], 5)}): the "
+            f"population and part_qpv of {len(hit)} territory(ies) are NA "
+            f"({_examples(hit, 5)}), never computed on a smaller denominator",
+            QpvgeoWarning, stacklevel=2,
+        )
 
     qkey = _territory(qpv_side, level, epci=epci, metropolitan_only=metropolitan_only,
                       what="qpv_by_commune")
@@ -620,6 +691,23 @@ def population_shares(
         out[schema.POPULATION] > 0
     )
     out[schema.N_QPV] = n_qpv.reindex(out.index).fillna(0).astype("Int64")
+    if ESTIMATION in qpv_side.columns:
+        est = qpv_side[ESTIMATION].fillna(True).astype(bool).groupby(qkey.to_numpy()).any()
+        out[ESTIMATION] = est.reindex(out.index).fillna(False).astype("bool")
+    over = out[schema.PART_QPV] > 1 + _SHARE_TOLERANCE
+    if over.any():
+        parts = []
+        for code in out.index[over][:5]:
+            qpvs = qpv_side.loc[(qkey == code).to_numpy(), schema.CODE_QPV]
+            parts.append(f"{code}: {out.at[code, schema.PART_QPV]:.0%} "
+                         f"(QPV {_examples(qpvs, 4)})")
+        raise DataFormatError(
+            f"population_shares(level={level!r}): more people in QPV than in the territory "
+            f"for {int(over.sum())} territory(ies): {'; '.join(parts)}. The QPV population "
+            "and the populations légales do not match: a QPV over several communes placed "
+            "whole in one (pass communes= to split it), commune codes of another COG year, "
+            "or populations of very different years"
+        )
     names, name_col = _names(level, pop_side, epci)
     if names is not None:
         out.insert(0, name_col, out.index.map(names).astype("string"))
@@ -627,6 +715,19 @@ def population_shares(
     out.index.name = _INDEX_NAMES[level]
     out = out.sort_values([schema.PART_QPV, schema.POPULATION_QPV],
                           ascending=[False, False], kind="stable", na_position="last")
+    numerator = {"annee": qpv_by_commune.attrs.get("annee_source"),
+                 "source": qpv_by_commune.attrs.get("source")}
+    denominator = {"annee": commune_population.attrs.get("annee_source"),
+                   "source": commune_population.attrs.get("source")}
+    out.attrs["millesimes"] = {schema.POPULATION_QPV: numerator, schema.POPULATION: denominator}
+    if numerator["annee"] and denominator["annee"] and numerator["annee"] != denominator["annee"]:
+        warnings.warn(
+            f"population_shares: the QPV populations ({numerator['source'] or 'numerator'}, "
+            f"{numerator['annee']}) and the populations légales "
+            f"({denominator['source'] or 'denominator'}, {denominator['annee']}) are of "
+            "different years; part_qpv mixes them (recorded in .attrs['millesimes'])",
+            QpvgeoWarning, stacklevel=2,
+        )
     return out
 
 

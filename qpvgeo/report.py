@@ -13,8 +13,11 @@ directory, or the fetch layer), selects a territory, and writes one folder::
     diagnostic.gpkg           layers ``qpv`` (every column of tableau_qpv) and ``communes``
     provenance.json           sources (sha256), millésimes, qpvgeo version, parameters
 
-The folder is built beside its target under a temporary name and renamed at the end,
-so a failure never leaves a half-written report. A section whose data or module is
+The folder is built beside its target under a temporary name and moved in at the end,
+so a failure never leaves a half-written report; only the files listed in the folder's
+``.qpvgeo-manifest.json`` are ever replaced or removed, and an unsafe ``out`` (a
+non-empty folder qpvgeo did not write, the data folder, the project root) is refused
+before any computation (:mod:`qpvgeo._output`). A section whose data or module is
 missing says so on the page; nothing is ever filled in.
 
 Local data directory
@@ -71,8 +74,6 @@ import datetime as _dt
 import json
 import os
 import re
-import shutil
-import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -86,8 +87,10 @@ from tqdm import tqdm
 
 from qpvgeo import __version__, schema
 from qpvgeo._atomic import atomic_path
+from qpvgeo._output import ReportFolder, check_output_folder
 from qpvgeo.errors import DataFormatError, QpvgeoError, QpvgeoWarning
 from qpvgeo.profile import GRID_PROFILE_COLUMNS, PROFILE_COLUMNS, socio_economic_profile
+from qpvgeo.tables import escape_formulas
 from qpvgeo.territory import Territory, TerritorySelection, parse_territory, select_territory
 
 #: The territory of ``qpvgeo diagnose --demo`` when none is given: the whole demo region.
@@ -905,8 +908,10 @@ def _fmt(value: object, unit: str) -> str:
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
     # Excel (French locale) opens `;`-separated UTF-8 files correctly only with a BOM.
+    # Text cells starting with = + - @ are escaped (OWASP CSV injection), see qpvgeo.tables.
     with atomic_path(path) as tmp:
-        frame.to_csv(tmp, sep=";", index=False, encoding="utf-8-sig", decimal=",")
+        escape_formulas(frame).to_csv(tmp, sep=";", index=False, encoding="utf-8-sig",
+                                      decimal=",")
 
 
 def _short_label(label: str) -> str:
@@ -1179,6 +1184,7 @@ def write_report(
     dpi: int = 150,
     parameters: dict | None = None,
     progress: Callable[[str], None] | None = None,
+    protect: Sequence[str | os.PathLike | None] = (),
 ) -> Path:
     """Write the diagnose folder for ``diag`` to ``out`` (atomically, see module docstring).
 
@@ -1186,8 +1192,8 @@ def write_report(
     ----------
     diag : Diagnostic
     out : path
-        The folder to write; an existing folder is replaced only once the new one is
-        complete.
+        The folder to write; in an existing qpvgeo folder only the files of its
+        manifest are replaced, once the new ones are complete; other files are kept.
     offline_maps : bool, default False
         Inline the interactive map's scripts and styles (no network needed to open it).
     dpi : int, default 150
@@ -1196,6 +1202,10 @@ def write_report(
         Recorded in ``provenance.json``.
     progress : callable, optional
         Called with the name of each step.
+    protect : sequence of paths
+        Folders ``out`` must not be or contain (the data folder); see
+        :class:`qpvgeo._output.ReportFolder`, which also keeps every file of ``out`` that
+        is not in its manifest.
 
     Returns
     -------
@@ -1208,14 +1218,13 @@ def write_report(
     >>> diag = build_diagnostic(demo_data(), "commune:99001")
     >>> p = write_report(diag, pathlib.Path(tempfile.mkdtemp()) / "d", dpi=50)
     >>> sorted(x.name for x in p.iterdir())[:3]
-    ['carte_interactive.html', 'carte_pauvrete.pdf', 'carte_pauvrete.png']
+    ['.qpvgeo-manifest.json', 'carte_interactive.html', 'carte_pauvrete.pdf']
     """
     step = progress or (lambda _name: None)
-    target = Path(out).expanduser().resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     created = _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
-    try:
+    # Only files listed in the folder's manifest are ever replaced (qpvgeo._output).
+    with ReportFolder(out, protect=protect) as folder:
+        work = folder.work
         step("tableaux")
         qpv = diag.qpv_table
         plain = pd.DataFrame(qpv.drop(columns="geometry"))
@@ -1279,31 +1288,8 @@ def write_report(
         with atomic_path(work / "provenance.json") as tmp:
             tmp.write_text(json.dumps(record, ensure_ascii=False, indent=2, default=str),
                            encoding="utf-8")
-        _swap_into_place(work, target)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    return target
-
-
-def _swap_into_place(work: Path, target: Path) -> None:
-    """Rename the finished folder onto ``target``; an old report goes only once replaced."""
-    old = None
-    if target.exists():
-        if not target.is_dir():
-            raise DataFormatError(f"{target}: exists and is not a folder")
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
-        old.rmdir()
-        os.replace(target, old)
-    try:
-        os.replace(work, target)
-    except OSError:
-        if old is not None:
-            os.replace(old, target)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-    os.chmod(target, 0o755)
+        folder.commit()
+    return folder.path
 
 
 _STEPS = ("données", "territoire", "population", "profil", "exposition", "tableaux",
@@ -1362,6 +1348,9 @@ def diagnose(
     out_path = Path(out) if out is not None else Path(
         f"diagnostic-{territory.slug}-{millesime}"
     )
+    # Refuse an unsafe --out before any computation (qpvgeo._output).
+    protect = [None if demo else _data_directory(data_dir)]
+    check_output_folder(out_path, protect=protect)
     bar = tqdm(total=len(_STEPS), desc="qpvgeo diagnose", unit="étape", disable=not progress,
                leave=True)
     done: list[str] = []
@@ -1391,7 +1380,7 @@ def diagnose(
                       "data_dir": str(source_dir) if source_dir else None,
                       "offline_maps": offline_maps, "dpi": dpi, "out": str(out_path)}
         path = write_report(diag, out_path, offline_maps=offline_maps, dpi=dpi,
-                            parameters=parameters, progress=step)
+                            parameters=parameters, progress=step, protect=protect)
         bar.update(1)
     finally:
         bar.close()

@@ -316,6 +316,32 @@ def to_canonical_crs(frame, *, what: str = "layer"):
     return frame.to_crs(CRS)
 
 
+# -- plausibility bounds ----------------------------------------------------------------
+# What a reader refuses (QpvgeoError naming the file, the column and the first rows) or
+# warns about. Each bound is far beyond any real value, so that only a wrong file (a
+# wrong column, a unit slip, a shifted decimal) trips it; the comment says where the
+# real maximum comes from.
+
+#: Largest plausible population of one commune: Paris, the largest, has 2.1 million
+#: inhabitants (populations légales 2023); above 3 million is not a commune.
+MAX_COMMUNE_POPULATION = 3_000_000
+#: Largest plausible population of one QPV. The largest real ones are intercommunal
+#: QPV of Seine-Saint-Denis: QN09328M, 132,511 inhabitants (SIG Ville 2024), QP093028,
+#: 126,034 (INSEE DEMO 2022); QP013032 (Marseille) 104,302. Over twice the largest.
+MAX_QPV_POPULATION = 300_000
+#: Largest plausible area of one QPV, km². The largest real QPV, QN97329M "Fatima-Route
+#: De Mana" (Saint-Laurent-du-Maroni, Guyane), covers 48.5 km²; the largest in
+#: metropolitan France (2015, QP059082 Roubaix-Tourcoing) 6.7 km². Twice the largest.
+MAX_QPV_AREA_KM2 = 100.0
+#: Geometry types a QPV or commune contour may have.
+POLYGON_TYPES: frozenset[str] = frozenset({"Polygon", "MultiPolygon"})
+#: Margin, in degrees, around a CRS's area of use (pyproj) inside which coordinates are
+#: accepted (a layer slightly past its CRS's published bounds is still right).
+AREA_OF_USE_MARGIN_DEG = 2.0
+#: How many offending rows an error message shows.
+PLAUSIBILITY_EXAMPLES = 5
+
+
 # -- the column catalogue ------------------------------------------------------------
 # One description of every column qpvgeo puts in a table, a map, a CSV or a page. The
 # report, the maps, the CSV dictionary and the notebooks all read it through

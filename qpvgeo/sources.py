@@ -40,14 +40,60 @@ _DATAGOUV_QPV = (
 )
 
 
+#: File kinds :func:`qpvgeo.fetch.validate_download` knows, by file-name suffix.
+FILE_KINDS = {".zip": "zip", ".7z": "7z", ".csv": "csv", ".txt": "csv", ".geojson": "geojson",
+              ".json": "geojson", ".gpkg": "gpkg", ".xlsx": "xlsx", ".xls": "xls",
+              ".shp": "shp", ".html": "html", ".htm": "html"}
+
+
 @dataclass(frozen=True)
 class SourceFile:
-    """One file of a source: cache file name, publisher's URL, pinned sha256, archive flag."""
+    """One file of a source, and what a good copy of it looks like.
+
+    ``filename`` is the cache file name, ``url`` the publisher's address (None: placed
+    by hand), ``extract`` marks an archive to extract. The rest is checked by
+    :func:`qpvgeo.fetch.validate_download` on every download, before the file enters the
+    cache and before its hash goes into the lock file:
+
+    - ``sha256`` and ``size`` pin the exact file where it is known (a different file is
+      refused, even with ``--refresh``);
+    - ``kind`` (default: from the file name's suffix, see :data:`FILE_KINDS`): a zip or 7z
+      must be a readable archive, a CSV text with a header line, a GeoJSON or GeoPackage
+      readable by pyogrio, an xlsx a workbook; a web page where data is expected is
+      always refused;
+    - ``members``: glob patterns, each matched by at least one archive member (by its
+      base name); default, the base name of the source's ``main`` file;
+    - ``header``: column names the CSV header must hold (case-insensitive);
+    - ``min_size``: smallest plausible size in bytes.
+
+    Examples
+    --------
+    >>> SourceFile("a.csv", None).file_kind
+    'csv'
+    """
 
     filename: str
     url: str | None
     sha256: str | None = None
     extract: bool = False
+    size: int | None = None
+    kind: str | None = None
+    members: tuple[str, ...] = ()
+    header: tuple[str, ...] = ()
+    min_size: int = 1
+
+    @property
+    def file_kind(self) -> str | None:
+        """``kind``, or the kind its suffix says (None when unknown)."""
+        if self.kind:
+            return self.kind
+        suffix = "." + self.filename.rsplit(".", 1)[-1].lower() if "." in self.filename else ""
+        return FILE_KINDS.get(suffix)
+
+    @property
+    def pinned(self) -> bool:
+        """Whether the exact file is known (a sha256 is pinned)."""
+        return self.sha256 is not None
 
 
 @dataclass(frozen=True)
@@ -91,7 +137,7 @@ _SOURCES = (
         files=(SourceFile(
             "qpv-2024-geojson.zip",
             "https://www.data.gouv.fr/fr/datasets/r/942d4ee8-8142-4556-8ea1-335537ce1119",
-            extract=True,
+            extract=True, min_size=500_000,  # France-wide contours: tens of MB
         ),),
         main="**/QP2024_France_Hexagonale_Outre_Mer_WGS84.geojson",
         url_verified=True,
@@ -113,7 +159,7 @@ _SOURCES = (
             "https://static.data.gouv.fr/resources/"
             "quartiers-prioritaires-de-la-politique-de-la-ville-qpv/20180110-144945/"
             "qp-politiquedelaville-shp.zip",
-            extract=True,
+            extract=True, min_size=1_000_000,  # two national shapefiles
         ),),
         main="**/QP_METROPOLE_LB93.shp",
         url_verified=True,
@@ -133,6 +179,7 @@ _SOURCES = (
         files=(SourceFile(
             "qpv2024_communes.csv",
             "https://www.data.gouv.fr/fr/datasets/r/4c6bb7f3-97b6-4834-8a3a-f5f8b3e6735b",
+            min_size=20_000,  # 1,684 (QPV, commune) rows
         ),),
         url_verified=True,
         note="Resource id named as the upstream of ANCT's own cartography repository.",
@@ -161,7 +208,8 @@ _SOURCES = (
         format="csv (';', decimal comma, U+202F thousands)",
         loader="qpvgeo.readers.read_qpv_indicators",
         page="https://sig.ville.gouv.fr/",
-        files=(SourceFile("DEMO_2022.csv", None),),
+        files=(SourceFile("DEMO_2022.csv", None, header=("CODGEO", "POP_MUN"),
+                          min_size=100_000),),
         note="Per-QPV tables of the 2015 geography were distributed through SIG Ville; the "
         "exact file address was not verified.",
         tags=("insee", "qpv"),
@@ -188,7 +236,8 @@ _SOURCES = (
         format="csv (';', decimal comma, U+00A0 thousands)",
         loader="qpvgeo.readers.read_qpv_indicators",
         page="https://sig.ville.gouv.fr/",
-        files=(SourceFile("data_filo19_qp_revdis.csv", None),),
+        files=(SourceFile("data_filo19_qp_revdis.csv", None,
+                          header=("CODGEO", "DISP_MED_A19"), min_size=50_000),),
         note="Exact file address not verified.",
         tags=("insee", "qpv"),
     ),
@@ -203,7 +252,7 @@ _SOURCES = (
         page="https://www.insee.fr/fr/statistiques/8680726",
         files=(SourceFile(
             "ensemble.zip", "https://www.insee.fr/fr/statistiques/fichier/8680726/ensemble.zip",
-            extract=True,
+            extract=True, min_size=200_000,  # about 1 MB
         ),),
         main="**/donnees_communes.csv",
         url_verified=True,
@@ -223,16 +272,23 @@ _SOURCES = (
             SourceFile(
                 "v_commune_2026.csv",
                 "https://www.insee.fr/fr/statistiques/fichier/8740222/v_commune_2026.csv",
+                sha256="fb8d44ed1d10056cea8fb62e9d09b260bee61d5cfb8f6c08e19a4a4a6f935a15",
+                size=2_666_007, header=("TYPECOM", "COM", "REG", "DEP", "LIBELLE"),
+                min_size=1_000_000,
             ),
             SourceFile(
                 "v_mvt_commune_2026.csv",
                 "https://www.insee.fr/fr/statistiques/fichier/8740222/v_mvt_commune_2026.csv",
+                sha256="89be99e24eefa87d68b779089e9a8b6f2b339a586b060ddb1298f673bf5c617f",
+                size=1_691_975, header=("MOD", "DATE_EFF", "COM_AV", "COM_AP"),
+                min_size=500_000,
             ),
         ),
         main="v_commune_2026.csv",
         url_verified=True,
         note="v_mvt_commune_2026.csv (every commune change since 1943) is saved beside it; "
-        "read it with qpvgeo.readers.read_cog_movements.",
+        "read it with qpvgeo.readers.read_cog_movements. sha256 and size pinned from the "
+        "byte-for-byte copy in datagouv/decoupage-administratif (commit 98976e5).",
         tags=("insee", "communes"),
     ),
     Source(
@@ -249,7 +305,7 @@ _SOURCES = (
             "https://data.geopf.fr/telechargement/download/ADMIN-EXPRESS-COG/"
             "ADMIN-EXPRESS-COG_3-2__SHP_LAMB93_FXX_2024-02-22/"
             "ADMIN-EXPRESS-COG_3-2__SHP_LAMB93_FXX_2024-02-22.7z",
-            extract=True,
+            extract=True, min_size=10_000_000,  # about 500 MB
         ),),
         main="**/COMMUNE.shp",
         url_verified=True,
@@ -270,10 +326,14 @@ _SOURCES = (
         files=(SourceFile(
             "epcicom2025.xlsx",
             "https://www.collectivites-locales.gouv.fr/files/Accueil/DESL/2025/epcicom2025.xlsx",
+            sha256="40e9171b54af5f16ebc4baa72a08326134e99ec91010da45c89a44b83c547b09",
+            size=2_888_554, min_size=1_000_000,
         ),),
         url_verified=False,
         note="Address built from the publisher's file-naming scheme seen in a public scraper, "
-        "not verified; the DGCL sometimes publishes a corrected epcicom2025-2.xlsx.",
+        "not verified; the DGCL sometimes publishes a corrected epcicom2025-2.xlsx. sha256 "
+        "and size pinned from the byte-identical copy in datagouv/decoupage-administratif "
+        "(sources/epcicom.xlsx, commit db0e528).",
         tags=("communes",),
     ),
     Source(
@@ -289,7 +349,7 @@ _SOURCES = (
             "Filosofi2019_carreaux_200m_gpkg.zip",
             "https://www.insee.fr/fr/statistiques/fichier/7655475/"
             "Filosofi2019_carreaux_200m_gpkg.zip",
-            extract=True,
+            extract=True, min_size=100_000,  # about 200 MB
         ),),
         main="**/carreaux_200m_met.gpkg",
         nested_archives=True,
@@ -332,7 +392,7 @@ _SOURCES = (
         "zonages-inondation-rapportage-2020",
         files=(SourceFile(
             "tri_2020_sig_di_59.zip", "https://files.georisques.fr/di_2020/tri_2020_sig_di_59.zip",
-            extract=True,
+            extract=True, min_size=10_000,
         ),),
         url_verified=True,
         note="One archive per département (replace 59 in the address: 02, 60, 62, 80 for "
@@ -600,6 +660,13 @@ def resolve_loader(source: str | Source) -> Callable:
         ) from exc
 
 
+def _pinned_text(s: Source) -> str:
+    n = sum(f.pinned for f in s.files)
+    if n == 0:
+        return "no"
+    return "sha256+size" if n == len(s.files) else f"{n}/{len(s.files)} files"
+
+
 def sources_table() -> pd.DataFrame:
     """Return the catalogue as a table, one row per source (what ``qpvgeo sources`` prints).
 
@@ -608,6 +675,8 @@ def sources_table() -> pd.DataFrame:
     >>> t = sources_table()
     >>> t.loc[t["name"] == "qpv2024", "publisher"].item()
     'ANCT, SIG Ville'
+    >>> t.loc[t["name"] == "cog2026", "pinned"].item()
+    'sha256+size'
     """
     rows = []
     for s in _SOURCES:
@@ -619,5 +688,6 @@ def sources_table() -> pd.DataFrame:
             "name": s.name, "publisher": s.publisher, "title": s.title,
             "millesime": s.millesime, "format": s.format, "licence": s.licence,
             "loader": s.loader, "address": address, "page": s.page,
+            "pinned": _pinned_text(s),
         })
     return pd.DataFrame(rows)

@@ -37,6 +37,20 @@ def skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
+def importorskip_or_fail(module: str, *, reason: str | None = None):
+    """``pytest.importorskip`` for a declared test dependency: under CI its absence fails.
+
+    Use it in tests instead of ``pytest.importorskip`` whenever the package is declared
+    in ``pyproject.toml`` / ``environment.yml``: a green CI then means the test ran.
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        skip_or_fail(reason or f"the test dependency {module!r} is not installed ({exc})")
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """Folder of real public data; skips (fails under CI) when it is absent."""

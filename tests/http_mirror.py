@@ -2,12 +2,15 @@
 
 :class:`MirrorServer` serves a route table (URL path -> bytes or local file) and
 directory roots, counts requests per path, and can misbehave on purpose for a given
-path: ``truncate`` (announce the full length, send half, close), ``status`` (e.g. 404,
-503), ``slow`` (wait before answering, to trigger client timeouts). It also acts as an
-HTTP proxy stub: an absolute-form request (``GET http://host/path``) is served from
-route ``/host/path`` and remembered in :attr:`MirrorServer.proxied`; a ``CONNECT``
-(HTTPS through a proxy) is remembered in :attr:`MirrorServer.connects` and refused
-with 403, since no TLS is spoken here.
+path (or for every path: ``"*"``): ``truncate`` (announce the full length, send half,
+close), ``status`` (e.g. 404, 503), ``slow`` (wait before answering, to trigger client
+timeouts), ``html`` (answer ``200 text/html`` with a login page, as a captive portal or
+a filtering proxy does), ``drip`` (send the body one byte every ``delay`` seconds, so
+that no single read times out), ``redirect`` (a 302 to the same address, forever).
+It also acts as an HTTP proxy stub: an absolute-form request
+(``GET http://host/path``) is served from route ``/host/path`` and remembered in
+:attr:`MirrorServer.proxied`; a ``CONNECT`` (HTTPS through a proxy) is remembered in
+:attr:`MirrorServer.connects` and refused with 403, since no TLS is spoken here.
 
 Test modules use the fixture: ``from http_mirror import http_mirror  # noqa: F401``.
 """
@@ -25,10 +28,17 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
+#: What a hotel / station captive portal answers to any request.
+PORTAL_PAGE = (
+    b"<!DOCTYPE html>\n<html lang=\"fr\"><head><title>Wi-Fi - Connexion</title></head>"
+    b"<body><form action=\"/login\"><p>Acceptez les conditions d'utilisation.</p>"
+    b"<button>Se connecter</button></form></body></html>\n"
+)
+
 
 @dataclass
 class Fault:
-    kind: str  # "truncate", "status" or "slow"
+    kind: str  # "truncate", "status", "slow", "html", "drip" or "redirect"
     status: int = 404
     delay: float = 2.0
     times: int | None = None  # None: every request; n: the next n requests only
@@ -66,8 +76,8 @@ class MirrorServer:
         self.roots.append((self._norm(prefix).rstrip("/") + "/", Path(root)))
 
     def fault(self, path: str, kind: str, **kwargs) -> None:
-        """Make requests for ``path`` fail: kind ``truncate``, ``status`` or ``slow``."""
-        self.faults[self._norm(path)] = Fault(kind, **kwargs)
+        """Make requests for ``path`` (``"*"``: every path) fail; kinds: see the module doc."""
+        self.faults["*" if path == "*" else self._norm(path)] = Fault(kind, **kwargs)
 
     def clear_faults(self) -> None:
         self.faults.clear()
@@ -95,13 +105,14 @@ class MirrorServer:
 
     def _take_fault(self, path: str) -> Fault | None:
         with self._lock:
-            fault = self.faults.get(path)
+            key = path if path in self.faults else "*"
+            fault = self.faults.get(key)
             if fault is None:
                 return None
             if fault.times is not None:
                 fault.times -= 1
                 if fault.times <= 0:
-                    del self.faults[path]
+                    del self.faults[key]
             return fault
 
     def start(self) -> MirrorServer:
@@ -138,6 +149,14 @@ class MirrorServer:
                     time.sleep(fault.delay)
                 if fault is not None and fault.kind == "status":
                     return self._send_status(fault.status)
+                if fault is not None and fault.kind == "html":
+                    return self._send(PORTAL_PAGE, "text/html; charset=utf-8")
+                if fault is not None and fault.kind == "redirect":
+                    self.send_response(302)
+                    self.send_header("Location", raw)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 body = server._lookup(path)
                 if body is None:
                     return self._send_status(404)
@@ -153,6 +172,21 @@ class MirrorServer:
                     with contextlib.suppress(OSError):
                         self.connection.shutdown(2)
                     return
+                self.end_headers()
+                if fault is not None and fault.kind == "drip":
+                    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                        for i in range(len(body)):
+                            self.wfile.write(body[i:i + 1])
+                            self.wfile.flush()
+                            time.sleep(fault.delay)
+                    return
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(body)
+
+            def _send(self, body: bytes, content_type: str):
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(body)

@@ -33,6 +33,7 @@ def test_shares_demo_by_region_prints_the_share():
 
 
 def test_shares_without_inputs_is_a_one_line_error(tmp_path):
+    (tmp_path / "x.geojson").write_text("{}")
     result = CliRunner().invoke(main, ["shares", "--qpv", str(tmp_path / "x.geojson")])
     assert result.exit_code == 1
     assert "--indicators" in result.output and "--population" in result.output
@@ -43,7 +44,7 @@ def test_shares_on_a_missing_file_names_it(tmp_path):
     missing = tmp_path / "absent.geojson"
     result = CliRunner().invoke(main, ["shares", "--qpv", str(missing), "--indicators",
                                        str(missing), "--population", str(missing)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a usage error, found by click before any reading
     assert "absent.geojson" in result.output and "Traceback" not in result.output
 
 
@@ -67,3 +68,85 @@ def test_shares_hdf_2024_from_the_real_files(shared_data, tmp_path):
     assert hdf["population_qpv"] == pytest.approx(753_115, abs=1e-6)
     assert hdf["population"] == 5_992_194
     assert hdf["part_qpv"] == pytest.approx(753_115 / 5_992_194)
+
+
+# -- every failure is one line ------------------------------------------------------------
+
+
+def _one_error_line(output: str) -> str:
+    lines = [x for x in output.splitlines() if x.strip()]
+    assert "Traceback" not in output
+    errors = [x for x in lines if x.startswith("qpvgeo: error: ")]
+    assert len(errors) == 1, output
+    return errors[0]
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["diagnose", "--demo", "--dpi", "-5"], "Invalid value for '--dpi': -5 is not in the range"),
+    (["diagnose", "--demo", "--millesime", "2030"], "Invalid value for '--millesime'"),
+    (["shares", "--cog-year", "1800"], "Invalid value for '--cog-year'"),
+    (["shares", "--qpv", "/nonexistent/qpv.gpkg"], "/nonexistent/qpv.gpkg: no such file"),
+    (["no-such-command"], "No such command 'no-such-command'"),
+])
+def test_usage_errors_are_one_line_with_exit_code_2(args, expected):
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert expected in _one_error_line(result.output)
+    assert "--help" in result.output  # says where to look
+
+
+def test_an_unexpected_exception_is_one_line_and_exit_1(monkeypatch):
+    import qpvgeo.pipeline
+
+    def broken(**kwargs):
+        raise KeyError("code_region")
+
+    monkeypatch.setattr(qpvgeo.pipeline, "shares_from_files", broken)
+    monkeypatch.delenv("QPVGEO_DEBUG", raising=False)
+    result = CliRunner().invoke(main, ["shares", "--demo"])
+    assert result.exit_code == 1
+    line = _one_error_line(result.output)
+    assert "unexpected KeyError: 'code_region'" in line and "QPVGEO_DEBUG=1" in line
+    monkeypatch.setenv("QPVGEO_DEBUG", "1")
+    assert isinstance(CliRunner().invoke(main, ["shares", "--demo"]).exception, KeyError)
+
+
+def test_an_os_error_writing_the_output_is_one_line(tmp_path):
+    import subprocess
+
+    locked = tmp_path / "lecture_seule"
+    locked.mkdir()
+    if subprocess.run(["chattr", "+i", str(locked)], capture_output=True).returncode:
+        pytest.skip("chattr +i not available")
+    try:
+        result = CliRunner().invoke(main, ["shares", "--demo", "--out",
+                                           str(locked / "parts.csv")])
+        assert result.exit_code == 1
+        assert "lecture_seule" in _one_error_line(result.output)
+        result = CliRunner().invoke(main, ["diagnose", "--demo", "--out",
+                                           str(locked / "rapport")])
+        assert result.exit_code == 1
+        assert "cannot create files in" in _one_error_line(result.output)
+    finally:
+        subprocess.run(["chattr", "-i", str(locked)], check=True)
+
+
+def test_warnings_are_shown_once_and_attributed_to_qpvgeo(monkeypatch):
+    import warnings
+
+    import qpvgeo.pipeline
+    from qpvgeo.errors import QpvgeoWarning
+
+    real = qpvgeo.pipeline.shares_from_files
+
+    def noisy(**kwargs):
+        for _ in range(3):
+            warnings.warn("12 QPV placed by commune_principale", QpvgeoWarning, stacklevel=2)
+        return real(**kwargs)
+
+    monkeypatch.setattr(qpvgeo.pipeline, "shares_from_files", noisy)
+    result = CliRunner().invoke(main, ["shares", "--demo", "--level", "region"])
+    assert result.exit_code == 0
+    shown = [x for x in result.output.splitlines() if "placed by" in x]
+    assert shown == ["qpvgeo: warning: 12 QPV placed by commune_principale"]
+    assert "click" not in result.output and "core.py" not in result.output

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from click.testing import CliRunner
+from conftest import importorskip_or_fail
 from http_mirror import MirrorServer, http_mirror  # noqa: F401 (fixture)
 
 from qpvgeo.cli import main
@@ -317,28 +318,41 @@ def test_server_errors_are_retried_then_reported(http_mirror, tmp_path):  # noqa
 
 
 def test_lock_file_catches_a_file_changed_on_the_server(catalogue_mirror, tmp_path):
-    url = CATALOGUE["cog2026"].files[1].url
+    # qpv2024_communes is not pinned in the catalogue: the lock file is what protects it.
+    url = CATALOGUE["qpv2024_communes"].files[0].url
     kw = {"mirror": catalogue_mirror.url, **FAST}
-    path = qf.fetch("cog2026", **kw).with_name("v_mvt_commune_2026.csv")
+    path = qf.fetch("qpv2024_communes", **kw)
     original = path.read_bytes()
     recorded = qf.lock_entries()[url]
     assert recorded["sha256"] == sha256(original)
 
-    changed = original.replace(b"1943-02-19", b"1943-02-20", 1)
+    changed = original.replace(b"Bourg-en-Bresse", b"Bourg-en-Bressf", 1)
     assert changed != original
     catalogue_mirror.add(route(url), changed)
     path.unlink()  # e.g. the cache was cleaned, or a colleague fetches into the same folder
     with pytest.raises(ChecksumError) as info:
-        qf.fetch("cog2026", **kw)
+        qf.fetch("qpv2024_communes", **kw)
     msg = str(info.value)
     assert url in msg and recorded["sha256"] in msg and sha256(changed) in msg
-    assert "qpvgeo fetch cog2026 --refresh" in msg
+    assert "qpvgeo fetch qpv2024_communes --refresh" in msg
     assert not path.exists()
     assert qf.lock_entries()[url]["sha256"] == recorded["sha256"]
 
-    qf.fetch("cog2026", refresh=True, **kw)
+    qf.fetch("qpv2024_communes", refresh=True, **kw)
     assert path.read_bytes() == changed
     assert qf.lock_entries()[url]["sha256"] == sha256(changed)
+
+
+def test_a_pinned_file_changed_on_the_server_is_refused_even_with_refresh(catalogue_mirror):
+    url = CATALOGUE["cog2026"].files[1].url
+    kw = {"mirror": catalogue_mirror.url, **FAST}
+    path = qf.fetch("cog2026", **kw).with_name("v_mvt_commune_2026.csv")
+    original = path.read_bytes()
+    changed = original.replace(b"1943-02-19", b"1943-02-20", 1)
+    catalogue_mirror.add(route(url), changed)
+    with pytest.raises(ChecksumError, match="pinned in the catalogue for 'cog2026'"):
+        qf.fetch("cog2026", refresh=True, **kw)
+    assert path.read_bytes() == original  # the good copy stays
 
 
 def test_a_cached_file_modified_after_download_is_caught(http_mirror, tmp_path):  # noqa: F811
@@ -391,7 +405,8 @@ def test_unsafe_zip_members_are_refused_and_nothing_is_written(tmp_path, member)
 def test_fetch_refuses_an_unsafe_archive_from_the_server(catalogue_mirror, tmp_path):
     evil = tmp_path / "evil.zip"
     with zipfile.ZipFile(evil, "w") as zf:
-        zf.writestr("qp/QP_METROPOLE_LB93.shp", b"\0" * 100)
+        # Stored, 1.2 MB: past the catalogue's minimum size, so the member names decide.
+        zf.writestr("qp/QP_METROPOLE_LB93.shp", b"\0" * 1_200_000)
         zf.writestr("../../escaped.txt", "pwned\n")
     catalogue_mirror.add(route(CATALOGUE["qpv2015"].files[0].url), evil)
     with pytest.raises(UnsafeArchiveError, match=r"\.\./\.\./escaped\.txt"):
@@ -527,7 +542,7 @@ def test_progress_bar_names_the_file(http_mirror, tmp_path, capsys):  # noqa: F8
 
 def test_7z_inside_a_zip_is_extracted(catalogue_mirror, shared_data, tmp_path):
     # INSEE's Filosofi 2019 zip holds one 7z (needs the optional py7zr).
-    py7zr = pytest.importorskip("py7zr")
+    py7zr = importorskip_or_fail("py7zr")
     gpkg = shared_data / "filosofi_200m_2019_communes_sample/carreaux_200m.gpkg"
     inner = tmp_path / "Filosofi2019_carreaux_200m_gpkg.7z"
     with py7zr.SevenZipFile(inner, "w") as sz:

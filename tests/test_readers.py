@@ -534,7 +534,9 @@ def test_sigville_rows_that_disagree(tmp_path):
 
 def test_invalid_geometry_repaired_and_counted(tmp_path):
     path = tmp_path / "bowtie.gpkg"
-    bowtie = Polygon([(0, 0), (200, 200), (200, 0), (0, 200)])
+    # A self-intersecting ring near Lille, in Lambert-93 (within EPSG:2154's area of use).
+    x, y = 700_000, 7_000_000
+    bowtie = Polygon([(x, y), (x + 200, y + 200), (x + 200, y), (x, y + 200)])
     gpd.GeoDataFrame(
         {"code_quartier": ["QP059001", "QP059002"], "nom_quartier": ["Bow", "Tie"],
          "commune_qp": ["Lille", "Loos"]},
@@ -588,7 +590,8 @@ def test_opendatasoft_csv_export(tmp_path):
     assert qpv.crs.to_epsg() == 2154 and qpv["code_qpv"].tolist() == ["QP059074"]
     assert qpv.area.iloc[0] > 0 and qpv["noms_communes"].tolist() == ["Lille"]
     wkt = tmp_path / "wkt.csv"
-    wkt.write_text("code_qp;wkt\nQN05972M;POLYGON ((0 0, 10 0, 10 10, 0 0))\n")
+    wkt.write_text("code_qp;wkt\nQN05972M;POLYGON ((700000 7000000, 700010 7000000, "
+                   "700010 7000010, 700000 7000000))\n")
     with pytest.raises(MissingCRSError, match="wkt.csv"):
         read_qpv(wkt)
     assert read_qpv(wkt, crs="EPSG:2154").area.iloc[0] == pytest.approx(50)

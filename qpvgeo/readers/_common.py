@@ -346,6 +346,165 @@ def is_numeric_text(values: pd.Series) -> bool:
     return bool(pd.to_numeric(s, errors="coerce").notna().all())
 
 
+def _shown(value: object) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return repr(value)
+    return f"{int(number)}" if number.is_integer() else f"{number:g}"
+
+
+def _rows(index: Iterable, values: Iterable | None = None) -> str:
+    n = schema.PLAUSIBILITY_EXAMPLES
+    index = list(index)
+    if values is None:
+        shown = [str(i) for i in index[:n]]
+    else:
+        shown = [f"{i}: {_shown(v)}" for i, v in list(zip(index, values, strict=False))[:n]]
+    more = f" … ({len(index)} in all)" if len(index) > n else ""
+    return ", ".join(shown) + more
+
+
+def checked_numbers(
+    values: pd.Series,
+    *,
+    what: str,
+    column: str,
+    minimum: float | None = 0,
+    maximum: float | None = None,
+    labels: Sequence | None = None,
+) -> pd.Series:
+    """Parse a column of counts like :func:`to_number`, refusing what cannot be right.
+
+    Secrecy markers and empty cells become NA (they mean "not published"); a value
+    that is neither a number nor such a marker (``"1 2OO"``, ``"#REF!"``), a value
+    below ``minimum`` (a negative count) or above ``maximum`` (a plausibility bound of
+    :mod:`qpvgeo.schema`) raises :class:`DataFormatError` naming ``what`` (the file),
+    the column and the first offending rows (``labels``: row names, e.g. codes).
+
+    Examples
+    --------
+    >>> checked_numbers(pd.Series(["1 200", "s"]), what="f.csv", column="pop").tolist()
+    [1200.0, nan]
+    >>> checked_numbers(pd.Series(["12", "-3"]), what="f.csv", column="pop")
+    Traceback (most recent call last):
+    ...
+    qpvgeo.errors.DataFormatError: f.csv: column 'pop' has 1 negative value(s) ...
+    """
+    labels = list(values.index if labels is None else labels)
+    text = _normalise_number_text(values)
+    num = pd.to_numeric(text, errors="coerce").astype("float64")
+    raw = values.astype("string").to_numpy()
+    failed = (text.notna() & num.isna()).to_numpy()
+    if failed.any():
+        raise DataFormatError(
+            f"{what}: column {column!r} has {int(failed.sum())} value(s) that are not numbers "
+            f"(rows {_rows(np.asarray(labels, dtype=object)[failed], raw[failed])}); "
+            "fix the file, or blank the cells if the value is unknown"
+        )
+    arr = num.to_numpy()
+    infinite = np.isinf(arr)
+    if infinite.any():
+        raise DataFormatError(
+            f"{what}: column {column!r} has infinite values (rows "
+            f"{_rows(np.asarray(labels, dtype=object)[infinite])})"
+        )
+    if minimum is not None:
+        low = arr < minimum
+        if low.any():
+            kind = "negative" if minimum == 0 else f"below {minimum:g}"
+            raise DataFormatError(
+                f"{what}: column {column!r} has {int(low.sum())} {kind} value(s) (rows "
+                f"{_rows(np.asarray(labels, dtype=object)[low], arr[low])}); a count cannot be"
+                " negative"
+            )
+    if maximum is not None:
+        high = arr > maximum
+        if high.any():
+            raise DataFormatError(
+                f"{what}: column {column!r} has {int(high.sum())} value(s) above {maximum:,.0f}, "
+                f"the plausible maximum (qpvgeo.schema) (rows "
+                f"{_rows(np.asarray(labels, dtype=object)[high], arr[high])}); wrong column or "
+                "unit?"
+            )
+    return num
+
+
+def check_polygon_layer(
+    frame: gpd.GeoDataFrame, *, path: Path | str, id_column: str | None
+) -> None:
+    """Refuse a polygon layer whose geometries cannot be contours or sit in the wrong CRS.
+
+    Errors (:class:`DataFormatError`, naming the file and the first rows): geometry
+    types other than Polygon/MultiPolygon (points or lines given as contours);
+    non-finite (NaN, inf) coordinates; coordinates outside the declared CRS's area of
+    use (pyproj), by more than :data:`qpvgeo.schema.AREA_OF_USE_MARGIN_DEG` — typically
+    longitude/latitude in a file declared Lambert-93.
+
+    Examples
+    --------
+    >>> from shapely.geometry import Point, box
+    >>> g = gpd.GeoDataFrame({"c": ["a"]}, geometry=[box(3.0, 50.6, 3.1, 50.7)], crs=2154)
+    >>> check_polygon_layer(g, path="qpv.gpkg", id_column="c")
+    Traceback (most recent call last):
+    ...
+    qpvgeo.errors.DataFormatError: qpv.gpkg: coordinates outside the area of use of ...
+    """
+    geoms = np.asarray(frame.geometry.values, dtype=object)
+    labels = np.asarray(frame[id_column] if id_column in frame.columns else frame.index,
+                        dtype=object)
+    present = ~shapely.is_missing(geoms)
+    types = np.asarray(shapely.get_type_id(geoms))
+    # 3 Polygon, 6 MultiPolygon; 7 GeometryCollection may hold polygons (repaired later).
+    wrong = present & ~shapely.is_empty(geoms) & ~np.isin(types, [3, 6, 7])
+    if wrong.any():
+        names = shapely.geometry.base.GEOMETRY_TYPES
+        found = sorted({names[t] for t in types[wrong]})
+        raise DataFormatError(
+            f"{path}: {int(wrong.sum())} geometry(ies) are {', '.join(found)}, not polygons "
+            f"(rows {_rows(labels[wrong])}); contours are needed here, not points or lines"
+        )
+    coords, which = shapely.get_coordinates(geoms[present], return_index=True)
+    if len(coords):
+        bad = ~np.isfinite(coords).all(axis=1)
+        if bad.any():
+            rows = np.unique(np.flatnonzero(present)[which[bad]])
+            raise DataFormatError(
+                f"{path}: non-finite (NaN or infinite) coordinates in {len(rows)} "
+                f"geometry(ies) (rows {_rows(labels[rows])})"
+            )
+    if frame.crs is None or not len(coords):
+        return
+    area = frame.crs.area_of_use
+    if area is None:
+        return
+    m = schema.AREA_OF_USE_MARGIN_DEG
+    xmin, ymin, xmax, ymax = shapely.total_bounds(geoms[present])
+    try:
+        to_geo = pyproj.Transformer.from_crs(frame.crs, 4326, always_xy=True)
+        lon, lat = to_geo.transform([xmin, xmax, xmin, xmax], [ymin, ymin, ymax, ymax])
+    except pyproj.exceptions.ProjError:
+        lon, lat = [np.inf], [np.inf]
+    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    inside = (np.isfinite(lon) & np.isfinite(lat) & (lon >= area.west - m) & (lon <= area.east + m)
+              & (lat >= area.south - m) & (lat <= area.north + m))
+    if not inside.all():
+        hint = ""
+        if frame.crs.is_projected and max(abs(xmin), abs(xmax)) <= 180 and (
+            max(abs(ymin), abs(ymax)) <= 90
+        ):
+            hint = (" — these look like longitude/latitude degrees: the file should declare "
+                    "EPSG:4326")
+        raise DataFormatError(
+            f"{path}: coordinates outside the area of use of {frame.crs.to_string()} "
+            f"({area.name}: longitude {area.west:g} to {area.east:g}, latitude {area.south:g} "
+            f"to {area.north:g}); the layer's bounds are x {xmin:,.6g} to {xmax:,.6g}, "
+            f"y {ymin:,.6g} to {ymax:,.6g}{hint}"
+        )
+
+
 def as_int64(values: pd.Series) -> pd.Series:
     """Numbers to nullable Int64 (NA kept); non-integers are an error, not truncated."""
     num = to_number(values)
@@ -495,6 +654,7 @@ def canonical_polygons(
 ) -> gpd.GeoDataFrame:
     """CRS check, repair in the file's own CRS, then EPSG:2154 (and repair what that broke)."""
     frame = require_crs(frame, crs=crs, path=path)
+    check_polygon_layer(frame, path=path, id_column=id_column)
     frame = repair_polygons(frame, what=str(path), id_column=id_column)
     frame = schema.to_canonical_crs(frame, what=str(path))
     # Empty geometries were reported by the first pass.

@@ -16,8 +16,8 @@ from qpvgeo.errors import DataFormatError, DuplicateCodeError, SchemaError
 from qpvgeo.readers._common import (
     TABLE_SUFFIXES,
     PathLike,
-    as_int64,
     check_unique,
+    checked_numbers,
     clean_name,
     find_column,
     is_numeric_text,
@@ -173,6 +173,12 @@ def read_qpv_indicators(
                 f"{values.dropna().head(3).tolist()}"
             )
         out[alias] = values.astype("float64")
+        if alias == schema.POPULATION:
+            checked_numbers(out[alias], what=str(src), column=col, minimum=0,
+                            maximum=schema.MAX_QPV_POPULATION, labels=out.index)
+    year = _year_in(src.name)
+    if year is not None:
+        out.attrs["annee_source"] = year
     out[schema.MILLESIME] = pd.array([millesime] * len(out), dtype="Int64")
     out.attrs["millesime"] = millesime
     out.attrs["source"] = str(src)
@@ -299,9 +305,45 @@ def read_commune_population(path: PathLike, *, sheet: str | int | None = None) -
             schema.CODE_COMMUNE: codes.to_numpy(),
             schema.NOM_COMMUNE: (raw[name_col].astype("string").str.strip().to_numpy()
                                  if name_col else pd.NA),
-            schema.POPULATION: as_int64(raw[pop_col].rename(pop_col)).to_numpy(),
+            schema.POPULATION: _population_counts(raw[pop_col], src=src, column=pop_col,
+                                                  codes=codes).to_numpy(),
             schema.CODE_DEPARTEMENT: departements.to_numpy(),
             schema.CODE_REGION: regions.to_numpy(),
         }
     )
-    return out.astype(schema.COMMUNE_POPULATION_COLUMNS)
+    out = out.astype(schema.COMMUNE_POPULATION_COLUMNS)
+    missing = out[schema.POPULATION].isna()
+    if missing.any():
+        warn(
+            f"{src}: {int(missing.sum())} commune(s) without a population in {pop_col!r} "
+            f"({', '.join(out.loc[missing, schema.CODE_COMMUNE].head(5).tolist())}"
+            f"{' …' if missing.sum() > 5 else ''}); their territories' populations will be NA"
+        )
+    year = _year_in(src.name) or _year_in(pop_col)
+    if year is not None:
+        out.attrs["annee_source"] = year
+    out.attrs["source"] = str(src)
+    return out
+
+
+def _year_in(text: str) -> int | None:
+    """The year a file name or column states (``populations_legales_2023``, ``pmun2021``)."""
+    import re
+
+    # "cog2025" / "geo2024" name a geography, not the year of the figures.
+    text = re.sub(r"(?i)(cog|geo|geographie|qp)[_-]?(19|20)[0-9]{2}", "", str(text))
+    found = re.findall(r"(?<![0-9])(19[6-9][0-9]|20[0-4][0-9])(?![0-9])", text)
+    return int(found[0]) if len(set(found)) == 1 else None
+
+
+def _population_counts(values: pd.Series, *, src, column: str, codes: pd.Series) -> pd.Series:
+    num = checked_numbers(values, what=str(src), column=column, minimum=0,
+                          maximum=schema.MAX_COMMUNE_POPULATION, labels=codes.to_numpy())
+    frac = num.dropna() % 1
+    if (frac != 0).any():
+        bad = frac.index[frac != 0]
+        raise DataFormatError(
+            f"{src}: column {column!r} has non-integer populations (communes "
+            f"{', '.join(codes.to_numpy()[bad][:5].astype(str))})"
+        )
+    return num.round().astype("Int64")

@@ -231,7 +231,9 @@ def read_qpv(
             schema.NOM_QPV: names.astype("string"),
             schema.MILLESIME: pd.array([millesime] * len(raw), dtype="Int64"),
             schema.CODE_DEPARTEMENT: codes.map(schema.departement_of_qpv).astype("string"),
-            schema.CODE_COMMUNE: com_lists.map(lambda xs: xs[0] if xs else pd.NA).astype("string"),
+            schema.CODE_COMMUNE: com_lists.map(
+                lambda xs: xs[0] if len(xs) else pd.NA
+            ).astype("string"),
             CODES_COMMUNES: com_lists.map(_join).astype("string"),
             NOMS_COMMUNES: comname_lists.map(_join).astype("string"),
         },
@@ -240,9 +242,25 @@ def read_qpv(
         index=raw.index,
     )
     frame = canonical_polygons(frame, crs=crs, path=src, id_column=schema.CODE_QPV)
+    _check_qpv_areas(frame, src)
     if communes is not None:
         frame = _main_commune_by_area(frame, communes, listed=com_lists)
     return frame.reset_index(drop=True)
+
+
+def _check_qpv_areas(frame: gpd.GeoDataFrame, src) -> None:
+    """A QPV far larger than the largest real one is a wrong file (a commune, a région)."""
+    km2 = frame.geometry.area.to_numpy() / 1e6
+    big = km2 > schema.MAX_QPV_AREA_KM2
+    if big.any():
+        shown = [f"{c} ({a:,.0f} km²)" for c, a in
+                 zip(frame.loc[big, schema.CODE_QPV].head(5), km2[big][:5], strict=False)]
+        raise DataFormatError(
+            f"{src}: {int(big.sum())} QPV cover more than {schema.MAX_QPV_AREA_KM2:g} km², "
+            f"twice the largest real QPV (qpvgeo.schema.MAX_QPV_AREA_KM2): {', '.join(shown)}; "
+            "is this a file of communes or territories, or are the coordinates in the wrong "
+            "unit?"
+        )
 
 
 def _main_commune_by_area(

@@ -21,9 +21,22 @@ for on the mirror at ``{mirror}/_by_hand/{source}/{file name}``.
 
 Networks: requests (through pooch's downloader) honours ``HTTPS_PROXY``, ``HTTP_PROXY``
 and ``NO_PROXY``; every download has a timeout and is retried with exponential backoff
-on connection errors, timeouts, truncated transfers and HTTP 408/429/5xx. A file is
-written to a temporary name and renamed only once complete and checked, so an error
-never leaves a partial or unverified file behind.
+on connection errors, timeouts, truncated transfers and HTTP 408/429/5xx (never on an
+unusable address, a redirect loop or a file that is not what it claims to be). Three
+limits apply to each attempt: ``timeout`` (seconds without any data), an overall
+``deadline`` and a minimum average rate ``min_rate`` (after :data:`RATE_GRACE` seconds),
+so a server that drips one byte a second is given up on.
+
+Validation: every download is checked by :func:`validate_download` against what its
+catalogue entry says a good file is (:class:`qpvgeo.sources.SourceFile`: kind, archive
+members, CSV header, size, sha256) **before** it is moved into the cache and before its
+hash goes into the lock file. A web page where data is expected (a proxy or captive
+portal answering ``200 text/html``) is an error naming the URL. A file is written to a
+temporary name and renamed only once complete and checked, so an error never leaves a
+partial or unverified file behind.
+
+A read-only cache (a shared folder) that already holds valid files works for reading:
+the lock file is then left as it is.
 
 Provenance: every file used in the session, downloaded, found in the cache or read
 from a local path (:func:`record_local_file`), is recorded; see
@@ -35,50 +48,68 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import hashlib
-import json
 import os
-import re
-import shutil
-import tempfile
 import threading
-import time
-import zipfile
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-from qpvgeo._atomic import atomic_path
-from qpvgeo.errors import ChecksumError, DataFormatError, FetchError, UnsafeArchiveError
+from qpvgeo.errors import ChecksumError, DataFormatError, FetchError
 
 if TYPE_CHECKING:
     import pandas as pd
 
+from qpvgeo.fetch._archive import (  # noqa: F401 (re-exported)
+    _EXTRACT_MARKER,
+    _archive_kind,
+    _members,
+    _unsafe_member,
+    extract_archive,
+)
+from qpvgeo.fetch._http import (  # noqa: F401 (re-exported)
+    DEFAULT_BACKOFF,
+    DEFAULT_DEADLINE,
+    DEFAULT_MIN_RATE,
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT,
+    ENV_DEADLINE,
+    ENV_MIN_RATE,
+    ENV_MIRROR,
+    RATE_GRACE,
+    _by_hand,
+    _check_scheme,
+    _describe,
+    _download,
+    _limits,
+    _settings,
+)
+from qpvgeo.fetch._lock import (  # noqa: F401 (re-exported)
+    _HASH_CACHE,
+    LOCK_NAME,
+    _file_sha256,
+    _now,
+    _read_lock,
+    _sha256,
+    _write_lock_entry,
+)
+from qpvgeo.fetch._validate import _looks_like_html, _web_page, validate_download
+
+__all__ = [
+    "BY_HAND_FOLDER", "DEFAULT_BACKOFF", "DEFAULT_DEADLINE", "DEFAULT_MIN_RATE",
+    "DEFAULT_RETRIES", "DEFAULT_TIMEOUT", "ENV_DATA_DIR", "ENV_DEADLINE", "ENV_MIN_RATE",
+    "ENV_MIRROR", "LOCK_NAME", "RATE_GRACE", "cache_dir", "clear_provenance",
+    "extract_archive", "fetch", "fetch_file", "fetch_many", "lock_entries", "mirror_url",
+    "provenance_records", "provenance_table", "record_local_file", "validate_download",
+]
+
 #: Environment variable overriding the cache directory.
 ENV_DATA_DIR = "QPVGEO_DATA_DIR"
-#: Environment variable giving a mirror base URL (see the module docstring).
-ENV_MIRROR = "QPVGEO_MIRROR"
 #: Folder of a mirror holding the files that have no publisher address:
 #: ``{mirror}/_by_hand/{source}/{file name}``.
 BY_HAND_FOLDER = "_by_hand"
-#: Name of the lock file kept at the root of every cache directory.
-LOCK_NAME = "qpvgeo-lock.json"
-#: Seconds without a byte from the server before a download is abandoned.
-DEFAULT_TIMEOUT = 60.0
-#: Extra attempts after a failed download (so 1 + DEFAULT_RETRIES in all).
-DEFAULT_RETRIES = 3
-#: First wait between attempts, in seconds; doubled after each failure.
-DEFAULT_BACKOFF = 1.0
-
-_RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
-_USER_AGENT = "qpvgeo (+https://github.com/qpvgeo/qpvgeo)"
-_CHUNK = 1 << 16
-_EXTRACT_MARKER = ".qpvgeo-extracted.json"
-
-_LOCK_MUTEX = threading.Lock()
 _RECORDS_MUTEX = threading.Lock()
 _RECORDS: dict[str, dict] = {}
-_HASH_CACHE: dict[tuple[str, int, int], str] = {}
 
 
 # -- where files go ----------------------------------------------------------------------
@@ -156,74 +187,6 @@ def _target_path(
     return root.joinpath("urls", host, *folders, filename)
 
 
-# -- hashes and the lock file --------------------------------------------------------------
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _file_sha256(path: Path) -> str:
-    # Hashing a 1 GB grid each time a reader opens it would be slow: reuse the hash
-    # while size and modification time are unchanged.
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _HASH_CACHE:
-        _HASH_CACHE[key] = _sha256(path)
-    return _HASH_CACHE[key]
-
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
-
-
-def _read_lock(root: Path) -> dict:
-    path = root / LOCK_NAME
-    if not path.exists():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise FetchError(
-            f"{path}: the lock file is unreadable ({exc}); delete it to record the "
-            "files' hashes again"
-        ) from exc
-    if not isinstance(data, dict) or not isinstance(data.get("files", {}), dict):
-        raise FetchError(f"{path}: not a qpvgeo lock file; delete it to start a new one")
-    return data.get("files", {})
-
-
-@contextlib.contextmanager
-def _lock_file_mutex(root: Path):
-    """Serialise read-modify-write of the lock file across threads and processes."""
-    root.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:  # Windows: threads are still serialised
-        fcntl = None
-    with _LOCK_MUTEX, open(root / f"{LOCK_NAME}.mutex", "a+b") as handle:
-        if fcntl is not None:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            if fcntl is not None:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _write_lock_entry(root: Path, url: str, entry: dict) -> None:
-    with _lock_file_mutex(root):
-        files = _read_lock(root)
-        files[url] = entry
-        with atomic_path(root / LOCK_NAME) as tmp:
-            tmp.write_text(
-                json.dumps({"version": 1, "files": files}, indent=1, sort_keys=True),
-                encoding="utf-8",
-            )
 
 
 def lock_entries(*, dest: str | os.PathLike | None = None) -> dict[str, dict]:
@@ -340,118 +303,6 @@ def record_local_file(
     )
 
 
-# -- downloading -------------------------------------------------------------------------
-
-
-def _by_hand(url: str, target: Path) -> str:
-    return (
-        f"If this machine cannot reach it, download {url} by other means and save it "
-        f"as {target}; qpvgeo will find it there. Behind a proxy, set HTTPS_PROXY / "
-        f"HTTP_PROXY; with an internal mirror, use --mirror or ${ENV_MIRROR}."
-    )
-
-
-def _describe(exc: Exception, timeout: float) -> tuple[str, bool]:
-    """One-line reason for a failed attempt, and whether another attempt may help."""
-    import requests
-
-    if isinstance(exc, requests.exceptions.HTTPError) and exc.response is not None:
-        status = exc.response.status_code
-        return f"HTTP {status} {exc.response.reason or ''}".strip(), status in _RETRY_STATUS
-    if isinstance(exc, requests.exceptions.ProxyError):
-        # A refusal (403, 407) does not change on retry; check HTTPS_PROXY and credentials.
-        text = str(exc)
-        found = re.search(r"Tunnel connection failed: [^'\")]*|\[Errno -?\d+\][^'\")]*", text)
-        return (
-            f"the proxy refused or failed the connection ({found.group(0) if found else text}; "
-            "check HTTPS_PROXY / HTTP_PROXY and the proxy's credentials)",
-            False,
-        )
-    if isinstance(exc, requests.exceptions.Timeout) or "timed out" in str(exc).lower():
-        return f"no answer within the {timeout:g} s timeout", True
-    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
-        return f"the connection closed before the end of the file ({exc})", True
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        # urllib3 nests the useful part ("[Errno 111] Connection refused", "Failed to
-        # resolve 'host'") deep inside a long repr.
-        text = str(exc)
-        found = re.search(r"(\[Errno -?\d+\][^'\")]*|Failed to resolve '[^']*')", text)
-        return f"could not connect ({found.group(1).strip() if found else text})", True
-    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
-        return f"invalid URL ({exc})", False
-    return f"{type(exc).__name__}: {exc}", True
-
-
-def _download(
-    url: str,
-    download_url: str,
-    target: Path,
-    *,
-    expected: str | None,
-    mismatch: str,
-    timeout: float,
-    retries: int,
-    backoff: float,
-    progress: bool,
-) -> tuple[str, int]:
-    """Download to a temporary file, check the hash, rename; return (sha256, size)."""
-    import pooch
-    import requests
-    from tqdm.auto import tqdm
-
-    class _Bar(tqdm):
-        # pooch tests ``if progressbar:``; a tqdm without a total yet refuses bool().
-        def __bool__(self) -> bool:
-            return True
-
-    reason = ""
-    for attempt in range(retries + 1):
-        bar = _Bar(
-            desc=target.name, unit="B", unit_scale=True, unit_divisor=1024, leave=True,
-            disable=not progress,
-        )
-        downloader = pooch.HTTPDownloader(
-            progressbar=bar if progress else False, chunk_size=_CHUNK, timeout=timeout,
-            headers={"User-Agent": _USER_AGENT},
-        )
-        try:
-            with atomic_path(target) as tmp:
-                downloader(download_url, str(tmp), None)
-                sha, size = _sha256(tmp), tmp.stat().st_size
-                if expected is not None and sha != expected.lower():
-                    # Raised inside the block: atomic_path removes the temporary file.
-                    raise ChecksumError(mismatch.format(sha=sha, size=size))
-            return sha, size
-        except requests.exceptions.RequestException as exc:
-            reason, retry = _describe(exc, timeout)
-            if not retry or attempt == retries:
-                break
-            time.sleep(backoff * 2**attempt)
-        except OSError as exc:
-            if isinstance(exc, FetchError):
-                raise
-            raise FetchError(f"{download_url}: could not write {target}: {exc}") from exc
-        finally:
-            bar.close()
-    via = f" (from the mirror address {download_url})" if download_url != url else ""
-    tries = f" after {attempt + 1} attempts" if attempt else ""
-    raise FetchError(
-        f"could not download {url}{via}{tries}: {reason}. {_by_hand(url, target)}"
-    )
-
-
-def _settings(
-    mirror: str | None, timeout: float | None, retries: int | None, backoff: float | None
-) -> tuple[str | None, float, int, float]:
-    if mirror is None:
-        mirror = os.environ.get(ENV_MIRROR) or None
-    return (
-        mirror,
-        DEFAULT_TIMEOUT if timeout is None else float(timeout),
-        DEFAULT_RETRIES if retries is None else int(retries),
-        DEFAULT_BACKOFF if backoff is None else float(backoff),
-    )
-
 
 def fetch_file(
     url: str,
@@ -466,6 +317,9 @@ def fetch_file(
     timeout: float | None = None,
     retries: int | None = None,
     backoff: float | None = None,
+    deadline: float | None = None,
+    min_rate: float | None = None,
+    expect=None,
 ) -> Path:
     """Download ``url`` into the cache (once) and return the local path.
 
@@ -499,6 +353,15 @@ def fetch_file(
     timeout, retries, backoff
         Seconds without data before giving up; extra attempts; first wait between
         attempts in seconds (doubled each time). Defaults: module constants.
+    deadline, min_rate
+        Seconds a whole attempt may take, and the slowest acceptable average rate in
+        bytes per second (after :data:`RATE_GRACE` s; 0 disables). Defaults:
+        ``$QPVGEO_DEADLINE`` / ``$QPVGEO_MIN_RATE``, else :data:`DEFAULT_DEADLINE` /
+        :data:`DEFAULT_MIN_RATE`.
+    expect : qpvgeo.sources.SourceFile, optional
+        What a good file looks like (see :func:`validate_download`); default, a
+        ``SourceFile`` of the cache file name (its suffix gives the kind). A download
+        that fails the check is not saved.
 
     Returns
     -------
@@ -519,17 +382,24 @@ def fetch_file(
     ...
     qpvgeo.errors.FetchError: could not download http://127.0.0.1:9/none.csv: ...
     """
+    from qpvgeo.sources import SourceFile
+
     mirror, timeout, retries, backoff = _settings(mirror, timeout, retries, backoff)
+    deadline, min_rate = _limits(deadline, min_rate)
+    _check_scheme(url)
     root = _root(dest)
     target = _target_path(url, root, name, filename)
+    if expect is None:
+        expect = SourceFile(target.name, url, sha256=sha256)
     rel = target.relative_to(root).as_posix()
     entry = _read_lock(root).get(url)
     pinned = sha256.lower() if sha256 else None
 
     if target.exists() and not refresh:
-        return _use_cached(url, target, root, rel, entry, pinned, name)
+        return _use_cached(url, target, root, rel, entry, pinned, name, expect=expect)
 
     download_url = mirror_url(url, mirror)
+    _check_scheme(download_url)
     if pinned:
         expected = pinned
         mismatch = (
@@ -552,7 +422,8 @@ def fetch_file(
         expected, mismatch = None, ""
     sha, size = _download(
         url, download_url, target, expected=expected, mismatch=mismatch, timeout=timeout,
-        retries=retries, backoff=backoff, progress=progress,
+        retries=retries, backoff=backoff, progress=progress, deadline=deadline,
+        min_rate=min_rate, expect=expect,
     )
     retrieved = _now()
     st = target.stat()
@@ -571,9 +442,24 @@ def fetch_file(
 
 def _use_cached(
     url: str, target: Path, root: Path, rel: str, entry: dict | None, pinned: str | None,
-    name: str | None,
+    name: str | None, *, expect=None,
 ) -> Path:
     st = target.stat()
+    if expect is not None:
+        again = f"qpvgeo fetch {name} --refresh" if name else "fetch_file(..., refresh=True)"
+        try:
+            if entry is None:
+                # Placed by hand, or cached by an older qpvgeo: check it fully once.
+                validate_download(target, expect, url=str(target))
+            else:
+                with open(target, "rb") as f:
+                    if expect.file_kind != "html" and _looks_like_html(f.read(4096)):
+                        raise DataFormatError(_web_page(str(target), "cached copy of " + url))
+        except DataFormatError as exc:
+            raise FetchError(
+                f"{exc} The file in the cache is not the data of {url}; delete it, or "
+                f"download it again with `{again}`."
+            ) from exc
     if entry is not None and entry.get("size") == st.st_size and (
         entry.get("mtime_ns") == st.st_mtime_ns
     ):
@@ -595,11 +481,14 @@ def _use_cached(
     else:
         origin, retrieved = "cache", entry.get("retrieved")
     if entry is None or entry.get("mtime_ns") != st.st_mtime_ns or entry.get("path") != rel:
-        _write_lock_entry(
-            root, url,
-            {"sha256": sha, "size": st.st_size, "retrieved": retrieved, "path": rel,
-             "download_url": (entry or {}).get("download_url"), "mtime_ns": st.st_mtime_ns},
-        )
+        # A read-only shared cache is usable for reading: the lock file stays as it is.
+        with contextlib.suppress(PermissionError, OSError):
+            _write_lock_entry(
+                root, url,
+                {"sha256": sha, "size": st.st_size, "retrieved": retrieved, "path": rel,
+                 "download_url": (entry or {}).get("download_url"),
+                 "mtime_ns": st.st_mtime_ns},
+            )
     _record(
         {"source": name, "url": url,
          "download_url": (entry or {}).get("download_url"), "retrieved": retrieved,
@@ -607,137 +496,6 @@ def _use_cached(
     )
     return target
 
-
-# -- archives ------------------------------------------------------------------------------
-
-_DRIVE = re.compile(r"^[A-Za-z]:")
-
-
-def _unsafe_member(name: str) -> bool:
-    norm = name.replace("\\", "/")
-    if norm.startswith("/") or _DRIVE.match(norm):
-        return True
-    return any(part == ".." for part in PurePosixPath(norm).parts)
-
-
-def _archive_kind(path: Path) -> str:
-    if zipfile.is_zipfile(path):
-        return "zip"
-    with open(path, "rb") as f:
-        if f.read(6) == b"7z\xbc\xaf\x27\x1c":
-            return "7z"
-    raise DataFormatError(f"{path}: not a zip or 7z archive")
-
-
-def _members(path: Path, kind: str) -> tuple[list[str], int]:
-    """Member names and total uncompressed size; refuses links and unsafe names."""
-    if kind == "zip":
-        with zipfile.ZipFile(path) as zf:
-            infos = zf.infolist()
-            links = [i.filename for i in infos if (i.external_attr >> 16) & 0o170000 == 0o120000]
-            names, total = [i.filename for i in infos], sum(i.file_size for i in infos)
-    else:
-        py7zr = _import_py7zr(path)
-        with py7zr.SevenZipFile(path) as zf:
-            infos = zf.list()
-            links = [i.filename for i in infos if getattr(i, "is_symlink", False)]
-            names = [i.filename for i in infos]
-            total = sum(i.uncompressed or 0 for i in infos)
-    bad = [n for n in names if _unsafe_member(n)]
-    if bad or links:
-        raise UnsafeArchiveError(
-            f"{path}: refused to extract the archive, whose members would be written outside "
-            f"the extraction folder or are links: {', '.join(sorted(bad + links)[:5])}"
-            f"{' …' if len(bad) + len(links) > 5 else ''}. Nothing was extracted."
-        )
-    return names, total
-
-
-def _import_py7zr(path: Path):
-    try:
-        import py7zr
-    except ImportError as exc:
-        raise FetchError(
-            f"{path} is a 7z archive and the optional package py7zr is not installed: "
-            f"`pip install py7zr`, or extract it by hand with 7-Zip into "
-            f"{path.parent / path.stem}"
-        ) from exc
-    return py7zr
-
-
-def extract_archive(
-    archive: str | os.PathLike, dest_dir: str | os.PathLike | None = None, *,
-    nested: bool = False,
-) -> Path:
-    """Extract a zip (or 7z, with py7zr) archive safely; return the extraction folder.
-
-    Every member name is checked before anything is written: an absolute path, a
-    drive letter, a ``..`` component or a symbolic link makes the whole archive
-    refused (:class:`UnsafeArchiveError`). Members are extracted into a temporary
-    folder that is renamed once complete. The archive's sha256 is stored in the folder,
-    so an unchanged archive is not extracted twice.
-
-    Parameters
-    ----------
-    archive
-        The archive file.
-    dest_dir
-        Extraction folder; default the archive's path without its suffix.
-    nested
-        Also extract the archives found inside (INSEE ships 7z files inside zips),
-        each into a folder named after it.
-
-    Examples
-    --------
-    >>> import pathlib, tempfile, zipfile
-    >>> d = pathlib.Path(tempfile.mkdtemp())
-    >>> with zipfile.ZipFile(d / "a.zip", "w") as zf:
-    ...     zf.writestr("dir/x.csv", "x\\n")
-    >>> sorted(p.name for p in extract_archive(d / "a.zip").rglob("*.csv"))
-    ['x.csv']
-    """
-    archive = Path(archive)
-    dest = Path(dest_dir) if dest_dir is not None else archive.with_suffix("")
-    kind = _archive_kind(archive)
-    sha = _file_sha256(archive)
-    marker = dest / _EXTRACT_MARKER
-    if marker.is_file():
-        with contextlib.suppress(OSError, ValueError):
-            if json.loads(marker.read_text(encoding="utf-8")).get("sha256") == sha:
-                return dest
-    names, total = _members(archive, kind)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    free = shutil.disk_usage(dest.parent).free
-    if total > free:
-        raise FetchError(
-            f"{archive}: extracting needs {total:,} bytes, only {free:,} free in {dest.parent}"
-        )
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-    try:
-        if kind == "zip":
-            with zipfile.ZipFile(archive) as zf:
-                zf.extractall(tmp)
-        else:
-            with _import_py7zr(archive).SevenZipFile(archive) as zf:
-                zf.extractall(tmp)
-        root = tmp.resolve()
-        outside = [p for p in tmp.rglob("*") if not p.resolve().is_relative_to(root)]
-        if outside:  # defence in depth: the names were checked above
-            raise UnsafeArchiveError(f"{archive}: members escaped the extraction folder")
-        if nested:
-            for inner in sorted(p for p in tmp.rglob("*") if p.suffix.lower() in {".zip", ".7z"}):
-                extract_archive(inner, inner.with_suffix(""), nested=True)
-        (tmp / _EXTRACT_MARKER).write_text(
-            json.dumps({"archive": archive.name, "sha256": sha, "members": len(names)}),
-            encoding="utf-8",
-        )
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return dest
 
 
 # -- catalogue sources -----------------------------------------------------------------------
@@ -753,6 +511,8 @@ def fetch(
     timeout: float | None = None,
     retries: int | None = None,
     backoff: float | None = None,
+    deadline: float | None = None,
+    min_rate: float | None = None,
 ) -> Path:
     """Bring catalogue source ``name`` into the cache and return the file its loader reads.
 
@@ -766,8 +526,9 @@ def fetch(
     ----------
     name
         Short name from :mod:`qpvgeo.sources` (``qpvgeo sources`` lists them).
-    dest, mirror, refresh, progress, timeout, retries, backoff
-        As in :func:`fetch_file`.
+    dest, mirror, refresh, progress, timeout, retries, backoff, deadline, min_rate
+        As in :func:`fetch_file`. Each file is checked against its catalogue entry
+        (:func:`validate_download`) before it enters the cache.
 
     Returns
     -------
@@ -787,17 +548,20 @@ def fetch(
     root = _root(dest)
     folder = root / src.name
     paths: list[Path] = []
+    limits = {"timeout": timeout, "retries": retries, "backoff": backoff,
+              "deadline": deadline, "min_rate": min_rate}
     for f in src.files:
+        expect = _expectation(src, f)
         if f.url is None:
             path = _placed_by_hand(
                 src, f, root, mirror=_settings(mirror, None, None, None)[0], refresh=refresh,
-                progress=progress, timeout=timeout, retries=retries, backoff=backoff,
+                progress=progress, expect=expect, **limits,
             )
         else:
             path = fetch_file(
                 f.url, sha256=f.sha256, dest=root, mirror=mirror, name=src.name,
-                filename=f.filename, refresh=refresh, progress=progress, timeout=timeout,
-                retries=retries, backoff=backoff,
+                filename=f.filename, refresh=refresh, progress=progress, expect=expect,
+                **limits,
             )
         if f.extract:
             path = extract_archive(path, nested=src.nested_archives)
@@ -816,7 +580,19 @@ def fetch(
     return found[0]
 
 
-def _placed_by_hand(src, f, root: Path, *, mirror: str | None, refresh: bool, **kwargs) -> Path:
+def _expectation(src, f):
+    """The file check of ``f``: its own, plus the source's main file as archive member."""
+    import dataclasses
+
+    if f.extract and not f.members and src.main and not src.nested_archives and (
+        len(src.files) == 1
+    ):
+        return dataclasses.replace(f, members=(PurePosixPath(src.main).name,))
+    return f
+
+
+def _placed_by_hand(src, f, root: Path, *, mirror: str | None, refresh: bool, expect=None,
+                    **kwargs) -> Path:
     target = root / src.name / f.filename
     key = f"{src.page}#{f.filename}"
     where = (
@@ -830,7 +606,7 @@ def _placed_by_hand(src, f, root: Path, *, mirror: str | None, refresh: bool, **
             return fetch_file(
                 f"{mirror.rstrip('/')}/{BY_HAND_FOLDER}/{src.name}/{f.filename}",
                 sha256=f.sha256, dest=root, mirror="", name=src.name, filename=f.filename,
-                refresh=refresh, **kwargs,
+                refresh=refresh, expect=expect, **kwargs,
             )
         except ChecksumError:
             raise
@@ -841,7 +617,7 @@ def _placed_by_hand(src, f, root: Path, *, mirror: str | None, refresh: bool, **
         raise FetchError(where)
     entry = _read_lock(root).get(key)
     rel = target.relative_to(root).as_posix()
-    return _use_cached(key, target, root, rel, entry, f.sha256, src.name)
+    return _use_cached(key, target, root, rel, entry, f.sha256, src.name, expect=expect)
 
 
 def fetch_many(
