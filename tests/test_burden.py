@@ -61,6 +61,8 @@ def test_headline_columns_and_percentiles(five):
     pct = B.percentiles(p)
     # Mid-rank percentiles of five distinct values: 10, 30, 50, 70, 90.
     assert pct["pctl_no2"].tolist() == [10.0, 30.0, 50.0, 70.0, 90.0]
+    # A measured zero ranks 0 (CalEnviroScreen), the others keep their mid-rank.
+    assert pct["pctl_part_surface_inondable_moyen"].tolist() == [0.0, 30.0, 50.0, 70.0, 90.0]
     assert pct["pctl_score_chaleur"].tolist() == [90.0, 70.0, 50.0, 30.0, 10.0]
 
 
@@ -80,8 +82,8 @@ def test_cumulative_score_and_double_burden(five):
     p, socio = five
     s = B.cumulative_score(p, socio)
     # Exposure: mean of (flood, no2, heat) percentiles / 10.
-    # A: (10 + 10 + 90) / 30 = 3.67; E: (90 + 90 + 10) / 30 = 6.33.
-    np.testing.assert_allclose(s["score_exposition"], [11 / 3, 13 / 3, 5, 17 / 3, 19 / 3])
+    # A: (0 + 10 + 90) / 30 = 3.33 (its flood share 0 ranks 0); E: (90 + 90 + 10) / 30.
+    np.testing.assert_allclose(s["score_exposition"], [10 / 3, 13 / 3, 5, 17 / 3, 19 / 3])
     # Vulnerability: poverty and age rank 10..90; employment (reversed) ranks A..D over four
     # known values 12.5..87.5 and is NA for E (statistical secrecy), which leaves the mean.
     np.testing.assert_allclose(

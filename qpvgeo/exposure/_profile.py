@@ -163,10 +163,14 @@ def _run_layer(
         cover[f"part_population_couverte_{layer.name}"] = pop_share
     if sub is None:
         return cover
-    values = layer.indicator(
-        sub, data, key=run.key, population=run.population, population_method=run.method,
-        ancillary=run.ancillary, **options,
-    )
+    with warnings.catch_warnings():
+        # "No feature reaches the zones" is said once by the profile, as coverage.
+        warnings.filterwarnings("ignore", message=r".*no feature of the layer",
+                                category=QpvgeoWarning)
+        values = layer.indicator(
+            sub, data, key=run.key, population=run.population, population_method=run.method,
+            ancillary=run.ancillary, **options,
+        )
     values = values.drop(columns=[schema.POPULATION, "population_grille"], errors="ignore")
     return cover.join(values.reindex(z.index))
 
@@ -271,8 +275,8 @@ def exposure_profile(
     Returns
     -------
     pandas.DataFrame
-        One row per QPV (index ``key``): ``population`` and ``population_grille`` (with a
-        population), then per layer its coverage, its indicators and the comparisons.
+        One row per QPV (index ``key``): ``population`` (official when the QPV carry it)
+        and ``population_grille`` (with a population base), then per layer its coverage, its indicators and the comparisons.
         ``attrs["columns"]`` documents each column (``unité``, ``couche``,
         ``description``, ``libellé``); ``attrs["couverture"]`` says how each layer's
         coverage was known; ``attrs["environs"]`` and ``attrs["population_method"]``.
@@ -322,6 +326,8 @@ def exposure_profile(
     if population is not None:
         head[schema.POPULATION] = z.official if z.official is not None else z.ctx.zone_total
         head["population_grille"] = z.ctx.zone_total
+    elif z.official is not None:
+        head[schema.POPULATION] = z.official  # the QPV's official figure, carried along
     blocks = [head]
     rules: dict[str, str] = {}
     for name, data in chosen.items():

@@ -126,11 +126,17 @@ def layer_indicators(profile: pd.DataFrame) -> dict[str, str]:
 
 
 def _rank(values: pd.Series, direction: int) -> pd.Series:
-    v = pd.to_numeric(values, errors="coerce").astype(float) * (1 if direction >= 0 else -1)
+    raw = pd.to_numeric(values, errors="coerce").astype(float)
+    v = raw * (1 if direction >= 0 else -1)
     # Mid-rank percentile 100 (r - 0.5) / n (ties share their mean rank r; NA stays NA and
     # is not counted in n): the fifth most exposed of 100 QPV lie at or above 80, exactly.
     n = v.notna().sum()
-    return (v.rank(method="average") - 0.5) / n * 100.0
+    pct = (v.rank(method="average") - 0.5) / n * 100.0
+    if direction >= 0:
+        # CalEnviroScreen's rule: a zone measured with none of a burden ranks 0, not at the
+        # mid-rank of the ties (95 unexposed QPV of 105 would otherwise sit at 45).
+        pct = pct.where(raw != 0, 0.0)
+    return pct
 
 
 def _against(values: pd.Series, reference: pd.Series, direction: int) -> pd.Series:
@@ -158,7 +164,8 @@ def percentiles(
     Formula: ``pctl_<c>`` = 100 × (r − 0.5) / n, r the rank of the QPV's value (ties
     share their mean rank) among the n QPV with a value (the mid-rank, or Hazen,
     percentile: 100 (r − 0.5) / n is also the share of QPV below plus half of those
-    equal), after multiplying by the column's direction (−1 for a "higher is better"
+    equal); a value of exactly 0 on a "higher is worse" column (measured, none) ranks 0,
+    as in CalEnviroScreen; after multiplying by the column's direction (−1 for a "higher is better"
     column such as green-space access), so that 100 is always the most exposed.
     ``pctl_environs_<c>`` = 100 × (number of surroundings values ``<c>_environs`` below the
     QPV's value + half of those equal) / (number of surroundings values): where the QPV
@@ -296,9 +303,9 @@ def cumulative_score(
     ...                   "part_population_inondable_moyen": [0.0, 0.4]}, index=["a", "b"])
     >>> s = pd.DataFrame({"taux_pauvrete": [20, 50.0], "taux_emploi": [60, 40.0]},
     ...                  index=["a", "b"])
-    >>> # two QPV: percentiles 25 and 75 on every variable, scores 2.5 and 7.5 out of 10
-    >>> cumulative_score(t, s)["score_cumule"].tolist()
-    [6.25, 56.25]
+    >>> # two QPV: percentiles 25 and 75 (a's flood share 0 ranks 0); a: (25 + 25 + 0) / 30
+    >>> cumulative_score(t, s)["score_cumule"].round(2).tolist()
+    [4.17, 56.25]
     """
     pct = _layer_percentiles(profile)
     n = pct.notna().sum(axis=1)
