@@ -276,7 +276,8 @@ def exposure_profile(
     -------
     pandas.DataFrame
         One row per QPV (index ``key``): ``population`` (official when the QPV carry it)
-        and ``population_grille`` (with a population base), then per layer its coverage, its indicators and the comparisons.
+        and ``population_grille`` (with a population base), then per layer its coverage,
+        its indicators and the comparisons.
         ``attrs["columns"]`` documents each column (``unité``, ``couche``,
         ``description``, ``libellé``); ``attrs["couverture"]`` says how each layer's
         coverage was known; ``attrs["environs"]`` and ``attrs["population_method"]``.
