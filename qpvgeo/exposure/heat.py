@@ -92,7 +92,9 @@ def heat_exposure(
       ``part_population_chaleur_<classe>``).
 
     ``part_surface_couverte_chaleur`` is the share of the zone covered by the layer: a
-    zone outside the layer's cities has NA means and zero shares.
+    zone the layer does not reach at all has NA means and NA shares (not 0: the layer
+    says nothing there). A partly covered zone's shares are shares of the whole zone;
+    :func:`qpvgeo.exposure.exposure_profile` measures them on the covered part only.
 
     Parameters
     ----------
@@ -175,6 +177,11 @@ def heat_exposure(
         out["part_surface_couverte_chaleur"] = np.where(
             z.area > 0, np.minimum(covered / z.area, 1.0), np.nan
         )
+    outside = ~(covered > 0)
+    for name in list(out):
+        if name.startswith(("part_surface_chaleur_", "part_population_chaleur_",
+                            "population_chaleur_")):
+            out[name] = np.where(outside, np.nan, out[name])
     return _frame(_population_columns(out, z, ctx), z, layer="heat")
 
 
