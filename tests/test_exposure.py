@@ -667,7 +667,8 @@ def test_occitanie_air_stations(shared_data, occitanie):
         int((d <= 2000).sum()),
     ] == [3, 17, 31, 54]
     assert d.median() == pytest.approx(1900, abs=50)
-    lcsqa = read_air_stations(shared_data / "air_quality" / "stations_lcsqa_hdf.csv")
+    with pytest.warns(QpvgeoWarning, match="station locations only"):
+        lcsqa = read_air_stations(shared_data / "air_quality" / "stations_lcsqa_hdf.csv")
     assert len(lcsqa) == 44 and lcsqa[["no2", "pm10", "pm25"]].isna().all().all()
     # Locations without concentrations cannot give an exposure: a named error, not all-NA.
     with pytest.raises(SchemaError, match=r"columns \['no2', 'pm10', 'pm25'\] hold no value"):
