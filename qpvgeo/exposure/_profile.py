@@ -357,7 +357,7 @@ def exposure_profile(
         "columns": {c: describe_column(c) for c in profile.columns},
         "couverture": rules,
         "environs": surroundings if isinstance(surroundings, str | None) else "zone",
-        "ring": ring if surroundings == "ring" else None,
+        "ring": ring if isinstance(surroundings, str) and surroundings == "ring" else None,
         "population_method": method if population is not None else None,
     }
     return profile
