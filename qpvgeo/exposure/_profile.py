@@ -110,9 +110,27 @@ def _method_of(population: Any, method: str) -> str:
     return "calibrated" if _population_source(population)[2] else "area"
 
 
-def _with_base(z: _Zones, run: _Run) -> _Zones:
-    """The zones with the run's population base attached (computed here, once)."""
+def _with_base(z: _Zones, run: _Run, *, what: str | None = None) -> _Zones:
+    """The zones with the run's population base attached (computed here, once).
+
+    A zone the population source gives no inhabitant at all lies outside it (a grid
+    extract lists inhabited cells of its own territory only): its population is NA, not
+    0, and ``what`` names the zones in a warning.
+    """
     ctx = _population_context(z, run.population, run.method, ancillary=run.ancillary)
+    if ctx.population is not None:
+        empty = ~(ctx.zone_total > 0)
+        if empty.any():
+            total = ctx.zone_total.astype(float).copy()
+            total[empty] = np.nan
+            ctx = dataclasses.replace(ctx, zone_total=total)
+            if what is not None:
+                warnings.warn(
+                    f"population: no inhabitant of the population source in "
+                    f"{int(empty.sum())} {what} ({z.index[empty].tolist()[:10]}): outside "
+                    "its extent; their population shares are NA",
+                    QpvgeoWarning, stacklevel=3,
+                )
     return dataclasses.replace(z, ctx=ctx)
 
 
@@ -313,7 +331,7 @@ def exposure_profile(
                                if key in getattr(anc, "columns", ()) else
                                np.asarray(anc.geometry.array, dtype=object), crs=schema.CRS)
     run = _Run(population, method, anc if method == "calibrated" else None, key)
-    z = _with_base(z, run)
+    z = _with_base(z, run, what="zones")
     env = None
     if surroundings is not None:
         ring_frame = _surroundings_of(
