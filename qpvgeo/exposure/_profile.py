@@ -56,15 +56,15 @@ def describe_exposure_columns(columns: pd.DataFrame | Iterable[str] | None = Non
     Returns
     -------
     pandas.DataFrame
-        ``colonne``, ``unité``, ``couche``, ``description``, ``libellé``; an undocumented
-        column is an error (a column nobody can read is not published).
+        ``colonne``, ``unité``, ``couche``, ``description`` (the French label, as
+        ``libellé``), ``définition``; an undocumented column is an error (a column nobody can read is not published).
 
     Examples
     --------
     >>> describe_exposure_columns(["part_surface_bruit_route_lden_68"]).iloc[0]["libellé"]
     'Part de la surface exposée au bruit routier, Lden ≥ 68 dB(A)'
     """
-    cols = ["colonne", "unité", "couche", "description", "libellé"]
+    cols = ["colonne", "unité", "couche", "description", "libellé", "définition"]
     if columns is None:
         return pd.DataFrame(
             [{"colonne": c.name, **describe_column(c.name, entry=c)} for c in column_catalogue()],
@@ -297,7 +297,7 @@ def exposure_profile(
         and ``population_grille`` (with a population base), then per layer its coverage,
         its indicators and the comparisons.
         ``attrs["columns"]`` documents each column (``unité``, ``couche``,
-        ``description``, ``libellé``); ``attrs["couverture"]`` says how each layer's
+        ``description``, ``libellé``, ``définition``); ``attrs["couverture"]`` says how each layer's
         coverage was known; ``attrs["environs"]`` and ``attrs["population_method"]``.
 
     Examples
