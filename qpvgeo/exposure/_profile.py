@@ -57,7 +57,8 @@ def describe_exposure_columns(columns: pd.DataFrame | Iterable[str] | None = Non
     -------
     pandas.DataFrame
         ``colonne``, ``unité``, ``couche``, ``description`` (the French label, as
-        ``libellé``), ``définition``; an undocumented column is an error (a column nobody can read is not published).
+        ``libellé``), ``définition``; an undocumented column is an error (a column
+        nobody can read is not published).
 
     Examples
     --------
