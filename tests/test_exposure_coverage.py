@@ -12,6 +12,7 @@ from __future__ import annotations
 import warnings
 
 import geopandas as gpd
+import numpy as np
 import pytest
 import shapely
 
@@ -262,3 +263,16 @@ def _quiet_hull(func, *args, **kwargs):
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*convex hull", category=QpvgeoWarning)
         return func(*args, **kwargs)
+
+
+def test_layer_functions_take_the_same_coverage_rule(shared_data, qpv2015, hdf2015):
+    from qpvgeo.exposure import heat_exposure
+    from qpvgeo.readers.environment import read_heat_iris
+
+    heat = read_heat_iris(shared_data / "urban_heat_lcz" / "lille_iris_heat_vulnerability.geojson")
+    direct = heat_exposure(hdf2015, heat, coverage=heat)
+    profile = exposure_profile(hdf2015, layers={"heat": heat}, surroundings=None)
+    cols = ["part_couverte_heat", "part_surface_chaleur_forte", "part_surface_chaleur_faible"]
+    np.testing.assert_allclose(direct[cols].to_numpy(dtype=float),
+                               profile[cols].to_numpy(dtype=float), rtol=1e-12)
+    assert direct["part_surface_chaleur_forte"].isna().sum() == 194

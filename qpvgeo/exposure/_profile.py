@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import types
 import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -398,3 +399,56 @@ def _compare(layer: Any, values: pd.DataFrame, around: pd.DataFrame) -> pd.DataF
         out[f"{c}_environs"] = ec
         out[f"{c}_ratio"] = ratio
     return out
+
+
+def covered_indicator(
+    name: str,
+    indicator: Any,
+    zones: gpd.GeoDataFrame,
+    data: Any,
+    coverage: Any,
+    *,
+    key: str = schema.CODE_QPV,
+    population: Any = None,
+    population_method: str = "area",
+    ancillary: gpd.GeoDataFrame | None = None,
+    **options: Any,
+) -> pd.DataFrame:
+    """One indicator on the part of each zone inside ``coverage``; NA outside.
+
+    What the layer functions do when given ``coverage=`` (the rule of
+    :func:`exposure_profile`, for one layer and no surroundings): ``part_couverte_<name>``
+    first, then the indicator measured on the covered part of each zone.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> from qpvgeo.exposure import flood_exposure
+    >>> z = gpd.GeoDataFrame({"code_qpv": ["A", "B"]},
+    ...                      geometry=[box(0, 0, 100, 100), box(500, 0, 600, 100)], crs=2154)
+    >>> f = gpd.GeoDataFrame(geometry=[box(0, 0, 50, 100)], crs=2154)
+    >>> r = flood_exposure(z, f, coverage=box(-10, -10, 200, 200))
+    >>> r["part_surface_inondable"].tolist()  # B lies outside what the layer covers
+    [0.5, nan]
+    """
+    from qpvgeo.exposure._coverage import as_geometry
+
+    z = _prepare_zones(zones, key)
+    anc = None
+    if population is not None and population_method == "calibrated":
+        anc = ancillary if ancillary is not None else gpd.GeoDataFrame(
+            geometry=z.geoms, crs=schema.CRS)
+    run = _Run(population, population_method, anc, key)
+    z = _with_base(z, run, what="zones")
+    layer = types.SimpleNamespace(name=name, indicator=indicator)
+    extent = as_geometry(coverage, what=f"coverage of {name!r}")
+    values = _run_layer(layer, z, data, extent, options, run)
+    if population is not None:
+        head = pd.DataFrame(index=z.index.copy())
+        head[schema.POPULATION] = z.official if z.official is not None else z.ctx.zone_total
+        head["population_grille"] = z.ctx.zone_total
+        values = head.join(values)
+    values.index.name = key
+    values.attrs["couche"] = name
+    return values

@@ -80,6 +80,7 @@ def heat_exposure(
     population: gpd.GeoDataFrame | None = None,
     population_method: str = "area",
     ancillary: gpd.GeoDataFrame | None = None,
+    coverage: Any = None,
 ) -> pd.DataFrame:
     """Urban-heat exposure of each zone from a heat-sensitivity layer (IRIS scores or LCZ).
 
@@ -119,6 +120,11 @@ def heat_exposure(
         QPV contours, the dense-housing layer of ``population_method="calibrated"``
         (default: the zones themselves, right when the zones are the QPV).
 
+    coverage
+        Where the layer is known to hold data (polygons or a shapely geometry): a zone
+        outside gets NA, a partly covered zone is measured on its covered part, and
+        ``part_couverte_heat`` comes first (:func:`qpvgeo.exposure.exposure_profile`
+        applies the same rule to every layer). Default: the layer measured as given.
     Returns
     -------
     pandas.DataFrame
@@ -137,6 +143,14 @@ def heat_exposure(
     >>> heat_exposure(z, h)["part_surface_chaleur_forte"].round(2).tolist()
     [0.3]
     """
+    if coverage is not None:
+        from qpvgeo.exposure._profile import covered_indicator
+
+        return covered_indicator(
+            "heat", heat_exposure, zones, lcz_or_score, coverage, key=key,
+            population=population, population_method=population_method,
+            ancillary=ancillary, column=column,
+        )
     z = _prepare_zones(zones, key)
     layer = _prepare_layer(lcz_or_score, what="heat", zones=z, polygons=True, keep=0.0)
     ctx = _population_context(z, population, population_method, ancillary=ancillary)
