@@ -98,6 +98,14 @@ def test_cumulative_score_and_double_burden(five):
         "ni l'une ni l'autre", "ni l'une ni l'autre", "double charge", "double charge",
         "double charge",
     ]
+    # Default thresholds: the median scores (exposure 5.0 = C's; vulnerability C's 5.42).
+    assert d.attrs["seuils"] == pytest.approx({"exposition": 5.0,
+                                               "defaveur": (50 + 62.5 + 50) / 30})
+    fixed = B.double_burden(p, socio, exposure_threshold=6.0, deprivation_threshold=2.0)
+    assert fixed["classe_double_charge"].tolist() == [
+        "ni l'une ni l'autre", "défaveur seule", "défaveur seule", "défaveur seule",
+        "double charge",
+    ]
     pop = B.double_burden_population(d.assign(population=[1000, 2000, 3000, 4000, 5000]))
     assert pop["double charge"] == 12000 and pop["exposition seule"] == 0
     # Too few vulnerability variables: NA, not a guess.

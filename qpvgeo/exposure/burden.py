@@ -326,17 +326,19 @@ def double_burden(
     profile: pd.DataFrame,
     socio: pd.DataFrame,
     *,
-    exposure_threshold: float = 5.0,
-    deprivation_threshold: float = 5.0,
+    exposure_threshold: float | str = "median",
+    deprivation_threshold: float | str = "median",
     min_layers: int = MIN_LAYERS,
     min_variables: int = 2,
 ) -> pd.DataFrame:
     """The "double burden" class of each QPV: deprivation × exposure.
 
-    Formula: a QPV is *exposed* when ``score_exposition`` ≥ ``exposure_threshold`` (5:
-    its layers average at least the median percentile of the QPV) and *deprived* when
-    ``score_vulnerabilite`` ≥ ``deprivation_threshold`` (5: the more vulnerable half of
-    the QPV); ``classe_double_charge`` is "double charge" (both), "exposition seule",
+    Formula: a QPV is *exposed* when ``score_exposition`` ≥ ``exposure_threshold`` and
+    *deprived* when ``score_vulnerabilite`` ≥ ``deprivation_threshold``; the default
+    ``"median"`` takes the median score of the QPV that have one (the more exposed and the
+    more vulnerable half; a number sets a fixed level on the 0–10 scale instead — 5 is
+    the middle of the scale, which a set of mostly unexposed QPV seldom reaches, measured
+    zeros ranking 0); ``classe_double_charge`` is "double charge" (both), "exposition seule",
     "défaveur seule" or "ni l'une ni l'autre"; NA when either score is NA
     (:func:`cumulative_score`). Source: the "double peine" (double burden) of
     environmental-justice work — EEA report 22/2018 *Unequal exposure and unequal
@@ -357,14 +359,23 @@ def double_burden(
     """
     scores = cumulative_score(profile, socio, min_layers=min_layers,
                               min_variables=min_variables)
-    e = scores["score_exposition"] >= exposure_threshold
-    d = scores["score_vulnerabilite"] >= deprivation_threshold
+    def level(column: str, threshold: float | str) -> float:
+        if isinstance(threshold, str):
+            if threshold != "median":
+                raise QpvgeoError(f"threshold must be a number or 'median', got {threshold!r}")
+            return float(scores[column].median())
+        return float(threshold)
+
+    seuil_e = level("score_exposition", exposure_threshold)
+    seuil_d = level("score_vulnerabilite", deprivation_threshold)
+    e = scores["score_exposition"] >= seuil_e
+    d = scores["score_vulnerabilite"] >= seuil_d
     known = scores["score_exposition"].notna() & scores["score_vulnerabilite"].notna()
     cls = np.select([e & d, e & ~d, ~e & d], list(DOUBLE_BURDEN_CLASSES[:3]),
                     DOUBLE_BURDEN_CLASSES[3])
     out = scores.copy()
     out["classe_double_charge"] = pd.Series(cls, index=scores.index, dtype="string").where(known)
-    out.attrs["seuils"] = {"exposition": exposure_threshold, "defaveur": deprivation_threshold}
+    out.attrs["seuils"] = {"exposition": seuil_e, "defaveur": seuil_d}
     return out
 
 
