@@ -134,7 +134,10 @@ def test_burden_table_on_the_demo():
     d = demo()
     p = exposure_profile(d.qpv, layers=d.layers, population=d.grid)
     b = B.burden_table(p, d.indicators)
-    assert b["n_couches"].tolist() == [len(d.layers)] * 4
+    # Every layer with a headline column counts (a layer without one stays out of the
+    # composites).
+    assert b["n_couches"].tolist() == [len(B.layer_indicators(p))] * 4
+    assert len(B.layer_indicators(p)) >= 6
     assert set(b["classe_double_charge"].dropna()) <= set(B.DOUBLE_BURDEN_CLASSES)
     assert b.filter(like="pctl_").notna().all().all()
     # QN09904M has the highest poverty (52.3 %) and lowest employment (39.5 %) of the four.
