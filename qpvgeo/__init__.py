@@ -42,6 +42,7 @@ from qpvgeo.errors import (
 )
 from qpvgeo.exposure import (
     air_exposure,
+    column_catalogue,
     compare_to_surroundings,
     describe_exposure_columns,
     dpe_exposure,
@@ -143,6 +144,7 @@ __all__ = [
     "building_population",
     "cache_dir",
     "commune_code_table",
+    "column_catalogue",
     "compare_to_surroundings",
     "count_qpv",
     "crosswalk_summary",
