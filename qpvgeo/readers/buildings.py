@@ -184,7 +184,8 @@ def read_buildings(
     ...                   "usage_1": ["Résidentiel", "Annexe"],
     ...                   "nombre_de_logements": [12, 0], "nombre_d_etages": [4, 1],
     ...                   "hauteur": [12.5, 2.8]},
-    ...                  geometry=[box(0, 0, 20, 10), box(30, 0, 33, 3)],
+    ...                  geometry=[box(652000, 6862000, 652020, 6862010),
+    ...                            box(652030, 6862000, 652033, 6862003)],
     ...                  crs=2154).to_file(f)
     >>> b = read_buildings(f)
     >>> b[["id_batiment", "source", "nb_logements", "surface_sol", "residentiel"]].values.tolist()
