@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from conftest import importorskip_or_fail
 from shapely.geometry import Point, Polygon, box
 
 from qpvgeo.errors import (
@@ -288,7 +289,7 @@ def test_heat_numeric_mean_and_categorical_shares():
 
 
 def test_raster_zonal_means_equal_exactextract_and_rasterstats(tmp_path):
-    rasterio = pytest.importorskip("rasterio")
+    rasterio = importorskip_or_fail("rasterio")
     from exactextract import exact_extract
     from rasterio.transform import from_origin
     from rasterstats import zonal_stats

@@ -7,6 +7,7 @@ import json
 import geopandas as gpd
 import pandas as pd
 import pytest
+from conftest import importorskip_or_fail
 from shapely.geometry import Point, box
 
 from qpvgeo.errors import DataFormatError, MissingCRSError, QpvgeoError
@@ -14,7 +15,7 @@ from qpvgeo.geoparquet import read_geoparquet, to_geoparquet
 from qpvgeo.readers import read_communes, read_qpv, read_qpv_communes
 from qpvgeo.readers.buildings import read_buildings
 
-pq = pytest.importorskip("pyarrow.parquet", reason="GeoParquet needs pyarrow")
+pq = importorskip_or_fail("pyarrow.parquet", reason="GeoParquet needs pyarrow")
 
 
 def _qpv():
