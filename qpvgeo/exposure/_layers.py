@@ -205,8 +205,11 @@ from qpvgeo.readers import services as _services  # noqa: E402
 _ACCESS_COMPARABLE = (r"distance_.*_m", r"part_(population|surface)_.*")
 # exposure_profile clips the zones to the coverage and adds part_couverte_<couche> itself
 _CLIPPED = {"coverage": False}
-# No ``headline=`` yet: the synthesis (burden) stays the environmental exposure score it was
-# designed and tested as; giving these layers a headline puts them in it (lead's call).
+# No ``headline=``, on purpose: the synthesis (``burden``) is an *environmental* burden,
+# CalEnviroScreen's pollution-burden idea. Distance to services and the energy label of the
+# housing are other dimensions of the rev3 diagnostic: folded into one score, a QPV beside
+# a collège would read as "less exposed" to noise or flooding. They are profiled, compared
+# with the surroundings, ranked by ``burden.percentiles`` and mapped like every layer.
 LAYERS.register(Layer(
     name="acces_education", label="Accès aux collèges et lycées", family="acces",
     indicator=_access.education_access, reader=_services.read_education_establishments,
