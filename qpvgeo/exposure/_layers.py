@@ -209,7 +209,8 @@ _CLIPPED = {"coverage": False}
 # CalEnviroScreen's pollution-burden idea. Distance to services and the energy label of the
 # housing are other dimensions of the rev3 diagnostic: folded into one score, a QPV beside
 # a collège would read as "less exposed" to noise or flooding. They are profiled, compared
-# with the surroundings, ranked by ``burden.percentiles`` and mapped like every layer.
+# with the surroundings and mapped like every layer; ``burden.percentiles(profile,
+# columns=[...])`` ranks any of their columns.
 LAYERS.register(Layer(
     name="acces_education", label="Accès aux collèges et lycées", family="acces",
     indicator=_access.education_access, reader=_services.read_education_establishments,
