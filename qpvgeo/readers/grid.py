@@ -104,16 +104,59 @@ def _id_bytes(ids: pd.Series) -> np.ndarray | None:
             if w > 0 and (lengths == w).all():
                 data = np.frombuffer(arr.buffers()[2], np.uint8)
                 return data[offsets[0]:offsets[0] + n * w].reshape(n, w)
+    values = ids.to_numpy(dtype=object, na_value="")
+    if len(values):
+        # Python strings of one width (all of metropolitan France's): joined once with a
+        # separator and viewed as rows. Exact: the n - 1 separators land in the last
+        # column only if every identifier has the width of the first, and a row is then
+        # one identifier (the format checks reject a separator anywhere else).
+        try:
+            joined = "\n".join(values).encode("ascii")
+        except (TypeError, UnicodeEncodeError):
+            return None
+        w = len(values[0]) + 1
+        if len(joined) + 1 == w * len(values):
+            mat = np.frombuffer(joined + b"\n", np.uint8).reshape(len(values), w)
+            if (mat[:, -1] == 10).all() and not (mat[:, :-1] == 10).any():
+                return mat[:, :-1]
     try:
-        raw = np.asarray(ids.to_numpy(dtype=object, na_value=""), dtype="S")
+        raw = np.asarray(values, dtype="S")
     except (UnicodeEncodeError, ValueError):
         return None
     n, w = len(raw), raw.dtype.itemsize
     return raw.view(np.uint8).reshape(n, w)
 
 
+def _digits(mat: np.ndarray, lo: int, hi: int) -> np.ndarray | None:
+    """The integer written in columns ``lo:hi`` of every row; None if not all digits."""
+    n, k = len(mat), hi - lo
+    block = mat[:, lo:hi] - np.uint8(48)
+    if k == 0 or k > 15 or (block > 9).any():  # wrapped below '0' or above '9'
+        return None
+    if k <= 8:
+        # eight digits at once in a uint64 (SWAR): pairs, then quadruples, then octets;
+        # the first digit (most significant) sits in the lowest byte (little-endian)
+        buf = np.zeros((n, 8), np.uint8)
+        buf[:, 8 - k:] = block
+        v = buf.view("<u8").ravel()
+        v = (v * np.uint64(2561)) >> np.uint64(8)  # 2561 = 10 * 2**8 + 1
+        v = ((v & np.uint64(0x00FF00FF00FF00FF)) * np.uint64(6553601)) >> np.uint64(16)
+        v = ((v & np.uint64(0x0000FFFF0000FFFF)) * np.uint64(42949672960001)) >> np.uint64(32)
+        return v.astype(np.int64)
+    # up to 15 digits: a float64 product is exact (integers below 2**53)
+    return (block.astype(np.float64) @ (10.0 ** np.arange(k - 1, -1, -1))).astype(np.int64)
+
+
 def _parse_fixed(ids: pd.Series) -> pd.DataFrame | None:
     """Fast path for well-formed ``CRS3035RES…mN…E…`` identifiers; None if any is not."""
+    parsed = _parse_fixed_arrays(ids)
+    if parsed is None:
+        return None
+    res, east, north = parsed
+    return pd.DataFrame({"res": res, "x_laea": east, "y_laea": north}, index=ids.index)
+
+
+def _parse_fixed_arrays(ids: pd.Series) -> tuple[np.ndarray, ...] | None:
     mat = _id_bytes(ids)
     if mat is None:
         return None
@@ -125,45 +168,39 @@ def _parse_fixed(ids: pd.Series) -> pd.DataFrame | None:
     first = mat[0].tobytes().rstrip(b"\0")
     m0, e0 = first.find(b"m"), first.rfind(b"E")
     if (len(first) == w and m0 > 10 and e0 > m0 + 2
-            and (mat[:, [m0, m0 + 1, e0]] == np.frombuffer(b"mNE", np.uint8)).all()
-            and not (mat[:, m0 + 2:e0] == ord("E")).any()):
-        # one width, one layout (every square of a national file): no per-row search
-        pos_m, pos_n, pos_e = (np.full(n, v) for v in (m0, m0 + 1, e0))
-        length = np.full(n, w)
-    else:
-        zero = mat == 0
-        length = np.where(zero.any(axis=1), zero.argmax(axis=1), w)
-        pos_m = (mat == ord("m")).argmax(axis=1)
-        pos_n = (mat == ord("N")).argmax(axis=1)
-        pos_e = (w - 1) - (mat[:, ::-1] == ord("E")).argmax(axis=1)
+            and (mat[:, [m0, m0 + 1, e0]] == np.frombuffer(b"mNE", np.uint8)).all()):
+        # one width, one layout (every square of a national file): fixed slices (the
+        # digit checks reject any other letter in them)
+        out = [_digits(mat, 10, m0), _digits(mat, m0 + 2, e0), _digits(mat, e0 + 1, w)]
+        if any(v is None for v in out):
+            return None
+        res, north, east = out
+        return res, east, north
+    zero = mat == 0
+    length = np.where(zero.any(axis=1), zero.argmax(axis=1), w)
+    pos_m = (mat == ord("m")).argmax(axis=1)
+    pos_n = (mat == ord("N")).argmax(axis=1)
+    pos_e = (w - 1) - (mat[:, ::-1] == ord("E")).argmax(axis=1)
     if not ((pos_m > 10) & (pos_n == pos_m + 1) & (pos_e > pos_n + 1)
             & (length > pos_e + 1)).all():
         return None
     res = np.empty(n, np.int64)
     north = np.empty(n, np.int64)
     east = np.empty(n, np.int64)
-    # identifiers share one layout or a few (digit counts): parse each layout's rows with
+    # identifiers share a few layouts (digit counts): parse each layout's rows with
     # fixed slices
     layout = (pos_m * (w + 1) + pos_e) * (w + 1) + length  # one integer per layout
     kinds, which = np.unique(layout, return_inverse=True)
     for k, code in enumerate(kinds):
         m, e, ln = code // (w + 1) ** 2, code // (w + 1) % (w + 1), code % (w + 1)
-        rows = slice(None) if len(kinds) == 1 else np.flatnonzero(which == k)
+        rows = np.flatnonzero(which == k)
         sub = mat[rows]
         for out, lo, hi in ((res, 10, m), (north, m + 2, e), (east, e + 1, ln)):
-            if hi - lo > 15:  # beyond 15 digits a float64 product is no longer exact
+            value = _digits(sub, lo, hi)
+            if value is None:
                 return None
-            powers = 10.0 ** np.arange(hi - lo - 1, -1, -1)
-            value = np.empty(len(sub), np.int64)
-            # the digits times their powers of ten, one BLAS product per block of rows
-            # (exact: integers below 2**53), without an (n, width) int64 copy of the text
-            for start in range(0, len(sub), 1 << 18):
-                digits = sub[start:start + (1 << 18), lo:hi] - np.uint8(48)
-                if (digits > 9).any():  # wrapped around below '0' or above '9'
-                    return None
-                value[start:start + (1 << 18)] = digits.astype(np.float64) @ powers
             out[rows] = value
-    return pd.DataFrame({"res": res, "x_laea": east, "y_laea": north}, index=ids.index)
+    return res, east, north
 
 
 def _check_lattice(corners: pd.DataFrame, ids: pd.Series, *, what: str, files=None) -> None:
