@@ -416,7 +416,8 @@ def test_demo_profile_every_indicator_documented():
             noise=d.noise,
             population=d.grid,
         )
-        flood = flood_exposure(qpv, d.flood, population=d.grid)
+        # The profile's default population base for a grid is the calibrated estimator.
+        flood = flood_exposure(qpv, d.flood, population=d.grid, population_method="calibrated")
     assert list(p.index) == sorted(d.qpv["code_qpv"]) or set(p.index) == set(d.qpv["code_qpv"])
     assert len(p) == 4
     doc = describe_exposure_columns(p)
