@@ -52,9 +52,12 @@ from qpvgeo.exposure import (
 from qpvgeo.fetch import cache_dir, fetch_file, fetch_many
 from qpvgeo.fetch import provenance_records as provenance
 from qpvgeo.interpolate import areal_interpolate, grid_population
+from qpvgeo.locate import locate_qpv
 from qpvgeo.pipeline import shares_from_files
 from qpvgeo.population import count_qpv, population_shares, qpv_population_by_commune
 from qpvgeo.readers import (
+    point_positions,
+    points_from_table,
     read_air_stations,
     read_cog_communes,
     read_cog_movements,
@@ -69,6 +72,7 @@ from qpvgeo.readers import (
     read_heat_iris,
     read_industrial_sites,
     read_noise_map,
+    read_points,
     read_qpv,
     read_qpv_communes,
     read_qpv_indicators,
@@ -133,9 +137,12 @@ __all__ = [
     "harmonise_communes",
     "heat_exposure",
     "industrial_exposure",
+    "locate_qpv",
     "noise_exposure",
     "plot_choropleth",
     "plot_qpv",
+    "point_positions",
+    "points_from_table",
     "population_shares",
     "provenance",
     "qpv_map",
@@ -154,6 +161,7 @@ __all__ = [
     "read_heat_iris",
     "read_industrial_sites",
     "read_noise_map",
+    "read_points",
     "read_qpv",
     "read_qpv_communes",
     "read_qpv_indicators",

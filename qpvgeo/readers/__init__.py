@@ -17,6 +17,7 @@ from qpvgeo.readers.environment import (
 )
 from qpvgeo.readers.grid import read_filosofi_grid
 from qpvgeo.readers.insee import read_commune_population, read_qpv_indicators
+from qpvgeo.readers.points import point_positions, points_from_table, read_points
 from qpvgeo.readers.qpv import read_qpv, read_qpv_communes
 from qpvgeo.readers.territories import (
     read_communes,
@@ -27,6 +28,8 @@ from qpvgeo.readers.territories import (
 )
 
 __all__ = [
+    "point_positions",
+    "points_from_table",
     "read_air_stations",
     "read_cog_communes",
     "read_cog_movements",
@@ -41,6 +44,7 @@ __all__ = [
     "read_heat_iris",
     "read_industrial_sites",
     "read_noise_map",
+    "read_points",
     "read_qpv",
     "read_qpv_communes",
     "read_qpv_indicators",

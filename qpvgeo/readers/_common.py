@@ -396,7 +396,9 @@ def split_list(values: pd.Series, *, sep: str = ",") -> pd.Series:
             return []
         return [x.strip() for x in v.split(sep) if x.strip()]
 
-    return values.map(split)
+    # dtype=object: pandas 3 would store the lists as a pyarrow list column, whose items
+    # come back as numpy arrays (whose truth value raises).
+    return pd.Series([split(v) for v in values], index=values.index, dtype=object)
 
 
 # -- geometries ---------------------------------------------------------------------------

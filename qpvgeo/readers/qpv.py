@@ -130,12 +130,15 @@ def _normalise_code_lists(lists: pd.Series) -> pd.Series:
     """normalise_commune_code on every item of a Series of lists, in one vectorised pass."""
     flat = lists.explode()
     codes = schema.normalise_commune_code(flat.dropna().astype("string"))
-    grouped = codes.groupby(level=0, sort=False).agg(list)
-    return grouped.reindex(lists.index).map(lambda v: v if isinstance(v, list) else [])
+    grouped = codes.groupby(level=0, sort=False).agg(list).reindex(lists.index)
+    # dtype=object: pandas 3 would store lists as a pyarrow list column, whose items come
+    # back as numpy arrays (and `if xs` on an empty array raises).
+    return pd.Series([list(v) if isinstance(v, list | np.ndarray) else [] for v in grouped],
+                     index=lists.index, dtype=object)
 
 
 def _join(items: list[str]) -> object:
-    return ", ".join(items) if items else pd.NA
+    return ", ".join(items) if len(items) else pd.NA
 
 
 def read_qpv(
