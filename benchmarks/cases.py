@@ -239,6 +239,18 @@ def case_grid_read(data: Path, work: Path, opts: dict) -> dict:
             "file_mb": round((data / "filosofi_200m.csv").stat().st_size / 2**20, 1)}
 
 
+def case_grid_read_corners(data: Path, work: Path, opts: dict) -> dict:
+    """read_filosofi_grid(national CSV, geometry=False): the frame without the squares."""
+    (read_filosofi_grid,) = _need("qpvgeo.readers.grid", "read_filosofi_grid")
+    grid, rec = measure(lambda: read_filosofi_grid(data / "filosofi_200m.csv", geometry=False),
+                        opts)
+    manifest = json.loads((data / "manifest.json").read_text())
+    return {**rec, "n_cells": int(len(grid)), "ind_total": float(grid["ind"].sum()),
+            "expected_cells": manifest["counts"]["cells"],
+            "frame_mb": round(float(grid.memory_usage(deep=True).sum()) / 2**20, 1),
+            "file_mb": round((data / "filosofi_200m.csv").stat().st_size / 2**20, 1)}
+
+
 def _grid_population_inputs(data: Path, opts: dict, crs: str):
     zones = _qpv_plain(data, crs=crs, regions=opts.get("regions"))
     grid = _grid(data, crs=crs)
@@ -763,6 +775,7 @@ def case_map_real2015(data: Path, work: Path, opts: dict) -> dict:
 CASES = {
     "pipeline": case_pipeline,
     "grid_read": case_grid_read,
+    "grid_read.corners": case_grid_read_corners,
     "grid_population.qpvgeo": case_grid_population_qpvgeo,
     "grid_population.tobler": case_grid_population_tobler,
     "grid_population.qpvgeo_calibrated": case_grid_population_calibrated,

@@ -55,7 +55,7 @@ TARGETS = {
 
 GROUPS = {
     "pipeline": ["pipeline"],
-    "grid_read": ["grid_read"],
+    "grid_read": ["grid_read", "grid_read.corners"],
     "grid_population": ["grid_population.qpvgeo", "grid_population.overlay",
                         "grid_population.tobler", "grid_population.qpvgeo_calibrated"],
     "accuracy": ["accuracy.bordeaux"],
@@ -363,6 +363,9 @@ def table(results: dict, checks: dict) -> str:
                     f"pop QPV {rec['population_qpv_france']:,.0f}")
         elif name == "grid_read":
             note = f"{rec['n_cells']:,} cells from a {rec['file_mb']} MB CSV"
+        elif name == "grid_read.corners":
+            note = (f"{rec['n_cells']:,} cells, geometry=False, frame {rec['frame_mb']:,} MB "
+                    "in memory")
         elif name == "exposure_profile":
             note = f"{rec['n_rows']:,} rows x {rec['n_columns']} columns"
         lines.append(f"{name:35} {rec.get('status', '?'):14} {_fmt(rec.get('seconds')):>10} "
@@ -460,10 +463,21 @@ def main(argv: list[str] | None = None) -> dict:
                     help="the official 2015 contours for the map-size case")
     ap.add_argument("--summarise", metavar="RESULT_JSON",
                     help="print a Markdown summary of a result file and exit")
+    ap.add_argument("--merge", nargs="+", metavar="JSON",
+                    help="OUT IN1 IN2...: one result file from runs of separate case groups "
+                    "(same size and seed), targets checked again on the union, then exit")
     args = ap.parse_args(argv)
     if args.summarise:
         print(markdown(json.loads(Path(args.summarise).read_text())))
         return {}
+    if args.merge:
+        report = merge_reports([Path(f) for f in args.merge[1:]])
+        out = Path(args.merge[0])
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=1, default=float, ensure_ascii=False))
+        print(table(report["results"], report["checks"]))
+        print(f"\nwritten {out}")
+        return report
     size = "quick" if args.quick else args.size
 
     started = dt.datetime.now(dt.UTC)
@@ -539,6 +553,32 @@ def main(argv: list[str] | None = None) -> dict:
     return report
 
 
+def merge_reports(paths: list[Path]) -> dict:
+    """One report from several runs (one per case group, as on a shared machine).
+
+    Results are united (a later file wins for a case run twice), the targets checked again
+    on the union; each part keeps its start time and the machine's load at its start.
+    """
+    parts = [json.loads(p.read_text()) for p in paths]
+    if len({(r["size"], r["seed"]) for r in parts}) != 1:
+        raise SystemExit("--merge: the runs are of different sizes or seeds")
+    results: dict = {}
+    for r in parts:
+        results.update(r["results"])
+    first = parts[0]
+    return {
+        **{k: first[k] for k in ("size", "seed", "inputs", "peer_regions", "cases_in_process",
+                                 "machine", "notes")},
+        "started_utc": min(r["started_utc"] for r in parts),
+        "targets": TARGETS,
+        "parts": [{"file": str(p), "started_utc": r["started_utc"],
+                   "load_average_at_start": r["machine"].get("load_average_at_start"),
+                   "cases": list(r["results"])} for p, r in zip(paths, parts, strict=True)],
+        "results": results,
+        "checks": assess(results),
+    }
+
+
 NOTES = [
     "Inputs are synthetic (benchmarks/generate.py), seeded; same seed -> same files.",
     "Times are wall-clock (time.perf_counter) of the operation only, inputs already in memory, "
@@ -554,6 +594,9 @@ NOTES = [
     "(tobler.area_weighted._area_tables_binning), which bounds its agreement with float64 "
     "tools to about 1e-7 relative per zone.",
     "Map sizes are in decimal megabytes (1 MB = 10^6 bytes).",
+    "cpu_seconds_first_run is the CPU time of the case's process during its first run (all "
+    "threads): on a machine shared with other work, a wall time far above it means the "
+    "process waited for a core.",
 ]
 
 
