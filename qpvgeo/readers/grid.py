@@ -306,24 +306,32 @@ def cell_squares(x_laea, y_laea, res: float = 200.0, *, crs: str | None = schema
     """
     x = np.asarray(x_laea, dtype="float64")
     y = np.asarray(y_laea, dtype="float64")
-    # corners counter-clockwise from the lower-left one
-    cx = np.stack([x, x + res, x + res, x], axis=1)
-    cy = np.stack([y, y, y + res, y + res], axis=1)
+    n = len(x)
+    # corners counter-clockwise from the lower-left one, written straight into the ring
+    # coordinates (n squares x 5 points x 2): a national grid is 2.3 million squares, and
+    # every temporary copy of its corners costs 150-180 MB
+    coords = np.empty((n, 5, 2))
+    coords[:, 0, 0] = coords[:, 3, 0] = x
+    coords[:, 1, 0] = coords[:, 2, 0] = x + res
+    coords[:, 0, 1] = coords[:, 1, 1] = y
+    coords[:, 2, 1] = coords[:, 3, 1] = y + res
     if crs is not None:
         # the 4 corners of every square in one pyproj call (millions of squares)
         from pyproj import Transformer
 
         tr = Transformer.from_crs(schema.GRID_CRS, crs, always_xy=True)
-        cx, cy = tr.transform(cx, cy, inplace=True)
+        cx, cy = tr.transform(coords[:, :4, 0].ravel(), coords[:, :4, 1].ravel())
+        coords[:, :4, 0] = cx.reshape(n, 4)
+        coords[:, :4, 1] = cy.reshape(n, 4)
+        del cx, cy
     # the ring closed on its first corner (bit-identical, not transformed twice)
-    cx = np.concatenate([cx, cx[:, :1]], axis=1)
-    cy = np.concatenate([cy, cy[:, :1]], axis=1)
-    n = len(x)
+    coords[:, 4] = coords[:, 0]
     squares = shapely.from_ragged_array(
         shapely.GeometryType.POLYGON,
-        np.stack([np.ravel(cx), np.ravel(cy)], axis=1),
+        coords.reshape(5 * n, 2),
         (np.arange(0, 5 * n + 1, 5), np.arange(n + 1)),
     )
+    del coords
     return gpd.GeoSeries(squares, crs=schema.GRID_CRS if crs is None else crs)
 
 
