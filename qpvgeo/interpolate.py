@@ -16,6 +16,7 @@ Two tools:
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -456,7 +457,24 @@ def _zones_laea(zones: gpd.GeoDataFrame, *, what: str = "zones") -> np.ndarray:
     geoms = _valid_polygons(zones.geometry.values, what=what)
     # Areas are shared in EPSG:3035, where the squares are exact and areas true (LAEA
     # is equal-area): a cell's share inside a zone does not depend on the projection.
-    return gpd.GeoSeries(geoms, crs=zones.crs).to_crs(schema.GRID_CRS).values.to_numpy()
+    tr = _to_laea(zones.crs.to_wkt())
+    if tr is None:
+        return np.asarray(geoms, dtype=object)
+    # the coordinates as geopandas' to_crs moves them, with one transformer per CRS for
+    # the whole run (building it from the PROJ database costs more than moving 160,000
+    # vertices; exposure profiles call this dozens of times)
+    return shapely.transform(geoms, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+
+
+@functools.lru_cache(maxsize=16)
+def _to_laea(crs_wkt: str):
+    """A transformer to EPSG:3035, None when ``crs_wkt`` already is it."""
+    from pyproj import CRS, Transformer
+
+    crs = CRS.from_wkt(crs_wkt)
+    if crs.equals(CRS.from_user_input(schema.GRID_CRS)):
+        return None
+    return Transformer.from_crs(crs, schema.GRID_CRS, always_xy=True)
 
 
 def _disjoint_parts(geoms: np.ndarray) -> np.ndarray:
