@@ -65,20 +65,20 @@ def as_geometry(value: Any, *, what: str) -> shapely.Geometry:
 
 
 def layer_extent(
-    layer: Any, data: Any, given: Any = None, **options: Any
+    layer: Any, data: Any, given: Any = None, *, communes: Any = None, **options: Any
 ) -> tuple[shapely.Geometry, str]:
     """The coverage of ``data`` for the registered ``layer``, and how it was known.
 
     Best first: ``given`` (the caller's ``coverage=``); the layer's ``extent(data,
-    **options)`` or, for any layer, ``data.attrs["couverture"]`` (what a reader or the
-    caller attached); the convex hull of the layer's features, with a warning.
+    communes=communes, **options)`` or, for any layer, ``data.attrs["couverture"]``
+    (what a reader or the caller attached); the convex hull of the layer's features, with a warning.
     Returns ``(geometry, rule)``, ``rule`` one of ``"given"``, ``"source"``, ``"hull"``.
     """
     from qpvgeo.exposure._base import declared_extent
 
     if given is not None:
         return as_geometry(given, what=f"coverage of {layer.name!r}"), "given"
-    geom = layer.extent(data, **options) if layer.extent is not None else None
+    geom = layer.extent(data, communes=communes, **options) if layer.extent is not None else None
     if geom is None:
         geom = declared_extent(data)
     if geom is not None:
@@ -87,7 +87,10 @@ def layer_extent(
         frame = _check_geodataframe(data, what=layer.name)
         geoms = np.asarray(frame.geometry.array, dtype=object)
         geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
-        hull = shapely.convex_hull(shapely.union_all(geoms)) if len(geoms) else shapely.Polygon()
+        # The hull of a collection needs no union (a département's noise map has 10⁵
+        # vertices: dissolving it first would cost seconds for the same hull).
+        hull = (shapely.convex_hull(shapely.geometrycollections(geoms)) if len(geoms)
+                else shapely.Polygon())
     else:
         hull = None
     if hull is None or shapely.get_type_id(hull) not in (3, 6):

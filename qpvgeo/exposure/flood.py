@@ -9,6 +9,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from shapely import STRtree
 
 from qpvgeo import schema
 from qpvgeo.exposure._base import (
@@ -35,6 +36,7 @@ def flood_exposure(
     population: gpd.GeoDataFrame | None = None,
     population_method: str = "area",
     ancillary: gpd.GeoDataFrame | None = None,
+    coverage: Any = None,
 ) -> pd.DataFrame:
     """Area and population share of each zone inside flood extents, per scenario.
 
@@ -61,6 +63,11 @@ def flood_exposure(
         QPV contours, the dense-housing layer of ``population_method="calibrated"``
         (default: the zones themselves, right when the zones are the QPV).
 
+    coverage
+        Where the layer is known to hold data (polygons or a shapely geometry): a zone
+        outside gets NA, a partly covered zone is measured on its covered part, and
+        ``part_couverte_flood`` comes first (:func:`qpvgeo.exposure.exposure_profile`
+        applies the same rule to every layer). Default: the layer measured as given.
     Returns
     -------
     pandas.DataFrame
@@ -79,6 +86,14 @@ def flood_exposure(
     >>> flood_exposure(z, f)["part_surface_inondable_frequent"].tolist()
     [0.5]
     """
+    if coverage is not None:
+        from qpvgeo.exposure._profile import covered_indicator
+
+        return covered_indicator(
+            "flood", flood_exposure, zones, flood, coverage, key=key,
+            population=population, population_method=population_method,
+            ancillary=ancillary,
+        )
     z = _prepare_zones(zones, key)
     has_scenario = isinstance(flood, pd.DataFrame) and schema.SCENARIO in flood.columns
     if has_scenario:
@@ -101,9 +116,36 @@ def flood_exposure(
     return _frame(_population_columns(out, z, ctx), z, layer="flood")
 
 
-#: Extent where a flood layer holds data: attached by the caller or a reader as
-#: ``flood.attrs["couverture"]`` (the TRI perimeter, its communes); else the hull.
-flood_extent = declared_extent
+def flood_extent(data: Any, *, communes: gpd.GeoDataFrame | None = None, **_: Any) -> Any:
+    """Where a flood layer is known to hold data.
+
+    ``data.attrs["couverture"]`` when a reader or the caller attached it (the TRI
+    perimeter); else, with ``communes``, the communes the flood surfaces reach (a TRI
+    maps every flood surface of the communes it studies, so inside them "no surface"
+    means "not flooded"); else ``None`` (the profile falls back to the hull, warning).
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> f = gpd.GeoDataFrame(geometry=[box(1, 1, 2, 2)], crs=2154)
+    >>> c = gpd.GeoDataFrame({"code_commune": ["A", "B"]},
+    ...                      geometry=[box(0, 0, 10, 10), box(10, 0, 20, 10)], crs=2154)
+    >>> flood_extent(f, communes=c).area
+    100.0
+    """
+    declared = declared_extent(data)
+    if declared is not None or communes is None:
+        return declared
+    frame = schema.to_canonical_crs(data, what="flood")
+    geoms = np.asarray(frame.geometry.array, dtype=object)
+    geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
+    com = schema.to_canonical_crs(communes, what="communes")
+    cgeoms = np.asarray(com.geometry.array, dtype=object)
+    if not len(geoms) or not len(cgeoms):
+        return None
+    hit = np.unique(STRtree(cgeoms).query(geoms, predicate="intersects")[1])
+    return shapely.union_all(shapely.make_valid(cgeoms[hit])) if len(hit) else None
 
 _SCENARIO_WORDS = {"frequent": "fréquent", "moyen": "moyen", "extreme": "extrême"}
 
