@@ -26,6 +26,7 @@ from qpvgeo import (
     schema,
 )
 from qpvgeo.cog import commune_code_table, harmonise_communes
+from qpvgeo.crosswalk import crosswalk_summary, qpv_crosswalk
 from qpvgeo.errors import (
     ChecksumError,
     DataFormatError,
@@ -53,7 +54,7 @@ from qpvgeo.exposure import (
 from qpvgeo.fetch import cache_dir, fetch_file, fetch_many
 from qpvgeo.fetch import provenance_records as provenance
 from qpvgeo.interpolate import areal_interpolate, grid_population
-from qpvgeo.locate import locate_qpv
+from qpvgeo.locate import locate_qpv, write_located
 from qpvgeo.pipeline import shares_from_files
 from qpvgeo.population import count_qpv, population_shares, qpv_population_by_commune
 from qpvgeo.readers import (
@@ -126,6 +127,7 @@ __all__ = [
     "column_catalogue",
     "compare_to_surroundings",
     "count_qpv",
+    "crosswalk_summary",
     "datasets",
     "describe_exposure_columns",
     "diagnose",
@@ -147,6 +149,7 @@ __all__ = [
     "points_from_table",
     "population_shares",
     "provenance",
+    "qpv_crosswalk",
     "qpv_map",
     "qpv_population_by_commune",
     "read_air_stations",
@@ -174,4 +177,5 @@ __all__ = [
     "shares_from_files",
     "sources_table",
     "write_csv",
+    "write_located",
 ]

@@ -164,3 +164,88 @@ def shares(demo, qpv, indicators, communes, membership, population, epci, moveme
     else:
         shown = table.assign(part_qpv=(table["part_qpv"] * 100).round(1))
         click.echo(shown.rename(columns={"part_qpv": "part_qpv (%)"}).to_string())
+
+
+# -- qpvgeo locate: points (addresses, establishments, DPE) -> QPV ---------------------------
+
+
+@main.command("locate")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--geography", type=click.Choice(["2024", "2015", "both"]), default="2024",
+              show_default=True, help="QPV geography to answer in.")
+@click.option("--qpv2024", "qpv2024", default="qpv2024", show_default=True,
+              help="QPV 2024 contours (file, or catalogue source name fetched on first use).")
+@click.option("--qpv2015", "qpv2015", default="qpv2015", show_default=True,
+              help="QPV 2015 contours (file, or catalogue source name fetched on first use).")
+@click.option("--tolerance", type=click.FloatRange(min=0), default=None,
+              help="Metres around a QPV edge flagged as uncertain (default: 5 for 2015, "
+              "20 for the simplified 2024 layer).")
+@click.option("--max-distance", type=click.FloatRange(min=0), default=1000.0, show_default=True,
+              help="Measure the distance to the nearest QPV up to this many metres.")
+@click.option("--x", "x", default=None, help="Coordinate column x / longitude (unknown layout).")
+@click.option("--y", "y", default=None, help="Coordinate column y / latitude (unknown layout).")
+@click.option("--crs", default=None, help="CRS of --x/--y, e.g. EPSG:2154 or EPSG:4326.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Output file (.csv: `;`, UTF-8 BOM, decimal comma; .gpkg, .geojson, "
+              ".parquet). Default: FILE with a _qpv suffix, same format.")
+def locate_command(file, geography, qpv2024, qpv2015, tolerance, max_distance, x, y, crs, out):
+    """Add the QPV of every point of FILE (BAN, SIRENE, DPE, Éducation nationale layouts)."""
+    from pathlib import Path
+
+    from qpvgeo.locate import locate_qpv, write_located
+    from qpvgeo.readers.points import STATUT_COORDONNEES
+
+    wanted = {"2024": [2024], "2015": [2015], "both": [2015, 2024]}[geography]
+    layers = {m: {2015: qpv2015, 2024: qpv2024}[m] for m in wanted}
+    src = Path(file)
+    if out is None:
+        out = src.with_name(f"{src.stem}_qpv{src.suffix}")
+    if Path(out).resolve() == src.resolve():
+        raise click.UsageError("--out must differ from FILE (the input is never overwritten)")
+    result = locate_qpv(src, layers, tolerance=tolerance, max_distance=max_distance,
+                        x=x, y=y, crs=crs)
+    write_located(result, out)
+    placed = result[STATUT_COORDONNEES] == "ok"
+    parts = [f"{len(result)} rows ({int(placed.sum())} placed)"]
+    for m in wanted:
+        parts.append(f"{m}: {int(result[f'en_qpv_{m}'].sum())} in a QPV, "
+                     f"{int(result[f'bord_qpv_{m}'].sum())} near an edge")
+    click.echo("; ".join(parts) + f" -> {out}")
+
+
+# -- qpvgeo crosswalk: what changed between the 2015 and 2024 geographies --------------------
+
+
+@main.command("crosswalk")
+@click.option("--qpv2015", "qpv2015", default="qpv2015", show_default=True,
+              help="QPV 2015 contours (file, or catalogue source name fetched on first use).")
+@click.option("--qpv2024", "qpv2024", default="qpv2024", show_default=True,
+              help="QPV 2024 contours (file, or catalogue source name fetched on first use).")
+@click.option("--departement", "departements", multiple=True, metavar="CODE",
+              help="Keep the QPV of these départements (repeatable), e.g. 59 62.")
+@click.option("--grid", type=click.Path(exists=True), default=None,
+              help="Filosofi 200 m grid (read_filosofi_grid): inhabitants kept, added, left.")
+@click.option("--out", type=click.Path(dir_okay=False), required=True,
+              help="Per-QPV table (.csv: `;`, UTF-8 BOM, decimal comma).")
+@click.option("--pairs", type=click.Path(dir_okay=False), default=None,
+              help="Also write every (2015, 2024) pair with areas and shares to this CSV.")
+def crosswalk_command(qpv2015, qpv2024, departements, grid, out, pairs):
+    """Type every QPV (unchanged, enlarged, merged, new…) between 2015 and 2024."""
+    from qpvgeo.crosswalk import crosswalk_summary, qpv_crosswalk
+    from qpvgeo.readers import read_filosofi_grid, read_qpv
+    from qpvgeo.tables import write_csv
+
+    layers = [read_qpv(qpv2015), read_qpv(qpv2024)]
+    if departements:
+        layers = [q[q["code_departement"].isin(departements)] for q in layers]
+    population = read_filosofi_grid(grid) if grid else None
+    result = qpv_crosswalk(*layers, population=population)
+    summary = crosswalk_summary(result)
+    write_csv(summary["tableau"], out, index=False)
+    if pairs:
+        write_csv(result["paires"], pairs, index=False)
+    figures = summary["chiffres"]
+    click.echo(f"{figures['qpv_2015']} QPV 2015 -> {figures['qpv_2024']} QPV 2024 -> {out}")
+    for row in summary["par_type"].itertuples():
+        if row.qpv_2015 or row.qpv_2024:
+            click.echo(f"  {row.libelle}: {row.qpv_2024} (2024), {row.qpv_2015} (2015)")

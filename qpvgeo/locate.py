@@ -5,13 +5,23 @@ whole table at once, in the 2015 geography, the 2024 one, or both, and says wher
 answer is uncertain: a point closer to a QPV edge than the contours' precision gets a
 boundary flag rather than a false certainty.
 
-Method (vectorised, shapely 2): the points go into an STRtree and each QPV polygon,
-prepared once, asks for the points it covers (``intersects``: a point on the edge counts
-as inside); the distance to the nearest QPV edge comes from a second STRtree over the
-edges cut into single segments (``query_nearest``), so that a query only measures the
-few segments near it. Distances are computed in a metric CRS per zone: Lambert-93 in
+Method (vectorised, shapely 2): an STRtree over the QPV polygons answers, for all points
+at once, which polygon covers each (``intersects``: a point on an edge counts as inside
+— and is flagged). The distance to the nearest QPV edge is then computed only where it
+is needed: for a point inside a QPV, to that QPV's boundary (or to another QPV's edge
+where polygons overlap); for a point outside, to the QPV whose bounding box, grown by
+``max_distance`` (1 km by default), holds it — one ``shapely.distance`` per such pair.
+Beyond ``max_distance`` the distance is not measured (NA, and ``code_qpv_proche`` NA);
+``max_distance=None`` measures it everywhere (``query_nearest``), far slower on a
+national file. Distances are computed in a metric CRS per zone: Lambert-93 in
 metropolitan France, the official UTM projection in each overseas territory
-(:data:`qpvgeo.readers.points.ZONES`).
+(:data:`qpvgeo.readers.points.ZONES`); coordinates already in that CRS are used as
+they are.
+
+Measured on 1 M points (half uniform over metropolitan France, half within ~1 km of a
+QPV; 2 shared cores under a load average of 7.5): ``locate_qpv`` 9.8 s from the table
+to the finished columns (2024 layer), of which 4.4 s for the geometry; geopandas
+``sjoin(predicate="within")``, which gives no distance and no flag, 1.6 s.
 
 Boundary tolerance, by geography (:data:`DEFAULT_TOLERANCE`, in metres):
 
@@ -27,19 +37,22 @@ Boundary tolerance, by geography (:data:`DEFAULT_TOLERANCE`, in metres):
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
 
 from qpvgeo import schema
 from qpvgeo.errors import DataFormatError, QpvgeoWarning, SchemaError
 from qpvgeo.readers._common import PathLike
-from qpvgeo.readers.points import STATUT_COORDONNEES, STATUT_OK, ZONES, point_positions, zone_of
+from qpvgeo.readers.points import STATUT_COORDONNEES, STATUT_OK, ZONES, _positions, zone_of
 from qpvgeo.readers.qpv import read_qpv
 
 #: Boundary tolerance (metres) by QPV geography; see the module docstring for the basis.
@@ -50,8 +63,10 @@ COLUMNS_BY_GEOGRAPHY: dict[str, str] = {
     "code_qpv_{g}": "code of the QPV holding the point (NA outside every QPV)",
     "nom_qpv_{g}": "its name",
     "en_qpv_{g}": "True inside a QPV, False outside, NA when the row has no usable point",
-    "distance_bord_qpv_{g}": "distance in metres to the nearest QPV edge (inside or outside)",
-    "code_qpv_proche_{g}": "the QPV holding the point, else the one whose edge is nearest",
+    "distance_bord_qpv_{g}": "distance in metres to the nearest QPV edge, inside or outside "
+                             "(NA: no usable point, or farther than max_distance)",
+    "code_qpv_proche_{g}": "the QPV holding the point, else the nearest one within "
+                           "max_distance",
     "bord_qpv_{g}": "True when the point is within the tolerance of a QPV edge (or lies in "
                     "two overlapping QPV): the in/out answer is uncertain there",
 }
@@ -65,18 +80,33 @@ class _Located:
     nearest: np.ndarray  # index of the QPV owning that edge
 
 
-def _edge_segments(polygons: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every edge of every polygon as a 2-point segment, with the polygon's index."""
-    lines, owner = shapely.get_parts(shapely.boundary(polygons), return_index=True)
-    coords, line_of = shapely.get_coordinates(lines, return_index=True)
-    same = line_of[1:] == line_of[:-1]  # consecutive vertices of one ring
-    starts, ends = coords[:-1][same], coords[1:][same]
-    segments = shapely.linestrings(np.stack([starts, ends], axis=1))
-    return segments, owner[line_of[:-1][same]]
+#: Default radius (m) within which the distance to the nearest QPV edge is measured.
+DEFAULT_MAX_DISTANCE = 1000.0
 
 
-def _locate(points: np.ndarray, polygons: np.ndarray) -> _Located:
-    """Point-in-polygon and distance to the nearest edge, all points at once."""
+def _min_by_point(p: np.ndarray, q: np.ndarray, d: np.ndarray, n: int):
+    """Smallest ``d`` per point ``p`` and the ``q`` reaching it (NaN / -1 where none)."""
+    best = np.full(n, np.nan)
+    which = np.full(n, -1, dtype=np.int64)
+    if len(p):
+        order = np.lexsort((q, d, p))  # by point, then distance, then QPV order
+        p, q, d = p[order], q[order], d[order]
+        first = np.ones(len(p), dtype=bool)
+        first[1:] = p[1:] != p[:-1]
+        best[p[first]] = d[first]
+        which[p[first]] = q[first]
+    return best, which
+
+
+def _locate(points: np.ndarray, polygons: np.ndarray, *, max_distance: float | None) -> _Located:
+    """Point-in-polygon, then the distance to the nearest edge, all points at once.
+
+    Inside a QPV, the distance is to its own boundary, or to another QPV's edge running
+    inside it where polygons overlap; outside, it is the distance to the nearest polygon,
+    among those within ``max_distance`` (candidates from bounding boxes grown by it, then
+    ``shapely.distance`` on those pairs only), or among all (``query_nearest``) when
+    ``max_distance`` is None.
+    """
     n = len(points)
     inside = np.full(n, -1, dtype=np.int64)
     n_inside = np.zeros(n, dtype=np.int64)
@@ -87,25 +117,53 @@ def _locate(points: np.ndarray, polygons: np.ndarray) -> _Located:
         return _Located(inside, n_inside, distance, nearest)
     poly_idx = np.flatnonzero(usable)
     polys = polygons[usable]
-    # Tree over the points, polygons as queries: each polygon is prepared once and tests
-    # only the points in its bounding box.
-    q, p = shapely.STRtree(points).query(polys, predicate="intersects")
-    q = poly_idx[q]
+    tree = shapely.STRtree(polys)
+    # "intersects": a point on an edge counts as inside (and is flagged as on the edge).
+    p, q = tree.query(points, predicate="intersects")
     n_inside = np.bincount(p, minlength=n)
     order = np.lexsort((q, p))  # by point, then by QPV index (= the frame's order)
     p_sorted, q_sorted = p[order], q[order]
     first = np.ones(len(p_sorted), dtype=bool)
     first[1:] = p_sorted[1:] != p_sorted[:-1]
-    inside[p_sorted[first]] = q_sorted[first]
+    local_inside = np.full(n, -1, dtype=np.int64)
+    local_inside[p_sorted[first]] = q_sorted[first]
 
-    segments, seg_owner = _edge_segments(polys)
-    (src, seg), dist = shapely.STRtree(segments).query_nearest(
-        points, return_distance=True, all_matches=False
-    )
-    distance[src] = dist
-    nearest[src] = poly_idx[seg_owner[seg]]
-    held = inside >= 0
-    nearest[held] = inside[held]
+    held = local_inside >= 0
+    boundaries = shapely.boundary(polys)
+    own = shapely.distance(points[held], boundaries[local_inside[held]])
+    # Where QPV overlap (simplified layers), another QPV's edge may run inside this one,
+    # nearer than its own boundary: look for edges within that distance.
+    src, qq = tree.query(points[held], predicate="dwithin", distance=own)
+    other = qq != local_inside[held][src]
+    if other.any():
+        src, qq = src[other], qq[other]
+        dd = shapely.distance(points[held][src], boundaries[qq])
+        closer, _ = _min_by_point(src, qq, dd, len(own))
+        own = np.fmin(own, closer)
+    distance[held] = own
+    local_near = local_inside.copy()
+    out = np.flatnonzero(~held)
+    if len(out):
+        if max_distance is None:
+            (src, qq), dd = tree.query_nearest(points[out], return_distance=True,
+                                               all_matches=False)
+        else:
+            # Candidates from the bounding boxes grown by max_distance (no GEOS distance
+            # in the query), then one exact distance per candidate, to the boundary (no
+            # point-in-polygon test: these points are outside every polygon).
+            x0, y0, x1, y1 = shapely.bounds(polys).T
+            grown = shapely.box(x0 - max_distance, y0 - max_distance,
+                                x1 + max_distance, y1 + max_distance)
+            src, qq = shapely.STRtree(grown).query(points[out])
+            dd = shapely.distance(points[out][src], boundaries[qq])
+            close = dd <= max_distance
+            src, qq, dd = src[close], qq[close], dd[close]
+        best, which = _min_by_point(src, qq, dd, len(out))
+        distance[out] = best
+        local_near[out] = which
+    inside[held] = poly_idx[local_inside[held]]
+    has_near = local_near >= 0
+    nearest[has_near] = poly_idx[local_near[has_near]]
     return _Located(inside, n_inside, distance, nearest)
 
 
@@ -154,6 +212,11 @@ def _tolerances(tolerance: object, millesimes: Sequence[int]) -> dict[int, float
     return merged
 
 
+@functools.lru_cache(maxsize=32)
+def _transformer(src: str, dst: str) -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs(src, dst, always_xy=True)
+
+
 def _qpv_zones(frame: gpd.GeoDataFrame) -> np.ndarray:
     rep = shapely.point_on_surface(np.asarray(frame.geometry.array, dtype=object))
     rep = gpd.GeoSeries(rep, crs=frame.crs).to_crs("EPSG:4326")
@@ -169,6 +232,7 @@ def locate_qpv(
     qpv: object,
     *,
     tolerance: float | Mapping[int, float] | None = None,
+    max_distance: float | None = DEFAULT_MAX_DISTANCE,
     x: str | None = None,
     y: str | None = None,
     crs: object | None = None,
@@ -189,6 +253,10 @@ def locate_qpv(
         Metres around a QPV edge where the in/out answer is flagged as uncertain; one
         number for every geography or ``{millésime: metres}``. Default
         :data:`DEFAULT_TOLERANCE` (2015: 5 m; 2024: 20 m, for the simplified layer).
+    max_distance : float or None
+        Radius (m) around the QPV within which the distance to the nearest edge of a
+        point *outside* every QPV is measured (default 1000). Farther points get NA
+        distance and NA nearest QPV: not measured. ``None``: measure it for every point.
     x, y, crs : optional
         Coordinate columns and their CRS, for a table whose layout is not recognised.
 
@@ -199,7 +267,8 @@ def locate_qpv(
         ``statut_coordonnees`` (``ok``, ``absentes``, ``illisibles``, ``hors_france``)
         and, for each geography ``{g}``, the columns of :data:`COLUMNS_BY_GEOGRAPHY`:
         ``code_qpv_{g}``, ``nom_qpv_{g}``, ``en_qpv_{g}``, ``distance_bord_qpv_{g}``
-        (m), ``code_qpv_proche_{g}``, ``bord_qpv_{g}``. Rows without a usable point are
+        (m; NA beyond ``max_distance``), ``code_qpv_proche_{g}``, ``bord_qpv_{g}``.
+        Rows without a usable point are
         kept, with NA in these columns (never False or 0: we do not know). A
         GeoDataFrame comes back as a GeoDataFrame with its geometry as given.
         ``attrs["tolerance"]`` holds the tolerances used.
@@ -237,13 +306,19 @@ def locate_qpv(
         what = str(frame.attrs.get("source", points))
     layers = _qpv_frames(qpv)
     tol = _tolerances(tolerance, list(layers))
-    pos = point_positions(frame, x=x, y=y, crs=crs, what=what)
+    if max_distance is not None and not (max_distance >= max(tol.values())):
+        raise SchemaError(f"max_distance: must be a distance in metres at least the tolerance "
+                          f"({max(tol.values())} m), got {max_distance!r}")
+    pos, source = _positions(frame, x=x, y=y, crs=crs, what=what)
     _warn_unplaced(pos, what=what)
 
     out = frame.copy()
-    if STATUT_COORDONNEES in out.columns:
-        warnings.warn(f"{what}: column {STATUT_COORDONNEES!r} replaced", QpvgeoWarning,
-                      stacklevel=2)
+    added = [STATUT_COORDONNEES] + [c.format(g=m) for m in layers for c in COLUMNS_BY_GEOGRAPHY]
+    clash = [c for c in added if c in out.columns]
+    if clash:
+        # A file that went through locate_qpv once: its answers are recomputed, not kept.
+        warnings.warn(f"{what}: column(s) {clash} already present; replaced by this run",
+                      QpvgeoWarning, stacklevel=2)
     out[STATUT_COORDONNEES] = pos[STATUT_COORDONNEES].to_numpy()
     ok = (pos[STATUT_COORDONNEES] == STATUT_OK).to_numpy()
     zone = pos["zone"].to_numpy(dtype=object)
@@ -263,16 +338,20 @@ def locate_qpv(
             qrows = np.flatnonzero(qzones == zname)
             if not rows.any() or not len(qrows):
                 continue
-            pts = gpd.GeoSeries(shapely.points(lon[rows], lat[rows]), crs="EPSG:4326")
-            pts = np.asarray(pts.to_crs(zcrs).array, dtype=object)
+            if source is not None and pyproj.CRS(zcrs).equals(pyproj.CRS(source[2])):
+                # Already in the zone's CRS (a DPE file in Lambert-93): no round trip.
+                pts = shapely.points(source[0][rows], source[1][rows])
+            else:
+                zx, zy = _transformer("EPSG:4326", zcrs).transform(lon[rows], lat[rows])
+                pts = shapely.points(np.asarray(zx), np.asarray(zy))
             polys = np.asarray(layer.geometry.iloc[qrows].to_crs(zcrs).array, dtype=object)
-            found = _locate(pts, polys)
+            found = _locate(pts, polys, max_distance=max_distance)
             remap = np.append(qrows, -1)  # index -1 stays -1
             inside[rows] = remap[found.inside]
             n_inside[rows] = found.n_inside
             distance[rows] = found.distance
             nearest[rows] = remap[found.nearest]
-        placed = ok & np.isfinite(distance)
+        placed = ok
         held = inside >= 0
         code = np.full(n, pd.NA, dtype=object)
         code[held] = codes[inside[held]]
@@ -289,11 +368,76 @@ def locate_qpv(
         out[f"code_qpv_{g}"] = pd.array(code, dtype="string")
         out[f"nom_qpv_{g}"] = pd.array(name, dtype="string")
         out[f"en_qpv_{g}"] = en
-        out[f"distance_bord_qpv_{g}"] = np.where(placed, distance, np.nan)
+        # Decimetres: the contours themselves are good to a few metres at best.
+        out[f"distance_bord_qpv_{g}"] = np.round(distance, 1)
         out[f"code_qpv_proche_{g}"] = pd.array(near, dtype="string")
         out[f"bord_qpv_{g}"] = edge
     out.attrs = {**frame.attrs, "tolerance": tol}
     return out
+
+
+def write_located(frame: pd.DataFrame, path: PathLike, *, excel: bool = True) -> Path:
+    """Write a :func:`locate_qpv` result atomically, in the format of ``path``'s suffix.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame or geopandas.GeoDataFrame
+        The table to write (every input column and row is written).
+    path : str or os.PathLike
+        ``.csv`` / ``.txt``: ``;`` separator, UTF-8 with BOM and decimal commas for
+        French Excel (``excel=False``: ``,`` and points); a geometry column is written
+        as WKT text. ``.gpkg``, ``.geojson``, ``.json``, ``.fgb``, ``.shp``: a vector
+        file (needs a GeoDataFrame); ``.parquet``: GeoParquet or Parquet.
+    excel : bool
+        CSV dialect, see above.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Raises
+    ------
+    DataFormatError
+        A vector format asked for a table without geometry, or an unknown suffix.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "points_qpv.csv"
+    >>> t = pd.DataFrame({"uai": ["0590002G"], "distance_bord_qpv_2024": [12.5]})
+    >>> _ = write_located(t, out)
+    >>> out.read_text(encoding="utf-8-sig")
+    'uai;distance_bord_qpv_2024\\n0590002G;12,5\\n'
+    """
+    from qpvgeo._atomic import atomic_path
+    from qpvgeo.tables import write_csv
+
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix in {".csv", ".txt"}:
+        table = pd.DataFrame(frame)
+        if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame:
+            name = frame.geometry.name
+            table[name] = shapely.to_wkt(np.asarray(frame.geometry.array, dtype=object))
+            table = table.rename(columns={name: f"{name}_wkt"})
+        return write_csv(table, target, excel=excel, index=False)
+    drivers = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON",
+               ".fgb": "FlatGeobuf", ".shp": "ESRI Shapefile"}
+    if suffix not in drivers and suffix != ".parquet":
+        raise DataFormatError(f"{target}: unknown output format {suffix!r} "
+                              f"(use .csv, .parquet or one of {sorted(drivers)})")
+    if suffix in drivers and not isinstance(frame, gpd.GeoDataFrame):
+        raise DataFormatError(f"{target}: a {drivers[suffix]} file needs point geometries; "
+                              "write the table as .csv or .parquet")
+    with atomic_path(target) as tmp:
+        if suffix == ".parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            # The layer is named after the target, not after the temporary file.
+            layer = {"layer": target.stem} if suffix in {".gpkg", ".fgb"} else {}
+            frame.to_file(tmp, driver=drivers[suffix], engine="pyogrio", **layer)
+    return target
 
 
 def _warn_unplaced(positions: pd.DataFrame, *, what: str) -> None:
@@ -309,4 +453,10 @@ def _warn_unplaced(positions: pd.DataFrame, *, what: str) -> None:
         )
 
 
-__all__ = ["COLUMNS_BY_GEOGRAPHY", "DEFAULT_TOLERANCE", "locate_qpv"]
+__all__ = [
+    "COLUMNS_BY_GEOGRAPHY",
+    "DEFAULT_MAX_DISTANCE",
+    "DEFAULT_TOLERANCE",
+    "locate_qpv",
+    "write_located",
+]

@@ -26,6 +26,7 @@ geometry and its reason in ``statut_coordonnees``; it is never dropped.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 from collections.abc import Sequence
@@ -93,8 +94,18 @@ def _read_csv_text(path: Path) -> tuple[pd.DataFrame, str]:
     except (pd.errors.ParserError, ValueError) as exc:
         raise DataFormatError(f"{path}: cannot read as a {sep!r}-separated table: {exc}") from exc
     # The BOM of a UTF-8 file opened as text by a quoting writer ('"\ufeff""numero_dpe"""').
-    frame.columns = [str(c).replace("\ufeff", "") for c in frame.columns]
+    frame.columns = [_unbom(c) for c in frame.columns]
     return frame, sep
+
+
+def _unbom(name: object) -> str:
+    """``'\\ufeff"numero_dpe"'`` (a BOM caught inside the first quoted header) -> ``numero_dpe``."""
+    text = str(name)
+    if text.startswith("\ufeff"):
+        text = text[1:]
+        if len(text) > 1 and text[0] == text[-1] == '"':
+            text = text[1:-1]
+    return text
 
 
 def _sniff(head: str) -> str:
@@ -132,8 +143,13 @@ def _epsg_codes(values: pd.Series) -> np.ndarray:
     return pd.to_numeric(found, errors="coerce").fillna(0).astype(int).to_numpy()
 
 
+@functools.lru_cache(maxsize=32)
+def _lonlat_transformer(crs: object) -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+
+
 def _to_lonlat(x: np.ndarray, y: np.ndarray, crs: object) -> tuple[np.ndarray, np.ndarray]:
-    tr = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    tr = _lonlat_transformer(crs if isinstance(crs, str | int) else pyproj.CRS(crs).to_wkt())
     lon, lat = tr.transform(x, y)
     return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
 
@@ -210,7 +226,9 @@ def _table_positions(
         except pyproj.exceptions.CRSError as exc:
             raise DataFormatError(f"{what}: unknown CRS {used_crs!r}: {exc}") from exc
     status = _status(lon, lat, empty=empty, bad=bad)
-    return lon, lat, status, {"x": xcol, "y": ycol, "crs": str(used_crs)}
+    # The source coordinates, for a caller that can use them without a round trip.
+    source = (xs, ys, used_crs) if epsg_col is None else None
+    return lon, lat, status, {"x": xcol, "y": ycol, "crs": str(used_crs), "_source": source}
 
 
 def _geometry_positions(
@@ -231,7 +249,12 @@ def _geometry_positions(
         c = shapely.get_coordinates(geoms[use])
         lon[use], lat[use] = _to_lonlat(c[:, 0], c[:, 1], points.crs)
     status = _status(lon, lat, empty=empty, bad=not_point)
-    return lon, lat, status, {"x": "geometry", "y": "geometry", "crs": points.crs.to_string()}
+    xs = np.full(n, np.nan)
+    ys = np.full(n, np.nan)
+    if use.any():
+        xs[use], ys[use] = c[:, 0], c[:, 1]
+    return lon, lat, status, {"x": "geometry", "y": "geometry", "crs": points.crs.to_string(),
+                              "_source": (xs, ys, points.crs)}
 
 
 def _status(lon: np.ndarray, lat: np.ndarray, *, empty: np.ndarray, bad: np.ndarray) -> np.ndarray:
@@ -303,6 +326,11 @@ def point_positions(
     >>> point_positions(t)["statut_coordonnees"].tolist()
     ['ok', 'absentes', 'hors_france']
     """
+    return _positions(points, x=x, y=y, crs=crs, what=what)[0]
+
+
+def _positions(points, *, x, y, crs, what) -> tuple[pd.DataFrame, tuple | None]:
+    """:func:`point_positions`, plus (x, y, CRS) of the source when it has one CRS."""
     geo = isinstance(points, gpd.GeoDataFrame) and points._geometry_column_name in points
     use_geometry = False
     if geo and x is None:
@@ -324,8 +352,9 @@ def point_positions(
          "zone": pd.array(zone, dtype="string")},
         index=points.index,
     )
+    source = info.pop("_source")
     out.attrs["coordonnees"] = info
-    return out
+    return out, source
 
 
 def points_from_table(
