@@ -73,16 +73,21 @@ class Meter:
         self.baseline_mb = rss_mb()
         self.peak_reset = reset_peak()
         self.t0 = time.perf_counter()
+        self.c0 = time.process_time()
         return self
 
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self.t0
+        # CPU time of this process (all its threads): on a shared machine, wall time much
+        # above it means the process waited for a core
+        self.cpu_seconds = time.process_time() - self.c0
         self.peak_mb = peak_mb()
         return False
 
     def record(self) -> dict:
         return {
             "seconds": round(self.seconds, 3),
+            "cpu_seconds_first_run": round(self.cpu_seconds, 3),
             "peak_rss_mb": round(self.peak_mb, 1),
             "baseline_rss_mb": None if self.baseline_mb is None else round(self.baseline_mb, 1),
             "peak_is_since_start_of_case": self.peak_reset,
@@ -98,15 +103,18 @@ def measure(fn, opts: dict):
     """
     with Meter() as m:
         result = fn()
-    times = [m.seconds]
+    times, cpu = [m.seconds], [m.cpu_seconds]
     while (len(times) < int(opts.get("repeat", 3))
            and sum(times) < float(opts.get("repeat_budget", 60))):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     rec = m.record()
     rec["seconds"] = round(min(times), 3)
     rec["seconds_runs"] = [round(t, 3) for t in times]
+    # the least CPU time of the runs: on a loaded machine it moves far less than wall time
+    rec["cpu_seconds"] = round(min(cpu), 3)
     return result, rec
 
 
@@ -231,6 +239,18 @@ def case_grid_read(data: Path, work: Path, opts: dict) -> dict:
     return {**rec, "n_cells": int(len(grid)), "ind_total": float(grid["ind"].sum()),
             "expected_cells": manifest["counts"]["cells"],
             "expected_ind_total": manifest["totals"]["grid_ind"],
+            "file_mb": round((data / "filosofi_200m.csv").stat().st_size / 2**20, 1)}
+
+
+def case_grid_read_corners(data: Path, work: Path, opts: dict) -> dict:
+    """read_filosofi_grid(national CSV, geometry=False): the frame without the squares."""
+    (read_filosofi_grid,) = _need("qpvgeo.readers.grid", "read_filosofi_grid")
+    grid, rec = measure(lambda: read_filosofi_grid(data / "filosofi_200m.csv", geometry=False),
+                        opts)
+    manifest = json.loads((data / "manifest.json").read_text())
+    return {**rec, "n_cells": int(len(grid)), "ind_total": float(grid["ind"].sum()),
+            "expected_cells": manifest["counts"]["cells"],
+            "frame_mb": round(float(grid.memory_usage(deep=True).sum()) / 2**20, 1),
             "file_mb": round((data / "filosofi_200m.csv").stat().st_size / 2**20, 1)}
 
 
@@ -457,7 +477,7 @@ def _layers_for_profile(data: Path):
 
 
 def case_exposure_profile(data: Path, work: Path, opts: dict) -> dict:
-    """qpvgeo.exposure.exposure_profile for every QPV with every layer and the grid."""
+    """exposure_profile for every QPV, every registry layer, the grid, the 500 m ring."""
     import inspect
 
     (exposure_profile,) = _need("qpvgeo.exposure", "exposure_profile")
@@ -465,28 +485,161 @@ def case_exposure_profile(data: Path, work: Path, opts: dict) -> dict:
     layers = _layers_for_profile(data)
     grid = _grid(data)
     params = inspect.signature(exposure_profile).parameters
-    kwargs = {}
-    aliases = {"flood": ("flood",), "sites": ("sites",), "air": ("air", "air_grid"),
-               "green_spaces": ("green_spaces", "parks"), "heat": ("heat",),
-               "noise": ("noise",)}
-    for name, frame in layers.items():
-        for alias in aliases[name]:
-            if alias in params:
-                kwargs[alias] = frame
-                break
-    for alias in ("grid", "population"):
-        if alias in params:
-            kwargs[alias] = grid
-            break
-    skipped = sorted(set(layers) - {k for k in layers if any(a in kwargs for a in aliases[k])})
+    if "layers" not in params:
+        raise NotAvailable("exposure_profile has no layers= (the registry-driven version)")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        prof, rec = measure(lambda: exposure_profile(zones, **kwargs), opts)
+        prof, rec = measure(lambda: exposure_profile(
+            zones, layers=layers, population=grid, surroundings="ring"), opts)
     return {**rec, "n_zones": len(zones), "n_rows": int(len(prof)),
-            "n_columns": int(prof.shape[1]), "layers_passed": sorted(kwargs),
-            "layers_not_accepted": skipped,
+            "n_columns": int(prof.shape[1]), "layers_passed": sorted(layers),
             "layer_sizes": {k: len(v) for k, v in layers.items()},
             "n_cells": len(grid)}
+
+
+# -- grid_population from a GeoDataFrame with identifiers -----------------------------------
+
+
+def _grid_with_ids(data: Path, n_cells: int | None):
+    """The grid as a user holds it after geopandas.read_file: identifiers, values, squares.
+
+    No ``x_laea`` / ``y_laea``: qpvgeo reads the corners from the identifiers (strings as
+    pyogrio returns them); the squares are INSEE's, in EPSG:3035 (tobler's input).
+    """
+    import geopandas as gpd
+    import pandas as pd
+    import shapely
+
+    from benchmarks.generate import load_grid
+
+    grid = load_grid(data, geometry=False)
+    if n_cells is not None and n_cells < len(grid):
+        # every k-th cell: the same territory, thinner (QPV keep people in their cells)
+        keep = np.linspace(0, len(grid) - 1, n_cells).astype(np.int64)
+        grid = grid.iloc[keep].reset_index(drop=True)
+    x, y = grid["x_laea"].to_numpy(), grid["y_laea"].to_numpy()
+    ids = pd.Series(np.char.add(np.char.add(np.char.add("CRS3035RES200mN", y.astype(str)), "E"),
+                                x.astype(str)).astype(object))
+    xf, yf = x.astype(float), y.astype(float)
+    return gpd.GeoDataFrame({"idcar_200m": ids, "ind": grid["ind"].to_numpy()},
+                            geometry=shapely.box(xf, yf, xf + 200, yf + 200), crs="EPSG:3035")
+
+
+def _ids_case(data: Path, work: Path, opts: dict, *, n_cells, tool: str, name: str) -> dict:
+    grid = _grid_with_ids(data, n_cells)
+    zones = _qpv_plain(data, crs="EPSG:3035", regions=opts.get("regions"))
+    if tool == "qpvgeo":
+        (grid_population,) = _need("qpvgeo.interpolate", "grid_population")
+        est, rec = measure(lambda: grid_population(grid, zones, columns=("ind",))["ind"], opts)
+    else:
+        from tobler.area_weighted import area_interpolate
+
+        est, rec = measure(lambda: area_interpolate(
+            grid[["ind", "geometry"]], zones[["code_qpv", "geometry"]],
+            extensive_variables=["ind"], allocate_total=False)["ind"], opts)
+    return {**rec, "n_zones": len(zones), "n_cells": len(grid),
+            "id_dtype": str(grid["idcar_200m"].dtype), "total": float(est.sum()),
+            "values": _save(work, name, zones["code_qpv"], est.to_numpy())}
+
+
+def _make_ids_case(n_cells, tool):
+    suffix = "" if n_cells is None else f"_{n_cells // 1000}k"
+    name = f"grid_population_ids{suffix}.{tool}"
+
+    def case(data: Path, work: Path, opts: dict) -> dict:
+        return _ids_case(data, work, opts, n_cells=n_cells, tool=tool, name=name)
+
+    case.__doc__ = (f"grid_population on a GeoDataFrame carrying idcar_200m only "
+                    f"({'all' if n_cells is None else n_cells} cells), {tool}")
+    return name, case
+
+
+# -- points -> QPV --------------------------------------------------------------------------
+
+
+def _points(data: Path, n: int, seed: int = 7):
+    """``n`` addresses where people live: cells drawn by population, uniform inside."""
+    import pandas as pd
+    from pyproj import Transformer
+
+    with np.load(data / "grid.npz") as z:
+        x, y, ind = z["x_laea"], z["y_laea"], z["ind"]
+    rng = np.random.default_rng(seed)
+    cell = rng.choice(len(x), size=n, p=ind / ind.sum())
+    px = x[cell] + rng.uniform(0, 200, n)
+    py = y[cell] + rng.uniform(0, 200, n)
+    tr = Transformer.from_crs("EPSG:3035", "EPSG:2154", always_xy=True)
+    px, py = tr.transform(px, py)
+    return pd.DataFrame({"x": px, "y": py})
+
+
+def _points_case(data: Path, work: Path, opts: dict, *, n: int, tool: str, name: str) -> dict:
+    import geopandas as gpd
+
+    pts = _points(data, n)
+    zones = _qpv_plain(data)
+    if tool == "qpvgeo":
+        (locate_qpv,) = _need("qpvgeo.locate", "locate_qpv")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out, rec = measure(lambda: locate_qpv(pts, zones, x="x", y="y", crs="EPSG:2154"),
+                               {**opts, "repeat": 1 if n > 2_000_000 else opts.get("repeat", 3)})
+        code_col = next(c for c in out.columns if c.startswith("code_qpv"))
+        codes = out[code_col]
+        inside = int(codes.notna().sum())
+    else:
+        gpts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(pts["x"], pts["y"]),
+                                crs="EPSG:2154")
+        out, rec = measure(lambda: gpd.sjoin(gpts, zones[["code_qpv", "geometry"]],
+                                             predicate="within", how="left"),
+                           {**opts, "repeat": 1 if n > 2_000_000 else opts.get("repeat", 3)})
+        inside = int(out["code_qpv"].notna().sum())
+    return {**rec, "n_points": n, "n_zones": len(zones), "points_in_qpv": inside,
+            "us_per_point": round(1e6 * rec["seconds"] / n, 3)}
+
+
+def _make_points_case(n, tool):
+    name = f"points_{n // 1_000_000}m.{tool}"
+
+    def case(data: Path, work: Path, opts: dict) -> dict:
+        return _points_case(data, work, opts, n=n, tool=tool, name=name)
+
+    case.__doc__ = f"{n:,} points -> QPV, {tool}"
+    return name, case
+
+
+# -- diagnose on the real files -------------------------------------------------------------
+
+
+def case_diagnose_real32(data: Path, work: Path, opts: dict) -> dict:
+    """``qpvgeo diagnose --territory region:32`` (HdF, 2024) on the real files."""
+    (diagnose,) = _need("qpvgeo.report", "diagnose")
+    shared = Path(opts.get("shared_data") or "")
+    folders = ["qpv2024_contours_simplified", "qpv2024_list_anct",
+               "qpv2024_indicators_sigville", "insee_population_communes", "flood_hdf",
+               "icpe_hdf"]
+    absent = [f for f in folders if not (shared / f).is_dir()]
+    if absent:
+        raise NotAvailable(f"real data not found in {shared}: {', '.join(absent)}")
+    import shutil
+
+    root = work / "diagnose-data"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    for f in folders:
+        (root / f).symlink_to(shared / f, target_is_directory=True)
+    out_dir = work / "diagnose-32"
+
+    def run():
+        shutil.rmtree(out_dir, ignore_errors=True)
+        return diagnose("region:32", millesime=2024, data_dir=root, out=out_dir,
+                        progress=False)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        path, rec = measure(run, {**opts, "repeat": 1})
+    files = sorted(p.name for p in Path(path).iterdir())
+    return {**rec, "n_files": len(files), "files": files}
 
 
 def _map_case(qpv, work: Path, name: str) -> dict:
@@ -625,6 +778,7 @@ def case_map_real2015(data: Path, work: Path, opts: dict) -> dict:
 CASES = {
     "pipeline": case_pipeline,
     "grid_read": case_grid_read,
+    "grid_read.corners": case_grid_read_corners,
     "grid_population.qpvgeo": case_grid_population_qpvgeo,
     "grid_population.tobler": case_grid_population_tobler,
     "grid_population.qpvgeo_calibrated": case_grid_population_calibrated,
@@ -639,7 +793,18 @@ CASES = {
     "exposure_profile": case_exposure_profile,
     "map.synthetic": case_map_synthetic,
     "map.real2015": case_map_real2015,
+    "diagnose.real32": case_diagnose_real32,
 }
+for _n in (700_000, None):
+    for _tool in ("qpvgeo", "tobler"):
+        _name, _case = _make_ids_case(_n, _tool)
+        CASES[_name] = _case
+for _n in (1_000_000, 10_000_000):
+    for _tool in ("qpvgeo", "sjoin"):
+        if _n > 1_000_000 and _tool == "sjoin":
+            continue  # the 10 M case says where one machine ends for qpvgeo; see README
+        _name, _case = _make_points_case(_n, _tool)
+        CASES[_name] = _case
 
 
 def main(argv: list[str]) -> int:

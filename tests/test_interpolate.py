@@ -468,6 +468,37 @@ def test_calibrated_known_answer_and_conservation():
         grid_population(grid, qpv, method="calibrated")
 
 
+@pytest.mark.parametrize("extra", ["nested", "duplicated", "both"])
+def test_calibrated_conserves_totals_with_nested_or_duplicated_qpv(extra):
+    # a qpv= layer holding a QPV twice, or a polygon inside another (an old contour kept
+    # beside the new one, a sub-zone): the ground they cover is counted once, so the
+    # estimates over a partition still add up to the grid's total and equal those made
+    # with the clean layer (the "overlaps" predicate alone missed both cases)
+    grid = _uniform_grid(value=100.0)
+    x0, y0 = 3_800_000, 2_900_000
+    big = box(x0 + 150, y0 + 130, x0 + 1250, y0 + 970)
+    inner = box(x0 + 150, y0 + 130, x0 + 330, y0 + 310)  # in a corner: shares edge cells
+    clean = gpd.GeoDataFrame(geometry=[big], crs=3035)
+    polys = [big] + {"nested": [inner], "duplicated": [big], "both": [inner, big]}[extra]
+    messy = gpd.GeoDataFrame(geometry=polys, crs=3035)
+    left = box(x0, y0, x0 + 900, y0 + 2000)
+    zones = gpd.GeoDataFrame(geometry=[left, box(x0 + 900, y0, x0 + 2000, y0 + 2000)],
+                             crs=3035)
+    est = grid_population(grid, zones, method="calibrated", qpv=messy)
+    ref = grid_population(grid, zones, method="calibrated", qpv=clean)
+    assert est["ind"].sum() == pytest.approx(100 * 100.0, rel=1e-12)
+    assert est["ind"].tolist() == pytest.approx(ref["ind"].tolist(), rel=1e-12)
+    # the QPV themselves as zones (qpv=zones): the duplicate gets the same estimate
+    own = grid_population(grid, messy, method="calibrated", qpv=messy)
+    alone = grid_population(grid, clean, method="calibrated", qpv=clean)
+    assert own["ind"].iloc[0] == pytest.approx(alone["ind"].iloc[0], rel=1e-12)
+    # polygons that only touch along an edge are not merged (and need not be)
+    side = gpd.GeoDataFrame(geometry=[box(x0, y0, x0 + 300, y0 + 300),
+                                      box(x0 + 300, y0, x0 + 600, y0 + 300)], crs=3035)
+    tot = grid_population(grid, zones, method="calibrated", qpv=side)["ind"].sum()
+    assert tot == pytest.approx(100 * 100.0, rel=1e-12)
+
+
 def test_calibrated_conserves_real_grid_over_a_partition(bordeaux_grid, qpv2015):
     # rings, QPV and the rest of the grid's extent: a partition, one density surface
     zones = qpv2015.loc[BORDEAUX_QPV].to_crs(3035)
