@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from conftest import importorskip_or_fail
 from shapely.geometry import box
 
 from qpvgeo.errors import (
@@ -305,7 +306,7 @@ def occitanie(shared_data):
 
 
 def test_areal_interpolate_equals_tobler_on_occitanie(occitanie):
-    tobler = pytest.importorskip("tobler")
+    tobler = importorskip_or_fail("tobler")
     communes, qpv = occitanie
     assert len(communes) == 4_485 - 40 and len(qpv) == 105
     ours = areal_interpolate(communes, qpv, extensive=["population"], intensive=["densite"])
@@ -352,7 +353,7 @@ def demo2022(shared_data):
 
 
 def test_grid_population_equals_tobler_on_bordeaux(bordeaux_grid, qpv2015):
-    tobler = pytest.importorskip("tobler")
+    tobler = importorskip_or_fail("tobler")
     zones = qpv2015.loc[BORDEAUX_QPV]
     ours = grid_population(bordeaux_grid, zones, columns=["ind", "men"])
     squares = gpd.GeoDataFrame(
