@@ -1,0 +1,193 @@
+"""Writing the diagnose folder, in one function (:func:`write_folder`).
+
+The folder is built beside its target under a temporary name and renamed at the end, so
+a failure never leaves a half-written report.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from qpvgeo import __version__, schema
+from qpvgeo._atomic import atomic_path
+from qpvgeo.diagnostic._maps import _interactive_map, _static_maps
+from qpvgeo.diagnostic.analysis import Diagnostic
+from qpvgeo.diagnostic.page import _render_index
+from qpvgeo.errors import DataFormatError, QpvgeoError
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    # Excel (French locale) opens `;`-separated UTF-8 files correctly only with a BOM.
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, sep=";", index=False, encoding="utf-8-sig", decimal=",")
+
+
+
+def _provenance(diag: Diagnostic, parameters: dict, created: str) -> dict:
+    sel = diag.selection
+    return {
+        "qpvgeo_version": __version__,
+        "created": created,
+        "parameters": parameters,
+        "territory": {"level": sel.territory.level, "code": sel.territory.code,
+                      "name": sel.name, "departements": list(sel.departements),
+                      "communes": len(sel.communes)},
+        "millesimes": {
+            "qpv": diag.millesime,
+            **{r["role"]: r["millesime"] for r in diag.sources if r.get("millesime")},
+        },
+        "synthetic": diag.synthetic,
+        "key_figures": diag.key_figures,
+        "sections": {k: {"ok": s.ok, "status": s.status} for k, s in diag.sections.items()},
+        "missing_layers": diag.missing,
+        "sources": diag.sources,
+    }
+
+
+def write_folder(
+    diag: Diagnostic,
+    out: str | os.PathLike,
+    *,
+    offline_maps: bool = False,
+    dpi: int = 150,
+    parameters: dict | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Path:
+    """Write the diagnose folder for ``diag`` to ``out`` (atomically, see module docstring).
+
+    Parameters
+    ----------
+    diag : Diagnostic
+    out : path
+        The folder to write; an existing folder is replaced only once the new one is
+        complete.
+    offline_maps : bool, default False
+        Inline the interactive map's scripts and styles (no network needed to open it).
+    dpi : int, default 150
+        Resolution of the PNG maps.
+    parameters : dict, optional
+        Recorded in ``provenance.json``.
+    progress : callable, optional
+        Called with the name of each step.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> diag = build_diagnostic(demo_data(), "commune:99001")
+    >>> p = write_report(diag, pathlib.Path(tempfile.mkdtemp()) / "d", dpi=50)
+    >>> sorted(x.name for x in p.iterdir())[:3]
+    ['carte_interactive.html', 'carte_pauvrete.pdf', 'carte_pauvrete.png']
+    """
+    step = progress or (lambda _name: None)
+    target = Path(out).expanduser().resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    created = _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
+    try:
+        step("tableaux")
+        qpv = diag.qpv_table
+        plain = pd.DataFrame(qpv.drop(columns="geometry"))
+        _write_csv(plain, work / "tableau_qpv.csv")
+        communes_csv = diag.communes_table if len(diag.communes_table.columns) else (
+            pd.DataFrame(columns=[schema.CODE_COMMUNE, schema.NOM_COMMUNE, *schema.SHARE_COLUMNS])
+        )
+        _write_csv(communes_csv, work / "tableau_communes.csv")
+        dictionary = pd.DataFrame(
+            [(c, *diag.columns.get(c, (c, "", ""))) for c in plain.columns],
+            columns=["colonne", "libelle", "unite", "source"],
+        )
+        _write_csv(dictionary, work / "dictionnaire.csv")
+        with atomic_path(work / "diagnostic.gpkg") as tmp:
+            qpv.to_file(tmp, layer="qpv", driver="GPKG")
+            if diag.communes_geo is not None:
+                communes = diag.communes_geo
+                if len(diag.communes_table):
+                    communes = communes.merge(
+                        diag.communes_table.drop(columns=[schema.NOM_COMMUNE], errors="ignore"),
+                        on=schema.CODE_COMMUNE, how="left",
+                    )
+                communes.to_file(tmp, layer="communes", driver="GPKG")
+        files = [
+            {"href": "tableau_qpv.csv", "label": "tableau des QPV (CSV ; séparateur « ; »)"},
+            {"href": "tableau_communes.csv", "label": "communes du territoire (CSV)"},
+            {"href": "dictionnaire.csv", "label": "libellé, unité et source des colonnes"},
+            {"href": "diagnostic.gpkg", "label": "GeoPackage : couches qpv et communes"},
+            {"href": "provenance.json", "label": "sources, empreintes et paramètres"},
+        ]
+        step("carte interactive")
+        map_links: list[dict] = []
+        unavailable = []
+        try:
+            unavailable += _interactive_map(
+                diag, work / "carte_interactive.html", offline=offline_maps
+            )
+        except (ImportError, QpvgeoError) as exc:
+            unavailable.append(f"Carte interactive indisponible : {exc}")
+        else:
+            map_links.append({"href": "carte_interactive.html",
+                              "label": "Carte interactive des QPV et des couches"
+                                       + (" (autonome, hors ligne)" if offline_maps else "")})
+            files.append({"href": "carte_interactive.html", "label": "carte interactive"})
+        step("cartes statiques")
+        try:
+            figures = _static_maps(diag, work, dpi=dpi)
+        except (ImportError, QpvgeoError) as exc:
+            figures = []
+            unavailable.append(f"Cartes statiques indisponibles : {exc}")
+        for fig in figures:
+            files += [{"href": fig["png"], "label": f"{fig['label']} (PNG)"},
+                      {"href": fig["pdf"], "label": f"{fig['label']} (PDF)"}]
+        step("page")
+        page = _render_index(diag, figures=figures, map_links=map_links,
+                             maps_notes=unavailable, files=files,
+                             created=created)
+        with atomic_path(work / "index.html") as tmp:
+            tmp.write_text(page, encoding="utf-8")
+        record = _provenance(diag, parameters or {}, created)
+        with atomic_path(work / "provenance.json") as tmp:
+            tmp.write_text(json.dumps(record, ensure_ascii=False, indent=2, default=str),
+                           encoding="utf-8")
+        _swap_into_place(work, target)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return target
+
+
+def _swap_into_place(work: Path, target: Path) -> None:
+    """Rename the finished folder onto ``target``; an old report goes only once replaced."""
+    old = None
+    if target.exists():
+        if not target.is_dir():
+            raise DataFormatError(f"{target}: exists and is not a folder")
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+        old.rmdir()
+        os.replace(target, old)
+    try:
+        os.replace(work, target)
+    except OSError:
+        if old is not None:
+            os.replace(old, target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    os.chmod(target, 0o755)
+
+
+
+
+#: The name this step had when the report was one module.
+write_report = write_folder

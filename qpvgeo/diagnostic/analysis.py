@@ -1,0 +1,303 @@
+"""Analysis step of a diagnostic: population, shares, profile and exposure of the QPV."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from qpvgeo import schema
+from qpvgeo.diagnostic.data import LAYER_LABELS, DiagnosticData, _read_layers
+from qpvgeo.errors import QpvgeoError, QpvgeoWarning
+from qpvgeo.profile import GRID_PROFILE_COLUMNS, PROFILE_COLUMNS, socio_economic_profile
+from qpvgeo.territory import Territory, TerritorySelection, parse_territory, select_territory
+
+# -- the analysis -----------------------------------------------------------------------
+
+
+@dataclass
+class Section:
+    """One part of the report: its title, whether it is available, and why not."""
+
+    title: str
+    ok: bool
+    status: str
+
+
+@dataclass
+class Diagnostic:
+    """Everything the report shows, computed once (see :func:`build_diagnostic`)."""
+
+    selection: TerritorySelection
+    millesime: int
+    key_figures: dict[str, float]
+    qpv_table: gpd.GeoDataFrame
+    communes_table: pd.DataFrame
+    columns: dict[str, tuple[str, str, str]]
+    sections: dict[str, Section]
+    layers: dict[str, gpd.GeoDataFrame]
+    missing: dict[str, str]
+    sources: list[dict]
+    synthetic: str | None
+    communes_geo: gpd.GeoDataFrame | None = None
+
+
+def _population_step(sel: TerritorySelection, data: DiagnosticData):
+    """QPV population by commune and shares; the split comes from qpvgeo.population."""
+    from qpvgeo.population import population_shares, qpv_population_by_commune
+
+    by_commune = qpv_population_by_commune(
+        sel.qpv, data.indicators, data.communes, membership=sel.membership
+    )
+    in_territory = by_commune[by_commune[schema.CODE_COMMUNE].isin(set(sel.communes))]
+    shares = population_shares(in_territory, sel.commune_population, level="commune")
+    return by_commune, in_territory, shares
+
+
+def build_diagnostic(
+    data: DiagnosticData,
+    territory: Territory | str,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> Diagnostic:
+    """Compute every table of the report for ``territory``.
+
+    Parameters
+    ----------
+    data : DiagnosticData
+        From :func:`demo_data` or :func:`local_data`.
+    territory : Territory or str
+        ``region:32``, ``epci:200093201``…
+    progress : callable, optional
+        Called with the name of each step as it starts.
+
+    Returns
+    -------
+    Diagnostic
+
+    Examples
+    --------
+    >>> diag = build_diagnostic(demo_data(), "epci:299000001")
+    >>> int(diag.key_figures["n_qpv"])
+    3
+    """
+    step = progress or (lambda _name: None)
+    if isinstance(territory, str):
+        territory = parse_territory(territory)
+    step("territoire")
+    sel = select_territory(
+        territory, qpv=data.qpv, membership=data.membership,
+        commune_population=data.commune_population, epci=data.epci,
+    )
+    sources = list(data.sources)
+    sections: dict[str, Section] = {}
+    columns: dict[str, tuple[str, str, str]] = {
+        schema.CODE_QPV: ("Code du QPV", "", "contours QPV"),
+        schema.NOM_QPV: ("Nom du QPV", "", "contours QPV"),
+        "communes": ("Commune(s) du territoire couvertes", "", "liste QPV x communes"),
+    }
+    table = pd.DataFrame(
+        {schema.CODE_QPV: sel.qpv[schema.CODE_QPV].astype(str),
+         schema.NOM_QPV: sel.qpv[schema.NOM_QPV].astype(str)}
+    ).set_index(schema.CODE_QPV)
+    names = sel.commune_population.set_index(schema.CODE_COMMUNE)[schema.NOM_COMMUNE]
+    member_names = sel.membership.assign(
+        _nom=sel.membership[schema.CODE_COMMUNE].map(names)
+    ).dropna(subset=["_nom"])
+    table["communes"] = member_names.groupby(schema.CODE_QPV)["_nom"].agg(
+        lambda s: ", ".join(sorted(set(map(str, s))))
+    )
+    pop_territory = float(pd.to_numeric(sel.commune_population[schema.POPULATION]).sum())
+    qpv_pop = pd.to_numeric(
+        data.indicators[schema.POPULATION], errors="coerce"
+    ).groupby(level=0).first().reindex(table.index)
+    key = {
+        "n_qpv": float(len(sel.qpv)),
+        "population_qpv": float(qpv_pop.sum()),
+        "n_qpv_sans_population": float(qpv_pop.isna().sum()),
+        "population_territoire": pop_territory,
+        "n_communes": float(len(sel.commune_population)),
+        "n_communes_qpv": float(
+            sel.membership[schema.CODE_COMMUNE].loc[
+                lambda codes: codes.isin(set(sel.communes))
+            ].nunique()
+        ),
+    }
+    table[schema.POPULATION] = qpv_pop
+    columns[schema.POPULATION] = ("Population municipale du QPV", "habitants", "Insee")
+
+    step("population")
+    communes_table = pd.DataFrame()
+    whole = territory.level in {"region", "departement"}
+    try:
+        by_commune, in_territory, shares = _population_step(sel, data)
+    except (ImportError, QpvgeoError) as exc:
+        sections["population"] = Section(
+            "Population par commune", False, f"indisponible : {exc}"
+        )
+    else:
+        placed = by_commune.groupby(schema.CODE_QPV)[schema.POPULATION_QPV].sum()
+        gap = qpv_pop - placed.reindex(qpv_pop.index).fillna(0.0)
+        # A QPV over several communes whose outlines are absent cannot be split: its
+        # parts are missing, and so would be part of the numerator. Say it, never guess.
+        n_listed = sel.membership.groupby(schema.CODE_QPV)[schema.CODE_COMMUNE].nunique()
+        fallback = by_commune.loc[
+            by_commune[schema.METHODE].isin(["commune_principale", "non_localise"]),
+            schema.CODE_QPV,
+        ]
+        # ... or it went whole to its main commune although it is listed in several.
+        guessed = {c for c in fallback if n_listed.get(c, 1) > 1}
+        unplaced = sorted(set(gap.index[(gap.abs() >= 0.5) & qpv_pop.notna()]) | guessed)
+        inside = in_territory.groupby(schema.CODE_QPV)[schema.POPULATION_QPV].sum()
+        table["population_dans_territoire"] = inside.reindex(table.index)
+        columns["population_dans_territoire"] = (
+            "Population du QPV dans le territoire", "habitants", "Insee, partage par commune"
+        )
+        communes_table = shares.reset_index() if schema.CODE_COMMUNE not in shares else shares
+        communes_table = communes_table[
+            pd.to_numeric(communes_table[schema.N_QPV], errors="coerce").fillna(0) > 0
+        ].reset_index(drop=True)
+        if unplaced:
+            sections["population"] = Section(
+                "Population par commune", False,
+                f"incomplète : {len(unplaced)} QPV à cheval sur plusieurs communes n'ont pas "
+                f"pu être partagés (contours de leurs communes absents des données) : "
+                f"{', '.join(unplaced[:10])}",
+            )
+            table.loc[table.index.isin(unplaced), "population_dans_territoire"] = np.nan
+        else:
+            sections["population"] = Section("Population par commune", True, "disponible")
+            key["population_qpv_territoire"] = float(inside.sum())
+            key["part_qpv"] = float(inside.sum()) / pop_territory if pop_territory else np.nan
+    if whole and "part_qpv" not in key:
+        # Every QPV of a region or département lies wholly inside it: no split needed.
+        key["population_qpv_territoire"] = key["population_qpv"]
+        key["part_qpv"] = key["population_qpv"] / pop_territory if pop_territory else np.nan
+    if "part_qpv" in key and pop_territory:
+        inside_col = schema.POPULATION if whole else "population_dans_territoire"
+        table[schema.PART_QPV] = table[inside_col] / pop_territory
+        columns[schema.PART_QPV] = (
+            "Part de la population du territoire vivant dans ce QPV", "0-1", "Insee"
+        )
+
+    step("profil")
+    profile = socio_economic_profile(data.indicators, qpv=sel.qpv, grid=data.grid)
+    profile = profile.drop(columns=[schema.POPULATION])
+    for col in profile.columns:
+        label, unit = PROFILE_COLUMNS.get(col, (col, ""))
+        src = "Insee, carroyage Filosofi 200 m" if col in GRID_PROFILE_COLUMNS else (
+            "Insee (tableaux par QPV)")
+        columns[col] = (label, unit, src)
+    table = table.join(profile)
+    sections["profil"] = Section(
+        "Profil socio-économique", bool(len(profile.columns)),
+        "disponible" if len(profile.columns) else "aucun indicateur socio-économique",
+    )
+    if data.grid is None:
+        sections["profil_environs"] = Section(
+            "Profil : comparaison aux environs", False,
+            "indisponible : pas de carroyage Filosofi 200 m pour ce territoire",
+        )
+
+    step("exposition")
+    area = sel.qpv if len(sel.qpv) else None
+    layers, missing = ({}, {}) if area is None else _read_layers(data, area, sources)
+    missing = {**data.missing, **missing}
+    if not layers:
+        sections["exposition"] = Section(
+            "Exposition environnementale", False,
+            "indisponible : aucune couche environnementale ne couvre ce territoire",
+        )
+    else:
+        try:
+            exposure, described = _exposure_step(sel, layers, data)
+        except (ImportError, QpvgeoError) as exc:
+            sections["exposition"] = Section(
+                "Exposition environnementale", False, f"indisponible : {exc}"
+            )
+        else:
+            table = table.join(exposure)
+            columns.update(described)
+            sections["exposition"] = Section(
+                "Exposition environnementale", True,
+                "disponible (" + ", ".join(LAYER_LABELS[k] for k in layers) + ")",
+            )
+    geo = sel.qpv.set_index(schema.CODE_QPV)[["geometry"]].join(table)
+    qpv_table = gpd.GeoDataFrame(geo.reset_index(), geometry="geometry", crs=schema.CRS)
+    communes_geo = None
+    if data.communes is not None:
+        communes_geo = data.communes[
+            data.communes[schema.CODE_COMMUNE].isin(set(sel.communes))
+        ].reset_index(drop=True)
+        if not len(communes_geo):
+            communes_geo = None
+    return Diagnostic(
+        selection=sel, millesime=data.millesime, key_figures=key, qpv_table=qpv_table,
+        communes_table=communes_table, columns=columns, sections=sections, layers=layers,
+        missing=missing, sources=sources, synthetic=data.synthetic, communes_geo=communes_geo,
+    )
+
+
+def _exposure_step(
+    sel: TerritorySelection, layers: dict[str, gpd.GeoDataFrame], data: DiagnosticData
+) -> tuple[pd.DataFrame, dict[str, tuple[str, str, str]]]:
+    from qpvgeo.exposure import exposure_profile
+
+    # The QPV carry INSEE's population: exposure counts are that official total times the
+    # grid's share (the grid alone under-counts QPV populations).
+    official = pd.to_numeric(data.indicators[schema.POPULATION], errors="coerce")
+    official = official[~official.index.duplicated()]
+    zones = sel.qpv[[schema.CODE_QPV, "geometry"]].assign(
+        **{schema.POPULATION: sel.qpv[schema.CODE_QPV].map(official).to_numpy()}
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", QpvgeoWarning)
+        # Calibrated: the rings around each QPV have no official total, and plain area
+        # weighting would hand them the dense QPV housing of the cells they share.
+        table = exposure_profile(
+            zones, **layers, population=data.grid, surroundings="ring", ring=500,
+            communes=data.communes,
+            population_method="calibrated" if data.grid is not None else "area",
+        )
+    meta = table.attrs.get("columns") or {}
+    table = table.drop(columns=[schema.POPULATION], errors="ignore")
+    described = {}
+    for col in table.columns:
+        info = meta.get(col) or {}
+        unit = str(info.get("unité", info.get("unit", "")))
+        unit = "0-1" if unit.startswith("part") else unit
+        described[col] = (
+            str(info.get("description", col)), unit,
+            str(info.get("couche", info.get("source", "exposition"))),
+        )
+    table.index = table.index.astype(str)
+    table.index.name = schema.CODE_QPV
+    return table, described
+
+
+#: Exposure columns shown on the page (the CSV and GeoPackage hold them all): the
+#: population shares (area shares when no population grid), concentrations, heat score,
+#: distances, with their ratio to the surroundings.
+_PAGE_EXPOSURE = (
+    r"^(part_population_(?!.*couverte).*|no2|pm10|pm25|score_chaleur|distance_.*_m"
+    r"|n_seveso_haut_1000m)(_ratio)?$"
+)
+_PAGE_EXPOSURE_AREA = r"^part_surface_(?!couverte).*?(_ratio)?$"
+
+
+def _page_exposure_columns(columns: Sequence[str]) -> list[str]:
+    shown = [c for c in columns if re.match(_PAGE_EXPOSURE, c)]
+    covered = {re.sub(r"^part_population_|_ratio$", "", c) for c in shown}
+    for c in columns:
+        # an area share is shown only where no population share measures the same thing
+        key = re.sub(r"^part_surface_|_ratio$", "", c)
+        if re.match(_PAGE_EXPOSURE_AREA, c) and key not in covered:
+            shown.append(c)
+    # Surroundings values stay in the CSV (the ratio says it); one radius is enough here.
+    return [c for c in columns if c in shown and not re.search(r"_environs$|_(500|2000)m", c)]
+
