@@ -86,6 +86,7 @@ def write_folder(
     Examples
     --------
     >>> import tempfile, pathlib
+    >>> from qpvgeo.diagnostic import build_diagnostic, demo_data
     >>> diag = build_diagnostic(demo_data(), "commune:99001")
     >>> p = write_report(diag, pathlib.Path(tempfile.mkdtemp()) / "d", dpi=50)
     >>> sorted(x.name for x in p.iterdir())[:3]

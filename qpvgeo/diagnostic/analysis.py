@@ -82,6 +82,7 @@ def build_diagnostic(
 
     Examples
     --------
+    >>> from qpvgeo.diagnostic import demo_data
     >>> diag = build_diagnostic(demo_data(), "epci:299000001")
     >>> int(diag.key_figures["n_qpv"])
     3

@@ -219,6 +219,7 @@ def local_data(
     Examples
     --------
     >>> import tempfile
+    >>> from qpvgeo.territory import parse_territory
     >>> local_data(tempfile.mkdtemp(), territory=parse_territory("region:32"))
     Traceback (most recent call last):
     ...
