@@ -437,6 +437,43 @@ COLUMNS: tuple[Column, ...] = (
     # SIG Ville publishes it per 100 households: a rate, not a share of dwellings.
     Column("taux_logements_sociaux", "Logements sociaux pour 100 ménages", "pour 100 ménages",
            kind="mean", source="RPLS, SIG Ville"),
+    Column("nombre_menages", "Ménages", "ménages", kind="count", decimals=0, source=_INSEE),
+    # -- territory and geography ----------------------------------------------------
+    Column(MILLESIME, "Géographie prioritaire", kind="text", source="ANCT"),
+    Column(CODE_DEPARTEMENT, "Code département", kind="text", source=_INSEE),
+    Column(CODE_REGION, "Code région", kind="text", source=_INSEE),
+    Column("nom_region", "Région", kind="text", source=_INSEE),
+    Column("nom_departement", "Département", kind="text", source=_INSEE),
+    Column(CODE_EPCI, "SIREN de l'EPCI", kind="text", source="DGCL"),
+    Column("nom_epci", "EPCI", kind="text", source="DGCL"),
+    Column("communes", "Commune(s) du territoire", kind="text", source="ANCT, liste QPV × communes",
+           description="Communes du territoire que le QPV couvre."),
+    Column("noms_communes", "Commune(s)", kind="text", source="ANCT"),
+    Column("codes_communes", "Code(s) commune", kind="text", source="ANCT"),
+    Column("population_dans_territoire", "Population du QPV dans le territoire", "habitants",
+           kind="count", decimals=0, source=f"{_INSEE}, partage par commune (qpvgeo)",
+           description="Population du QPV résidant dans le territoire : le QPV entier, ou "
+                       "sa part dans les communes du territoire quand il déborde."),
+    Column("population_communes", "Population de la (des) commune(s) du QPV", "habitants",
+           kind="count", decimals=0, source=_INSEE),
+    Column("part_qpv_communes", "Part de la population de la (des) commune(s) en QPV", "%",
+           kind="share", direction=1, source=_INSEE),
+    # -- Filosofi 200 m grid, QPV and surroundings (qpvgeo.profile) -------------------
+    Column("part_menages_pauvres_qpv", "Ménages pauvres dans le QPV (carroyage)", "%",
+           kind="share", direction=1, source=f"{_INSEE}, Filosofi 200 m"),
+    Column("part_menages_pauvres_environs", "Ménages pauvres dans les environs (carroyage)",
+           "%", kind="share", direction=1, source=f"{_INSEE}, Filosofi 200 m"),
+    Column("ratio_menages_pauvres", "Ménages pauvres : rapport QPV / environs", "",
+           kind="ratio", direction=1, decimals=2, source=f"{_INSEE}, Filosofi 200 m"),
+    Column("niveau_vie_moyen_qpv", "Niveau de vie moyen dans le QPV (carroyage)", "€ par an",
+           kind="mean", direction=-1, decimals=0, source=f"{_INSEE}, Filosofi 200 m"),
+    Column("niveau_vie_moyen_environs", "Niveau de vie moyen dans les environs (carroyage)",
+           "€ par an", kind="mean", direction=-1, decimals=0,
+           source=f"{_INSEE}, Filosofi 200 m"),
+    Column("ratio_niveau_vie", "Niveau de vie moyen : rapport QPV / environs", "",
+           kind="ratio", direction=-1, decimals=2, source=f"{_INSEE}, Filosofi 200 m"),
+    Column("population_grille", "Population (carroyage)", "habitants", kind="count",
+           decimals=0, source=f"{_INSEE}, Filosofi 200 m"),
 )
 
 

@@ -357,10 +357,15 @@ def _formatted(frame: pd.DataFrame, columns: Sequence[str]) -> list[list[str]]:
     for c in columns:
         series = frame[c]
         if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
-            cols.append([_format.format_value(v, c) for v in series.tolist()])
+            info = _format.info_of(c)
+            if info is not None:
+                cols.append([_format.format_column(v, info) for v in series.tolist()])
+            else:
+                cols.append([_format.format_value(v, c) for v in series.tolist()])
         else:
-            cols.append([_format.MISSING if _format._is_missing(v) else str(v)
-                         for v in series.tolist()])
+            name = c in (schema.NOM_QPV, "nom", "nom_site")
+            cols.append([_format.MISSING if _format._is_missing(v) else
+                         (_format.place_name(v) if name else str(v)) for v in series.tolist()])
     return [list(r) for r in zip(*cols, strict=True)] if cols else [[] for _ in range(len(frame))]
 
 
