@@ -116,7 +116,7 @@ REPORT_FILES: tuple[str, ...] = (
 
 
 _STEPS = ("données", "territoire", "population", "profil", "exposition", "tableaux",
-          "carte interactive", "cartes statiques", "page")
+          "carte interactive", "cartes statiques", "page", "fiches")
 
 
 def diagnose(

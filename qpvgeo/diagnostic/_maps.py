@@ -7,10 +7,9 @@ from pathlib import Path
 
 import geopandas as gpd
 
-from qpvgeo import schema
+from qpvgeo import __version__, schema
 from qpvgeo.diagnostic.analysis import Diagnostic
 from qpvgeo.diagnostic.data import LAYER_LABELS
-from qpvgeo.diagnostic.page import _sources_line
 from qpvgeo.errors import QpvgeoWarning
 
 #: Commune outlines are drawn on the maps of territories with at most this many communes.
@@ -84,3 +83,21 @@ def _static_maps(diag: Diagnostic, out: Path, *, dpi: int) -> list[dict]:
     return figures
 
 
+
+
+def _sources_line(diag: Diagnostic, *, indicator: str | None = None) -> str:
+    """The sources line of a static map, with the millésimes."""
+    if diag.synthetic:
+        return diag.synthetic
+    parts = [f"ANCT, QPV {diag.millesime}"]
+    mil = {r.get("role"): r.get("millesime") for r in diag.sources if r.get("millesime")}
+    ind = mil.get(f"qpv{diag.millesime}_indicators")
+    if indicator is not None:
+        parts.append(f"Insee ({ind})" if ind else "Insee")
+    pop = mil.get("population")
+    if pop:
+        parts.append(str(pop))
+    com = mil.get("communes")
+    if com:
+        parts.append(str(com))
+    return " ; ".join(parts) + f". Réalisation : qpvgeo {__version__}"

@@ -20,8 +20,28 @@ from qpvgeo import __version__, schema
 from qpvgeo._atomic import atomic_path
 from qpvgeo.diagnostic._maps import _interactive_map, _static_maps
 from qpvgeo.diagnostic.analysis import Diagnostic
-from qpvgeo.diagnostic.page import _render_index
+from qpvgeo.diagnostic.page import FICHES_DIR, render_fiche, render_index
 from qpvgeo.errors import DataFormatError, QpvgeoError
+
+
+def _rounded(frame: pd.DataFrame, diag: Diagnostic) -> pd.DataFrame:
+    """Every numeric column rounded as the catalogue says (no ``15931,096993417836``)."""
+    from qpvgeo.maps._format import round_column
+
+    out = frame.copy()
+    for col in out.columns:
+        out[col] = round_column(out[col], diag.catalogue.get(col))
+    return out
+
+
+def _dictionary_row(col: str, diag: Diagnostic) -> tuple:
+    info = diag.catalogue.get(col)
+    if info is None:
+        return (col, col, "", "", "", "", "")
+    sens = {1: "plus élevé = plus défavorable", -1: "plus élevé = plus favorable",
+            0: ""}[info.direction]
+    unit = "% (fraction 0-1 dans le CSV)" if info.kind == "share" else info.unit
+    return (col, info.label, unit, info.source, sens, info.decimals, info.description)
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
@@ -101,14 +121,15 @@ def write_folder(
         step("tableaux")
         qpv = diag.qpv_table
         plain = pd.DataFrame(qpv.drop(columns="geometry"))
-        _write_csv(plain, work / "tableau_qpv.csv")
+        _write_csv(_rounded(plain, diag), work / "tableau_qpv.csv")
         communes_csv = diag.communes_table if len(diag.communes_table.columns) else (
             pd.DataFrame(columns=[schema.CODE_COMMUNE, schema.NOM_COMMUNE, *schema.SHARE_COLUMNS])
         )
-        _write_csv(communes_csv, work / "tableau_communes.csv")
+        _write_csv(_rounded(communes_csv, diag), work / "tableau_communes.csv")
         dictionary = pd.DataFrame(
-            [(c, *diag.columns.get(c, (c, "", ""))) for c in plain.columns],
-            columns=["colonne", "libelle", "unite", "source"],
+            [_dictionary_row(c, diag) for c in plain.columns],
+            columns=["colonne", "libelle", "unite", "source", "sens", "decimales",
+                     "description"],
         )
         _write_csv(dictionary, work / "dictionnaire.csv")
         with atomic_path(work / "diagnostic.gpkg") as tmp:
@@ -152,11 +173,16 @@ def write_folder(
             files += [{"href": fig["png"], "label": f"{fig['label']} (PNG)"},
                       {"href": fig["pdf"], "label": f"{fig['label']} (PDF)"}]
         step("page")
-        page = _render_index(diag, figures=figures, map_links=map_links,
-                             maps_notes=unavailable, files=files,
-                             created=created)
+        files.append({"href": f"{FICHES_DIR}/", "label": "une fiche par quartier prioritaire"})
+        page = render_index(diag, figures=figures, map_links=map_links,
+                            maps_notes=unavailable, files=files, created=created)
         with atomic_path(work / "index.html") as tmp:
             tmp.write_text(page, encoding="utf-8")
+        step("fiches")
+        (work / FICHES_DIR).mkdir()
+        for code in qpv[schema.CODE_QPV].astype(str):
+            with atomic_path(work / FICHES_DIR / f"{code}.html") as tmp:
+                tmp.write_text(render_fiche(diag, code, created=created), encoding="utf-8")
         record = _provenance(diag, parameters or {}, created)
         with atomic_path(work / "provenance.json") as tmp:
             tmp.write_text(json.dumps(record, ensure_ascii=False, indent=2, default=str),

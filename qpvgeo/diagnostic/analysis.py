@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
@@ -13,6 +13,7 @@ import pandas as pd
 
 from qpvgeo import schema
 from qpvgeo.diagnostic.data import LAYER_LABELS, DiagnosticData, _read_layers
+from qpvgeo.diagnostic.references import References, territory_references
 from qpvgeo.errors import QpvgeoError, QpvgeoWarning
 from qpvgeo.profile import GRID_PROFILE_COLUMNS, PROFILE_COLUMNS, socio_economic_profile
 from qpvgeo.territory import Territory, TerritorySelection, parse_territory, select_territory
@@ -45,6 +46,9 @@ class Diagnostic:
     sources: list[dict]
     synthetic: str | None
     communes_geo: gpd.GeoDataFrame | None = None
+    references: References | None = None
+    catalogue: dict[str, schema.Column] = field(default_factory=dict)
+    burden: pd.DataFrame | None = None
 
 
 def _population_step(sel: TerritorySelection, data: DiagnosticData):
@@ -237,11 +241,67 @@ def build_diagnostic(
         ].reset_index(drop=True)
         if not len(communes_geo):
             communes_geo = None
+    try:
+        refs = territory_references(
+            data.qpv, data.indicators, data.commune_population, level=territory.level,
+            code=territory.code, departements=tuple(sel.departements),
+        )
+    except (QpvgeoError, KeyError, ValueError) as exc:
+        refs = References(note=f"références indisponibles ({exc})")
+    catalogue = {c: column_entry(c, columns.get(c)) for c in qpv_table.columns
+                 if c != "geometry"}
+    for c in communes_table.columns:
+        catalogue.setdefault(c, column_entry(c, None))
     return Diagnostic(
         selection=sel, millesime=data.millesime, key_figures=key, qpv_table=qpv_table,
         communes_table=communes_table, columns=columns, sections=sections, layers=layers,
         missing=missing, sources=sources, synthetic=data.synthetic, communes_geo=communes_geo,
+        references=refs, catalogue=catalogue,
     )
+
+
+def _kind_of(column: str, unit: str) -> str:
+    """Kind of an exposure column described only by its unit (layers whose registry entry
+    declares no columns yet)."""
+    if unit == "0-1" or unit.startswith("part"):
+        return "share"
+    if unit == "ratio" or column.endswith("_ratio"):
+        return "ratio"
+    if column.startswith("distance_") or unit == "m":
+        return "distance"
+    if column.endswith("_m2") or unit in {"m²", "m2"}:
+        return "area"
+    if column.startswith(("n_", "population_")):
+        return "count"
+    if unit in {"", "texte"} and not column.startswith(("score", "no2", "pm")):
+        return "text"
+    return "mean"
+
+
+def column_entry(column: str, described: tuple[str, str, str] | None) -> schema.Column:
+    """The catalogue entry of a column of the diagnostic: the column catalogue and the
+    exposure registry first (:func:`qpvgeo.maps._format.info_of`); for an exposure column
+    no registry entry declares, one built from the indicator's own description.
+
+    Examples
+    --------
+    >>> column_entry("population", None).kind
+    'count'
+    >>> column_entry("distance_site_m", ("distance au site le plus proche", "m", "sites")).kind
+    'distance'
+    """
+    from qpvgeo.maps._format import info_of, typography
+
+    info = info_of(column)
+    if info is not None:
+        return info
+    label, unit, source = described or (column.replace("_", " "), "", "")
+    kind = _kind_of(column, unit)
+    decimals = {"share": 1, "ratio": 2, "count": 0, "distance": 0, "area": 0}.get(kind, 1)
+    shown_unit = {"share": "%", "ratio": "", "distance": "m", "area": "m²"}.get(kind, unit)
+    label = typography(label[:1].upper() + label[1:])
+    return schema.Column(column, label, shown_unit, kind=kind, decimals=decimals,
+                         source=typography(source))
 
 
 def _exposure_step(

@@ -1,4 +1,12 @@
-"""Page step of a diagnostic: the index page (HTML) from the computed tables."""
+"""Page step of a diagnostic: the index page and one fiche per QPV (HTML, from the tables
+the analysis computed).
+
+The index reads like a statistical publication: a headline generated from the figures
+(share, rank, references, the most exposed QPV), key figures each beside its
+reference, charts (inline SVG), maps near the top, top-10 tables with the full CSV
+linked, and the sources with their publisher and millésime. Every label, unit and
+rounding comes from the column catalogue (:attr:`Diagnostic.catalogue`).
+"""
 
 from __future__ import annotations
 
@@ -11,200 +19,565 @@ import numpy as np
 import pandas as pd
 
 from qpvgeo import __version__, schema
+from qpvgeo.diagnostic import charts
 from qpvgeo.diagnostic.analysis import Diagnostic, _page_exposure_columns
-from qpvgeo.profile import PROFILE_COLUMNS
+from qpvgeo.maps import _format as F
+from qpvgeo.territory import DEPARTEMENT_NAMES, territory_label
+
+#: Rows of the tables on the page (the CSV holds them all).
+TOP = 10
+#: Folder of the QPV fiches inside the diagnose folder.
+FICHES_DIR = "quartiers"
+
+_TEMPLATES = "report_templates"
 
 
-def _fmt(value: object, unit: str) -> str:
-    from qpvgeo.maps._format import format_number, format_percent
+def fiche_href(code: str) -> str:
+    """Relative link from the index to the fiche of QPV ``code``.
 
-    if unit == "0-1":
-        return format_percent(value, 1, fraction=True)
-    if unit.startswith("%"):
-        return format_percent(value, 1)
-    if unit in {"ratio", "score"}:
-        return format_number(value, 2)
-    if unit in {"m", "km²", "ha"} or unit.startswith("µg"):
-        return format_number(value, 1)
-    if isinstance(value, float | np.floating) and not float(value).is_integer() and not unit:
-        return format_number(value, 2)
-    if isinstance(value, str):
-        return value
-    return format_number(value, 0)
+    Examples
+    --------
+    >>> fiche_href("QN05901M")
+    'quartiers/QN05901M.html'
+    """
+    return f"{FICHES_DIR}/{code}.html"
 
+
+def _env():
+    import jinja2
+
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    env.loader = jinja2.FunctionLoader(
+        lambda name: (resources.files("qpvgeo") / _TEMPLATES / name).read_text(encoding="utf-8")
+    )
+    return env
+
+
+def _info(diag: Diagnostic, col: str) -> schema.Column | None:
+    return diag.catalogue.get(col) or F.info_of(col)
+
+
+def _fmt(diag: Diagnostic, col: str, value: object) -> str:
+    if col == schema.NOM_QPV:
+        return F.place_name(value)
+    return F.format_column(value, _info(diag, col))
+
+
+def _header(diag: Diagnostic, col: str) -> dict:
+    info = _info(diag, col)
+    label = F.typography(info.label) if info else F.label_of(col)
+    unit = F.column_unit(info)
+    src = info.source if info else ""
+    return {"label": _short_label(label), "unit": unit,
+            "title": f"{label} — source : {src}" if src else label}
 
 
 def _short_label(label: str) -> str:
-    """A column header: long explanations (parentheses over 30 characters, clauses after
-    ``;``) stay in the tooltip; short qualifiers such as ``(scénario moyen)`` stay."""
+    """A header: long explanations (parentheses over 30 characters, clauses after ``;``)
+    stay in the tooltip."""
     label = re.sub(r" \([^()]{31,}\)", "", label)
     return label.split("; ", 1)[0]
 
 
-def _html_table(
-    frame: pd.DataFrame, columns: dict[str, tuple[str, str, str]], *, table_id: str,
-    title: str, intro: str = "", unavailable: str = "", notes: Sequence[str] = (),
+def table(
+    diag: Diagnostic, frame: pd.DataFrame, *, table_id: str, title: str, intro: str = "",
+    link_qpv: bool = False, full: str = "", unavailable: str = "", notes: Sequence[str] = (),
+    prefix: str = "",
 ) -> dict:
-    headers, rows = [], []
-    for col in frame.columns:
-        label, unit, src = columns.get(col, (col, "", ""))
-        short = _short_label(label)
-        headers.append({"label": short, "unit": "" if unit in {"", "0-1"} else unit,
-                        "title": f"{label} — {col} — {src}" if src else f"{label} — {col}"})
+    """A table of the page: French-formatted cells, headers from the catalogue."""
+    headers = [_header(diag, c) for c in frame.columns]
+    rows = []
     for _, row in frame.iterrows():
         cells = []
         for col in frame.columns:
-            unit = columns.get(col, ("", "", ""))[1]
             value = row[col]
-            numeric = isinstance(value, int | float | np.integer | np.floating) and not isinstance(
-                value, bool
-            )
-            text = _fmt(value, unit) if numeric or pd.isna(value) else str(value)
-            cells.append({"text": text, "num": numeric})
+            numeric = (isinstance(value, int | float | np.integer | np.floating)
+                       and not isinstance(value, bool))
+            cell = {"text": _fmt(diag, col, value), "num": numeric, "href": ""}
+            if link_qpv and col == schema.NOM_QPV and schema.CODE_QPV in row:
+                cell["href"] = prefix + fiche_href(str(row[schema.CODE_QPV]))
+            cells.append(cell)
         rows.append(cells)
     return {"id": table_id, "title": title, "intro": intro, "headers": headers, "rows": rows,
-            "unavailable": unavailable, "notes": list(notes)}
+            "full": full, "unavailable": unavailable, "notes": list(notes)}
 
 
-
-def _sources_line(diag: Diagnostic) -> str:
-    if diag.synthetic:
-        return diag.synthetic
-    return f"ANCT (QPV {diag.millesime}), Insee ; traitement qpvgeo {__version__}"
+# -- the figures of the headline ------------------------------------------------------------
 
 
-def _source_text(record: dict) -> str:
-    name = record.get("role") or record.get("source") or ""
-    where = record.get("url") or record.get("path") or record.get("publisher") or ""
-    sha = record.get("sha256")
-    text = f"{name} : {Path(where).name if record.get('origin') == 'local' else where}"
-    if record.get("millesime"):
-        text += f" – {record['millesime']}"
-    if record.get("title"):
-        text = f"{name} : {record['title']} ({where})"
-    return text + (f" (sha256 {sha[:12]}…)" if sha else "")
+def _pct(x: float | None, fraction: bool = True) -> str:
+    return F.format_percent(x, 1, fraction=fraction)
 
 
-def _key_cards(diag: Diagnostic) -> tuple[list[dict], list[str]]:
-    k = diag.key_figures
-    from qpvgeo.maps._format import format_number, format_percent
+def headline(diag: Diagnostic) -> list[str]:
+    """The chapeau of the page: two to four sentences generated from the figures.
 
+    Examples
+    --------
+    >>> from qpvgeo.diagnostic import build_diagnostic, demo_data
+    >>> text = headline(build_diagnostic(demo_data(), "region:99"))[0]
+    >>> "quartiers prioritaires" in text
+    True
+    """
+    k, sel, ref = diag.key_figures, diag.selection, diag.references
+    name = sel.name
+    n = int(k["n_qpv"])
+    inside = k.get("population_qpv_territoire", k["population_qpv"])
+    where = {"region": f"En région {name}" if not name.lower().startswith("région")
+             else f"Dans la {name[:1].lower() + name[1:]}", "departement": f"Dans le département {name}",
+             "epci": f"Dans {name}", "commune": f"À {name}"}[sel.territory.level]
+    if n == 0:
+        return [f"{where}, aucun quartier prioritaire de la géographie {diag.millesime}."]
+    quartier = "quartier prioritaire" if n == 1 else "quartiers prioritaires"
+    first = (f"{where}, {F.format_number(inside)} habitants vivent dans "
+             f"{'le' if n == 1 else 'l’un des'} {F.format_number(n) if n > 1 else ''}"
+             f"{' ' if n > 1 else ''}{quartier} de la politique de la ville "
+             f"(géographie {diag.millesime})")
+    if "part_qpv" in k:
+        first += f", soit {_pct(k['part_qpv'])} de la population"
+        if ref is not None and ref.france is not None:
+            first += f", contre {_pct(ref.france)} en France métropolitaine"
+    first += "."
+    out = [first]
+    if ref is not None and ref.rank is not None and ref.n_peers:
+        noun = {"region": "La région", "departement": "Le département",
+                "commune": "La commune", "epci": "L’intercommunalité"}[sel.territory.level]
+        place = "premier" if ref.rank == 1 else F.rank_text(ref.rank)
+        out.append(f"{noun} se classe au {place} rang des {ref.n_peers} {ref.peers} "
+                   "pour cette part.")
+    if ref is not None and ref.parents:
+        parts = " ; ".join(f"{p} : {_pct(v)}" for p, v in ref.parents)
+        out.append(f"Part de la population en QPV dans les territoires englobants : {parts}.")
+    qpv = diag.qpv_table
+    if "taux_pauvrete" in qpv and qpv["taux_pauvrete"].notna().any():
+        pov = qpv.dropna(subset=["taux_pauvrete"])
+        top = pov.loc[pov["taux_pauvrete"].idxmax()]
+        out.append(
+            f"Le taux de pauvreté médian des QPV du territoire est de "
+            f"{F.format_percent(float(pov['taux_pauvrete'].median()), 1)} ; il atteint "
+            f"{F.format_percent(float(top['taux_pauvrete']), 1)} à "
+            f"{F.place_name(top[schema.NOM_QPV])}."
+        )
+    most = most_exposed(diag)
+    if most is not None:
+        out.append(most)
+    return [s for s in out if s]
+
+
+#: Columns of the exposure synthesis (qpvgeo.exposure.burden), most telling first.
+BURDEN_SCORE_COLUMNS = ("indice_cumul", "score_exposition", "indice_exposition",
+                        "n_expositions", "score")
+
+
+def burden_column(diag: Diagnostic) -> str | None:
+    """The burden index of the synthesis in the QPV table, if the analysis computed it."""
+    cols = [c for c in BURDEN_SCORE_COLUMNS if c in diag.qpv_table]
+    if diag.burden is not None:
+        cols = [c for c in BURDEN_SCORE_COLUMNS if c in diag.burden] + cols
+    for c in cols:
+        frame = diag.burden if diag.burden is not None and c in diag.burden else diag.qpv_table
+        if pd.to_numeric(frame[c], errors="coerce").notna().any():
+            return c
+    return None
+
+
+def most_exposed(diag: Diagnostic) -> str | None:
+    """The sentence naming the QPV with the heaviest cumulative burden, or None."""
+    col = burden_column(diag)
+    if col is None:
+        return None
+    frame = diag.burden if diag.burden is not None and col in diag.burden else diag.qpv_table
+    values = pd.to_numeric(frame[col], errors="coerce")
+    if frame is diag.burden:
+        values.index = frame.index.astype(str)
+        names = diag.qpv_table.set_index(schema.CODE_QPV)[schema.NOM_QPV]
+    else:
+        values.index = diag.qpv_table[schema.CODE_QPV].astype(str)
+        names = diag.qpv_table.set_index(schema.CODE_QPV)[schema.NOM_QPV]
+    values = values.dropna()
+    if not len(values):
+        return None
+    code = str(values.idxmax())
+    info = _info(diag, col)
+    label = (info.label if info else col).lower()
+    return (f"Le quartier le plus exposé au cumul des nuisances mesurées est "
+            f"{F.place_name(names.get(code, code))} ({label} : "
+            f"{F.format_column(values[code], info)}).")
+
+
+def key_cards(diag: Diagnostic) -> tuple[list[dict], list[str]]:
+    """Key figures, each with its reference, and the notes that qualify them."""
+    k, ref, sel = diag.key_figures, diag.references, diag.selection
+    inside = k.get("population_qpv_territoire", k["population_qpv"])
     cards = [
-        {"value": format_number(k["n_qpv"]), "label": "quartiers prioritaires"},
-        {"value": format_number(k["population_qpv"]), "label": "habitants en QPV"},
+        {"value": F.format_number(inside), "label": "habitants en QPV dans le territoire",
+         "ref": f"sur {F.format_number(k['population_territoire'])} habitants "
+                "(populations légales)"},
     ]
     notes = []
     if "part_qpv" in k:
-        cards.append({"value": format_percent(k["part_qpv"], 1, fraction=True),
-                      "label": "de la population du territoire vit en QPV"})
+        refs = []
+        if ref is not None and ref.france is not None:
+            refs.append(f"France métropolitaine : {_pct(ref.france)}")
+        if ref is not None:
+            refs += [f"{p} : {_pct(v)}" for p, v in ref.parents]
+        cards.append({"value": _pct(k["part_qpv"]), "label": "de la population vit en QPV",
+                      "ref": " · ".join(refs)})
     else:
         pop = diag.sections.get("population")
         notes.append("Part de la population du territoire en QPV indisponible : population "
                      f"par commune {pop.status if pop else 'non calculée'}.")
-    cards += [
-        {"value": format_number(k["population_territoire"]),
-         "label": "habitants dans le territoire (populations légales)"},
-        {"value": f"{format_number(k['n_communes_qpv'])} / {format_number(k['n_communes'])}",
-         "label": "communes ayant au moins un QPV"},
-    ]
-    if abs(k.get("population_qpv_territoire", k["population_qpv"]) - k["population_qpv"]) >= 0.5:
+    if ref is not None and ref.rank is not None:
+        cards.append({"value": F.rank_text(ref.rank), "label": "rang pour cette part",
+                      "ref": f"parmi les {ref.n_peers} {ref.peers}"})
+    cards.append({"value": F.format_number(k["n_qpv"]), "label": "quartiers prioritaires",
+                  "ref": f"{F.format_number(k['n_communes_qpv'])} communes sur "
+                         f"{F.format_number(k['n_communes'])} en ont au moins un"})
+    qpv = diag.qpv_table
+    if "taux_pauvrete" in qpv and qpv["taux_pauvrete"].notna().any():
+        cards.append({"value": F.format_percent(float(qpv["taux_pauvrete"].median()), 1),
+                      "label": "taux de pauvreté médian des QPV",
+                      "ref": "seuil de 60 % du niveau de vie médian (Insee, Filosofi)"})
+    if abs(inside - k["population_qpv"]) >= 0.5:
         notes.append(
-            f"Des QPV débordent du territoire : {format_number(k['population_qpv_territoire'])}"
-            " de leurs habitants y résident (partage au prorata de la surface par commune)."
+            f"Des QPV débordent du territoire : ils comptent "
+            f"{F.format_number(k['population_qpv'])} habitants en tout, dont "
+            f"{F.format_number(inside)} dans le territoire (partage au prorata de la surface "
+            "de chaque commune)."
         )
     if k["n_qpv_sans_population"]:
-        notes.append(f"{format_number(k['n_qpv_sans_population'])} QPV sans population "
+        notes.append(f"{F.format_number(k['n_qpv_sans_population'])} QPV sans population "
                      "dans les tableaux Insee (secret statistique ou absence).")
+    if ref is not None and ref.note:
+        notes.append(F.typography(ref.note[:1].upper() + ref.note[1:]) + ".")
+    if ref is not None and ref.france_known is not None and ref.france_known < 0.995:
+        notes.append(
+            f"La référence métropolitaine compte les QPV dont la population est publiée "
+            f"({F.format_percent(ref.france_known, 0, fraction=True)} d’entre eux)."
+        )
+    del sel
     return cards, notes
 
 
-def _render_index(diag: Diagnostic, *, figures: list[dict], map_links: list[dict],
-                  maps_notes: list[str], files: list[dict], created: str) -> str:
-    import jinja2
+# -- charts ----------------------------------------------------------------------------------
 
-    template_text = (
-        resources.files("qpvgeo") / "report_templates" / "index.html.j2"
-    ).read_text(encoding="utf-8")
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    template = env.from_string(template_text)
+
+def page_charts(diag: Diagnostic) -> list[dict]:
+    """The charts of the page: share by sub-territory, poverty × burden (or × employment),
+    distribution of the burden index."""
+    out = []
+    sel, k, ref = diag.selection, diag.key_figures, diag.references
+    refs = []
+    if "part_qpv" in k:
+        refs.append((sel.name, float(k["part_qpv"])))
+    if ref is not None and ref.france is not None:
+        refs.append(("France métro.", ref.france))
+    qpv = diag.qpv_table
+    if sel.territory.level == "region" and schema.POPULATION in qpv:
+        deps = qpv[schema.CODE_QPV].astype(str).map(schema.departement_of_qpv)
+        by_dep = pd.to_numeric(qpv[schema.POPULATION], errors="coerce").groupby(deps).sum()
+        pop = sel.commune_population
+        if schema.CODE_DEPARTEMENT in pop:
+            den = pd.to_numeric(pop[schema.POPULATION]).groupby(
+                pop[schema.CODE_DEPARTEMENT].astype(str)).sum()
+            t = pd.DataFrame({"nom": [DEPARTEMENT_NAMES.get(d, d) for d in den.index],
+                              "part": (by_dep.reindex(den.index).fillna(0) / den).to_numpy()})
+            svg = charts.bars_share(t, label="nom", value="part", references=refs,
+                                    title="Part de la population en QPV par département")
+            if svg:
+                out.append({"id": "graphique-parts", "svg": svg,
+                            "title": "Part de la population vivant en QPV, par département"})
+    elif len(diag.communes_table) and schema.PART_QPV in diag.communes_table:
+        svg = charts.bars_share(diag.communes_table, label=schema.NOM_COMMUNE,
+                                value=schema.PART_QPV, references=refs,
+                                title="Part de la population en QPV par commune")
+        if svg:
+            out.append({"id": "graphique-parts", "svg": svg,
+                        "title": "Part de la population vivant en QPV, par commune "
+                                 "(15 premières)"})
+    burden = burden_column(diag)
+    table_ = diag.qpv_table
+    if burden is not None and diag.burden is not None and burden in diag.burden:
+        table_ = table_.merge(diag.burden[[burden]], left_on=schema.CODE_QPV,
+                              right_index=True, how="left", suffixes=("_x", ""))
+    names = table_.assign(_nom=table_[schema.NOM_QPV].map(F.place_name))
+    if "taux_pauvrete" in table_:
+        other = burden or ("taux_emploi" if "taux_emploi" in table_ else None)
+        if other is not None:
+            info = _info(diag, other)
+            svg = charts.scatter(
+                names, x="taux_pauvrete", y=other, size=schema.POPULATION, names="_nom",
+                x_label="Taux de pauvreté (%)", y_label=info.label if info else other,
+                title="Pauvreté et " + ("cumul des expositions" if burden else "emploi"),
+            )
+            if svg:
+                out.append({"id": "graphique-pauvrete", "svg": svg, "title": (
+                    "Taux de pauvreté et cumul des expositions environnementales par QPV"
+                    if burden else "Taux de pauvreté et taux d’emploi par QPV")
+                    + " (aire des points : population ; pointillés : médianes)"})
+    if burden is not None:
+        info = _info(diag, burden)
+        svg = charts.histogram(names[burden], label=info.label if info else burden,
+                               title="Distribution du cumul des expositions")
+        if svg:
+            out.append({"id": "graphique-cumul", "svg": svg,
+                        "title": "Distribution de l’indice de cumul des expositions"})
+    return out
+
+
+# -- exposure, layer by layer ------------------------------------------------------------------
+
+
+def layer_columns(diag: Diagnostic, name: str) -> list[str]:
+    """Columns of the QPV table computed from layer ``name`` (its registry entry's columns,
+    else the columns whose catalogue source names it)."""
+    from qpvgeo.exposure import LAYERS
+
+    cols = [c for c in diag.qpv_table.columns if c != "geometry"]
+    layer = LAYERS[name] if name in list(LAYERS) else None
+    if layer is not None and layer.columns:
+        return [c for c in cols if any(e.matches(c) for e in layer.columns)
+                or any(e.matches(re.sub(r"_(environs|ratio)$", "", c)) for e in layer.columns)]
+    return [c for c in cols if (_info(diag, c) is not None
+                                and str(_info(diag, c).source).startswith(f"{name} "))]
+
+
+def _main_indicator(columns: Sequence[str]) -> str | None:
+    core = [c for c in columns if not re.search(r"_(environs|ratio)$", c)
+            and not c.startswith(("part_couverte", "part_surface_couverte"))]
+    for pattern in (r"^part_population_", r"^(no2|pm25|pm10)$", r"^score_",
+                    r"^part_surface_", r"^distance_"):
+        hits = [c for c in core if re.match(pattern, c)]
+        if hits:
+            # the middle scenario / the first threshold: the one a reader expects
+            mid = [c for c in hits if "moyen" in c]
+            return (mid or hits)[0]
+    return None
+
+
+def exposure_summary(diag: Diagnostic) -> list[dict]:
+    """One row per registered layer: what it measures, coverage, the QPV vs surroundings."""
+    from qpvgeo.exposure import FAMILIES, LAYERS
+
+    rows = []
+    qpv = diag.qpv_table
+    n = len(qpv)
+    for name, layer in LAYERS.items():
+        cols = layer_columns(diag, name)
+        main = _main_indicator(cols)
+        row = {"layer": layer.label, "family": FAMILIES.get(layer.family, layer.family),
+               "publisher": layer.publisher, "indicator": "", "qpv": "", "environs": "",
+               "above": "", "coverage": "", "status": ""}
+        if name not in diag.layers or main is None:
+            reason = diag.missing.get(name, "")
+            row["status"] = "hors couverture" if "aucune donnée" in reason or not reason \
+                else reason
+            row["coverage"] = "hors couverture"
+            rows.append(row)
+            continue
+        values = pd.to_numeric(qpv[main], errors="coerce")
+        cover_col = next((c for c in (f"part_couverte_{name}",) if c in qpv), None)
+        if cover_col is not None:
+            covered = pd.to_numeric(qpv[cover_col], errors="coerce").fillna(0) > 0
+            values = values.where(covered)
+        n_cov = int(values.notna().sum())
+        info = _info(diag, main)
+        row["indicator"] = F.typography(info.label if info else main)
+        row["coverage"] = (f"{F.format_number(n_cov)} QPV sur {F.format_number(n)}"
+                           if n_cov < n else "tous les QPV")
+        if n_cov == 0:
+            row["status"] = "hors couverture"
+            rows.append(row)
+            continue
+        row["qpv"] = F.format_column(float(values.median()), info)
+        env = f"{main}_environs"
+        if env in qpv and pd.to_numeric(qpv[env], errors="coerce").notna().any():
+            row["environs"] = F.format_column(
+                float(pd.to_numeric(qpv[env], errors="coerce").where(values.notna()).median()),
+                info)
+        ratio = f"{main}_ratio"
+        if ratio in qpv:
+            r = pd.to_numeric(qpv[ratio], errors="coerce").where(values.notna()).dropna()
+            if len(r):
+                row["above"] = f"{F.format_number(int((r > 1).sum()))} sur {len(r)}"
+        rows.append(row)
+    return rows
+
+
+def _sources(diag: Diagnostic) -> list[dict]:
+    """Each source: what it is, its publisher and millésime, the file."""
+    from qpvgeo.exposure import LAYERS
+
+    roles = {
+        "population": "Population légale des communes",
+        "qpv2024": "Contours des QPV 2024", "qpv2015": "Contours des QPV 2015",
+        "qpv2024_communes": "Liste QPV × communes", "qpv2015_communes": "Liste QPV × communes",
+        "qpv2024_indicators": "Indicateurs des QPV", "qpv2015_indicators": "Indicateurs des QPV",
+        "communes": "Contours des communes", "epci": "Composition des EPCI", "demo": "Démo",
+    }
+    out, seen = [], set()
+    for r in diag.sources:
+        role = str(r.get("role") or r.get("source") or "")
+        where = r.get("path") or r.get("url") or ""
+        file = Path(str(where)).name if where else ""
+        key = (role, file)
+        if key in seen:
+            continue
+        seen.add(key)
+        layer = LAYERS[role] if role in list(LAYERS) else None
+        what = layer.label if layer is not None else roles.get(role, role)
+        publisher = (layer.publisher if layer is not None else
+                     str(r.get("publisher") or r.get("title") or ""))
+        out.append({"what": what, "publisher": F.typography(publisher),
+                    "millesime": str(r.get("millesime") or "millésime non indiqué"),
+                    "file": file, "sha": str(r.get("sha256") or "")[:12]})
+    return out
+
+
+# -- the index ----------------------------------------------------------------------------------
+
+
+def render_index(diag: Diagnostic, *, figures: list[dict], map_links: list[dict],
+                 maps_notes: list[str], files: list[dict], created: str) -> str:
+    """The index page of the diagnose folder."""
     qpv = pd.DataFrame(diag.qpv_table.drop(columns="geometry"))
-    cols = diag.columns
-    base = [schema.CODE_QPV, schema.NOM_QPV, "communes", schema.POPULATION,
-            "population_dans_territoire", schema.PART_QPV]
-    base = [c for c in base if c in qpv]
-    profile_cols = [c for c in qpv.columns if c in PROFILE_COLUMNS and c not in base]
-    exposure_cols = _page_exposure_columns(
-        [c for c in qpv.columns if c not in base and c not in profile_cols]
+    sel = diag.selection
+    pop_col = "population_dans_territoire" if "population_dans_territoire" in qpv else \
+        schema.POPULATION
+    base = [c for c in (schema.CODE_QPV, schema.NOM_QPV, "communes", schema.POPULATION,
+                        "population_dans_territoire", schema.PART_QPV) if c in qpv]
+    by_pop = qpv.sort_values(pop_col, ascending=False, na_position="last")
+    tables = {}
+    tables["qpv"] = table(
+        diag, by_pop[base].head(TOP), table_id="tableau-qpv", link_qpv=True,
+        title=f"Les {min(TOP, len(qpv))} QPV les plus peuplés",
+        intro="Population municipale de chaque QPV (Insee) et part de la population du "
+              "territoire qu’elle représente. Cliquer un nom ouvre la fiche du quartier.",
+        full="tableau_qpv.csv",
     )
-    ident = [schema.CODE_QPV, schema.NOM_QPV]
-    tables = [
-        _html_table(qpv[base], cols, table_id="tableau-qpv",
-                    title=f"Les {len(qpv)} QPV du territoire",
-                    intro="Population municipale de chaque QPV (Insee) et part de la "
-                          "population du territoire qu'elle représente."),
-    ]
+    prof_cols = [c for c in ("taux_pauvrete", "revenu_disponible_median", "taux_emploi",
+                             "indice_jeunesse", "part_etrangers", "taux_logements_sociaux",
+                             "ratio_menages_pauvres") if c in qpv and qpv[c].notna().any()]
     prof = diag.sections.get("profil")
-    tables.append(_html_table(
-        qpv[ident + profile_cols], cols, table_id="tableau-profil",
-        title="Profil socio-économique",
-        intro="Indicateurs Insee par QPV ; « environs » : anneau de 500 m autour du QPV, "
-              "les QPV exclus.",
-        unavailable="" if prof is None or prof.ok else prof.status,
-        notes=[s.status for name, s in diag.sections.items()
-               if name == "profil_environs" and not s.ok],
-    ))
-    expo = diag.sections.get("exposition")
-    tables.append(_html_table(
-        qpv[ident + exposure_cols], cols, table_id="tableau-exposition",
-        title="Exposition environnementale (QPV et environs)",
-        intro="Chaque indicateur est donné pour le QPV, pour ses environs (anneau de 500 m) "
-              "et en rapport QPV / environs (> 1 : le QPV est plus exposé).",
-        unavailable="" if expo is not None and expo.ok else (expo.status if expo else ""),
-        notes=[*_ratio_summary(qpv, exposure_cols, cols), *diag.missing.values()],
-    ))
+    sort_prof = "taux_pauvrete" if "taux_pauvrete" in prof_cols else (prof_cols or [pop_col])[0]
+    tables["profil"] = table(
+        diag, qpv.sort_values(sort_prof, ascending=False, na_position="last")[
+            [schema.CODE_QPV, schema.NOM_QPV, *prof_cols]].head(TOP),
+        table_id="tableau-profil", link_qpv=True,
+        title=f"Profil socio-économique : les {min(TOP, len(qpv))} QPV les plus pauvres",
+        intro="Indicateurs Insee par QPV (tableaux SIG Ville / Insee).",
+        unavailable="" if prof is None or prof.ok else prof.status, full="tableau_qpv.csv",
+    )
     if len(diag.communes_table):
-        ct = diag.communes_table
-        ccols = {schema.CODE_COMMUNE: ("Code commune", "", ""),
-                 schema.NOM_COMMUNE: ("Commune", "", ""),
-                 schema.POPULATION: ("Population", "habitants", "populations légales"),
-                 schema.POPULATION_QPV: ("Population en QPV", "habitants", "Insee"),
-                 schema.PART_QPV: ("Part en QPV", "0-1", ""),
-                 schema.N_QPV: ("Nombre de QPV", "", "")}
-        shown = [c for c in ccols if c in ct]
-        tables.append(_html_table(ct[shown], ccols, table_id="tableau-communes",
-                                  title="Communes du territoire ayant un QPV"))
+        ct = diag.communes_table.sort_values(schema.POPULATION_QPV, ascending=False)
+        shown = [c for c in (schema.NOM_COMMUNE, schema.POPULATION, schema.POPULATION_QPV,
+                             schema.PART_QPV, schema.N_QPV) if c in ct]
+        tables["communes"] = table(
+            diag, ct[shown].head(TOP), table_id="tableau-communes",
+            title=f"Les {min(TOP, len(ct))} communes comptant le plus d’habitants en QPV",
+            full="tableau_communes.csv")
     else:
         pop = diag.sections.get("population")
-        tables.append({"id": "tableau-communes", "title": "Communes du territoire ayant un QPV",
-                       "intro": "", "headers": [], "rows": [], "notes": [],
-                       "unavailable": pop.status if pop else "aucune commune"})
-    cards, key_notes = _key_cards(diag)
-    sel = diag.selection
-    return template.render(
-        version=__version__, name=sel.name, territory=str(sel.territory),
-        millesime=diag.millesime, created=created, synthetic=diag.synthetic,
-        key_figures=cards, key_notes=key_notes, tables=tables, figures=figures,
-        map_links=map_links, maps_notes=maps_notes,
-        sections=list(diag.sections.values()),
-        sources=[_source_text(r) for r in diag.sources], files=files,
+        tables["communes"] = table(diag, pd.DataFrame(), table_id="tableau-communes",
+                                   title="Communes du territoire ayant un QPV",
+                                   unavailable=pop.status if pop else "aucune commune")
+    expo = diag.sections.get("exposition")
+    burden = burden_column(diag)
+    if burden is not None and burden in qpv:
+        exp_cols = [burden]
+    else:
+        exp_cols = [c for c in _page_exposure_columns(
+            [c for c in qpv.columns if c not in base]) if not c.endswith("_ratio")][:6]
+    qpv_list = [{"href": fiche_href(str(c)), "name": F.place_name(n)}
+                for c, n in sorted(zip(qpv[schema.CODE_QPV], qpv[schema.NOM_QPV], strict=True),
+                                   key=lambda cn: F.place_name(cn[1]))]
+    cards, key_notes = key_cards(diag)
+    return _env().get_template("index.html.j2").render(
+        version=__version__, name=sel.name,
+        territory=territory_label(sel.territory.level, sel.name),
+        millesime=diag.millesime, created=F.french_date(created), synthetic=diag.synthetic,
+        headline=headline(diag), key_figures=cards, key_notes=key_notes, tables=tables,
+        charts=page_charts(diag), figures=figures, map_links=map_links,
+        maps_notes=maps_notes, exposure=exposure_summary(diag),
+        exposure_status="" if expo is None or expo.ok else expo.status,
+        exposure_table=table(diag, qpv.sort_values(exp_cols[0], ascending=False)[
+            [schema.CODE_QPV, schema.NOM_QPV, *exp_cols]].head(TOP), table_id="tableau-exposition",
+            link_qpv=True, title="Exposition des QPV", full="tableau_qpv.csv")
+        if exp_cols else None,
+        sections=list(diag.sections.values()), sources=_sources(diag), files=files,
+        qpv_list=qpv_list,
     )
 
 
-def _ratio_summary(
-    qpv: pd.DataFrame, shown: Sequence[str], columns: dict[str, tuple[str, str, str]]
-) -> list[str]:
-    """One line per ratio shown: how many QPV are more exposed than their surroundings."""
+# -- one fiche per QPV --------------------------------------------------------------------------
+
+
+def _svg_outline(geom, context) -> str:
+    """The QPV (filled) over the outlines of its communes, as a small inline SVG."""
+    import shapely
+
+    if geom is None or geom.is_empty:
+        return ""
+    x0, y0, x1, y1 = geom.bounds
+    pad = max(x1 - x0, y1 - y0) * 0.35 + 200
+    x0, y0, x1, y1 = x0 - pad, y0 - pad, x1 + pad, y1 + pad
+    box = shapely.box(x0, y0, x1, y1)
+
+    def path(g) -> str:
+        parts = []
+        for poly in shapely.get_parts(g):
+            for ring in (poly.exterior, *poly.interiors) if poly.geom_type == "Polygon" else ():
+                xy = np.asarray(ring.coords)
+                pts = " ".join(f"{x - x0:.0f},{y1 - y:.0f}" for x, y in xy)
+                parts.append(f"M{pts}Z")
+        return " ".join(parts)
+
+    ctx = ""
+    if context is not None and len(context):
+        near = context[context.intersects(box)].geometry.intersection(box)
+        ctx = "".join(f'<path d="{path(g)}" fill="#f4f4f4" stroke="#9e9e9e" '
+                      f'stroke-width="{(x1 - x0) / 400:.0f}"/>' for g in near if not g.is_empty)
+    w, h = x1 - x0, y1 - y0
+    return (f'<svg viewBox="0 0 {w:.0f} {h:.0f}" role="img" aria-label="Contour du QPV" '
+            f'class="fiche-carte">{ctx}<path d="{path(geom)}" fill="#e07b00" '
+            f'fill-opacity="0.55" stroke="#a04000" stroke-width="{w / 250:.0f}"/></svg>')
+
+
+def render_fiche(diag: Diagnostic, code: str, *, created: str) -> str:
+    """The fiche of one QPV: outline map, population, profile and exposure, each value
+    beside its surroundings and beside the QPV of the territory (median)."""
+    qpv = diag.qpv_table
+    row = qpv[qpv[schema.CODE_QPV].astype(str) == code].iloc[0]
+    plain = pd.DataFrame(qpv.drop(columns="geometry"))
     lines = []
-    for col in shown:
-        if not col.endswith("_ratio"):
+    skip = {schema.CODE_QPV, schema.NOM_QPV, "communes"}
+    for col in plain.columns:
+        if col in skip or col.endswith(("_environs", "_ratio")):
             continue
-        values = pd.to_numeric(qpv[col], errors="coerce").dropna()
-        if not len(values):
+        info = _info(diag, col)
+        if info is None or info.kind == "text":
             continue
-        label = _short_label(columns.get(col, (col, "", ""))[0])
-        label = re.sub(r"^rapport zone / environs de : ", "", label)
-        lines.append(f"{label} : {int((values > 1).sum())} QPV sur {len(values)} au-dessus "
-                     "de leurs environs (rapport QPV / environs > 1).")
-    return lines
-
-
+        value = row[col]
+        series = pd.to_numeric(plain[col], errors="coerce")
+        env = f"{col}_environs"
+        alt_env = col.replace("_qpv", "_environs") if col.endswith("_qpv") else ""
+        env_col = env if env in plain else (alt_env if alt_env in plain else "")
+        rank = ""
+        if pd.notna(value) and series.notna().sum() > 1 and isinstance(value, int | float):
+            r = int((series > float(value)).sum()) + 1
+            rank = f"{F.rank_text(r)} / {int(series.notna().sum())}"
+        lines.append({
+            "label": F.typography(info.label), "value": F.format_column(value, info),
+            "environs": F.format_column(row[env_col], info) if env_col else "",
+            "territoire": F.format_column(float(series.median()), info)
+            if series.notna().any() else F.MISSING,
+            "rank": rank, "source": info.source,
+        })
+    name = F.place_name(row[schema.NOM_QPV])
+    return _env().get_template("fiche.html.j2").render(
+        version=__version__, name=name, code=code, communes=str(row.get("communes", "")),
+        territory=territory_label(diag.selection.territory.level, diag.selection.name),
+        millesime=diag.millesime, created=F.french_date(created), synthetic=diag.synthetic,
+        svg=_svg_outline(row.geometry, diag.communes_geo), lines=lines,
+        n_qpv=len(qpv),
+    )
