@@ -6,6 +6,7 @@ import warnings
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 
 from qpvgeo import __version__, schema
 from qpvgeo.diagnostic.analysis import Diagnostic
@@ -53,36 +54,74 @@ def _interactive_map(diag: Diagnostic, path: Path, *, offline: bool) -> list[str
     return notes
 
 
-def _static_maps(diag: Diagnostic, out: Path, *, dpi: int) -> list[dict]:
-    from qpvgeo.maps import plot_choropleth, save_figure
+def _context(diag: Diagnostic):
+    """Context layers of the static maps: the territory's communes (outlines when there
+    are few enough to read), départements, region, and the main city names."""
+    from qpvgeo.maps.static import context_from_communes
 
-    qpv = diag.qpv_table
-    maps = [("carte_population", schema.POPULATION, "Population des QPV")]
-    if "taux_pauvrete" in qpv and qpv["taux_pauvrete"].notna().any():
-        maps.append(("carte_pauvrete", "taux_pauvrete", "Taux de pauvreté des QPV (%)"))
-    figures = []
-    import matplotlib.pyplot as plt
-
-    # Commune outlines help read a commune or EPCI map; thousands of them only blur a region.
     communes = diag.communes_geo
-    background = (
-        communes if communes is not None and len(communes) <= _MAX_MAP_COMMUNES else None
+    if communes is None or not len(communes):
+        return None
+    level = diag.selection.territory.level
+    n_cities = {"region": 10, "departement": 8, "epci": 8, "commune": 1}.get(level, 6)
+    return context_from_communes(
+        communes, population=diag.selection.commune_population, n_cities=n_cities,
+        draw_communes=len(communes) <= _MAX_MAP_COMMUNES,
     )
 
-    for stem, column, label in maps:
-        k = max(1, min(5, int(qpv[column].notna().sum())))
-        fig = plot_choropleth(
-            qpv, column, k=k, title=f"{label} – {diag.selection.name}",
-            background=background, sources=_sources_line(diag),
-        )
+
+def _small_qpv(qpv: gpd.GeoDataFrame, extent_width: float) -> bool:
+    """True when the QPV are specks at the map's scale (a region): rates then go on
+    circles sized by population rather than on invisible polygons."""
+    widths = (qpv.geometry.bounds["maxx"] - qpv.geometry.bounds["minx"]).median()
+    return bool(widths < 0.02 * extent_width)
+
+
+def _static_maps(diag: Diagnostic, out: Path, *, dpi: int) -> list[dict]:
+    import matplotlib.pyplot as plt
+
+    from qpvgeo.maps import save_figure
+    from qpvgeo.maps.static import plot_choropleth, plot_symbols
+
+    qpv = diag.qpv_table
+    name = diag.selection.name
+    ctx = _context(diag)
+    # the territory's communes and every QPV whole (an intercommunal QPV overflows them)
+    bounds = [qpv.total_bounds]
+    if diag.communes_geo is not None:
+        bounds.append(diag.communes_geo.total_bounds)
+    b = np.vstack(bounds)
+    extent = (b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max())
+    x0, x1 = extent[0], extent[2]
+    small = _small_qpv(qpv, x1 - x0)
+    pop_col = ("population_dans_territoire" if "population_dans_territoire" in qpv
+               and qpv["population_dans_territoire"].notna().any() else schema.POPULATION)
+    figures = []
+    makers = [("carte_population", "Population des QPV", lambda: plot_symbols(
+        qpv, pop_col, title=f"Population des quartiers prioritaires – {name}",
+        legend_title="Population (habitants)", context=ctx, extent=extent,
+        sources=_sources_line(diag, indicator=pop_col), outlines=not small))]
+    if "taux_pauvrete" in qpv and qpv["taux_pauvrete"].notna().any():
+        title = f"Taux de pauvreté des quartiers prioritaires – {name}"
+        src = _sources_line(diag, indicator="taux_pauvrete")
+        if small:
+            makers.append(("carte_pauvrete", "Taux de pauvreté des QPV", lambda: plot_symbols(
+                qpv, pop_col, color_by="taux_pauvrete", title=title, context=ctx,
+                legend_title="Population (habitants)", extent=extent, sources=src,
+                outlines=False)))
+        else:
+            k = max(1, min(5, int(qpv["taux_pauvrete"].notna().sum())))
+            makers.append(("carte_pauvrete", "Taux de pauvreté des QPV", lambda: plot_choropleth(
+                qpv, "taux_pauvrete", k=k, title=title, context=ctx, extent=extent,
+                sources=src)))
+    for stem, label, make in makers:
+        fig = make()
         try:
             save_figure(fig, out / stem, dpi=dpi, formats=("png", "pdf"))
         finally:
             plt.close(fig)
         figures.append({"png": f"{stem}.png", "pdf": f"{stem}.pdf", "label": label})
     return figures
-
-
 
 
 def _sources_line(diag: Diagnostic, *, indicator: str | None = None) -> str:
@@ -93,7 +132,8 @@ def _sources_line(diag: Diagnostic, *, indicator: str | None = None) -> str:
     mil = {r.get("role"): r.get("millesime") for r in diag.sources if r.get("millesime")}
     ind = mil.get(f"qpv{diag.millesime}_indicators")
     if indicator is not None:
-        parts.append(f"Insee ({ind})" if ind else "Insee")
+        parts.append(str(ind) if ind and "Insee" in str(ind) else
+                     (f"Insee, {ind}" if ind else "Insee"))
     pop = mil.get("population")
     if pop:
         parts.append(str(pop))

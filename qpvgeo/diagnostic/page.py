@@ -124,7 +124,8 @@ def headline(diag: Diagnostic) -> list[str]:
     n = int(k["n_qpv"])
     inside = k.get("population_qpv_territoire", k["population_qpv"])
     where = {"region": f"En région {name}" if not name.lower().startswith("région")
-             else f"Dans la {name[:1].lower() + name[1:]}", "departement": f"Dans le département {name}",
+             else f"Dans la {name[:1].lower() + name[1:]}",
+             "departement": f"Dans le département {name}",
              "epci": f"Dans {name}", "commune": f"À {name}"}[sel.territory.level]
     if n == 0:
         return [f"{where}, aucun quartier prioritaire de la géographie {diag.millesime}."]

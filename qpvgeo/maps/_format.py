@@ -284,7 +284,7 @@ def legend_title(column: str) -> str:
             return label
         return f"{label} (en %)" if unit.startswith("%") else f"{label} ({unit})"
     if info.kind in {"share", "percent"}:
-        return f"{label} (en %)"
+        return label if "%" in label else f"{label} (en %)"
     if info.kind == "distance":
         return f"{label} (m)"
     return f"{label} ({info.unit})" if info.unit and info.kind != "ratio" else label
