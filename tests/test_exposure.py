@@ -416,7 +416,8 @@ def test_demo_profile_every_indicator_documented():
             noise=d.noise,
             population=d.grid,
         )
-        flood = flood_exposure(qpv, d.flood, population=d.grid)
+        # The profile's default population base for a grid is the calibrated estimator.
+        flood = flood_exposure(qpv, d.flood, population=d.grid, population_method="calibrated")
     assert list(p.index) == sorted(d.qpv["code_qpv"]) or set(p.index) == set(d.qpv["code_qpv"])
     assert len(p) == 4
     doc = describe_exposure_columns(p)
@@ -643,7 +644,11 @@ def test_occitanie_air_stations(shared_data, occitanie):
     )
     e22 = air_exposure(occitanie, stations=y2022).loc["QP031010"]
     assert (e22["no2_station"], e22["no2"], e22["pm10"]) == ("FR50030", 13.0, 18.0)
-    assert r["no2"].notna().all() and r["pm25"].notna().all()
+    # A station stands for a zone up to 2 km (STATION_MAX_DISTANCE): 42 of the 105 QPV get
+    # an NO2 value, 30 a PM2.5 value; the distance to the nearest station is always given.
+    assert (int(r["no2"].notna().sum()), int(r["pm25"].notna().sum())) == (42, 30)
+    assert r["no2_distance_station_m"].notna().all()
+    assert (r.loc[r["no2"].notna(), "no2_distance_station_m"] <= 2000).all()
     # SOURCE.md, over the 47 stations whatever they measure: 3 QPV hold a station, 17 have
     # one within 500 m, 31 within 1 km, 54 within 2 km; median distance about 1.9 km.
     every = gpd.read_file(
@@ -664,6 +669,9 @@ def test_occitanie_air_stations(shared_data, occitanie):
     assert d.median() == pytest.approx(1900, abs=50)
     lcsqa = read_air_stations(shared_data / "air_quality" / "stations_lcsqa_hdf.csv")
     assert len(lcsqa) == 44 and lcsqa[["no2", "pm10", "pm25"]].isna().all().all()
+    # Locations without concentrations cannot give an exposure: a named error, not all-NA.
+    with pytest.raises(SchemaError, match=r"columns \['no2', 'pm10', 'pm25'\] hold no value"):
+        air_exposure(occitanie, stations=lcsqa)
 
 
 def test_toulouse_montpellier_green_spaces_and_heat(shared_data, occitanie):

@@ -8,7 +8,9 @@ for a real place on a map.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -50,6 +52,10 @@ class DemoTerritory:
     noise: gpd.GeoDataFrame
     label: str = LABEL
     source: str = SOURCE
+    #: One layer of every kind registered in :data:`qpvgeo.exposure.LAYERS`, by name (the
+    #: six above and any layer registered since): ``exposure_profile(d.qpv,
+    #: layers=d.layers)``.
+    layers: Mapping[str, Any] = field(default_factory=dict)
 
     def frames(self) -> dict[str, pd.DataFrame]:
         """Return the frames by name (``label`` and ``source`` left out).
@@ -177,101 +183,6 @@ def _grid(territory: shapely.Geometry, qpv: gpd.GeoDataFrame) -> gpd.GeoDataFram
     )
 
 
-def _river() -> shapely.LineString:
-    t = np.linspace(0, 12, 60)
-    return shapely.LineString(
-        np.column_stack([t * 1000 + _X0, (4.3 + 0.7 * np.sin(t / 1.6)) * 1000 + _Y0])
-    )
-
-
-def _flood() -> gpd.GeoDataFrame:
-    river = _river()
-    # Nested extents: the rarer the flood, the wider it spreads (TRI scenarios).
-    widths = {"frequent": 90.0, "moyen": 250.0, "extreme": 520.0}
-    return _gdf(
-        {schema.SCENARIO: list(widths)},
-        [shapely.buffer(river, w) for w in widths.values()],
-    )
-
-
-def _sites() -> gpd.GeoDataFrame:
-    pts = [(4.2 * 1000 + _X0, 6.9 * 1000 + _Y0), (3.2 * 1000 + _X0, 0.5 * 1000 + _Y0),
-           (10.6 * 1000 + _X0, 2.2 * 1000 + _Y0)]
-    return _gdf(
-        {
-            schema.CODE_SITE: ["DEMO-0001", "DEMO-0002", "DEMO-0003"],
-            schema.NOM_SITE: [
-                "Dépôt pétrolier de l'Estuaire (fictif)",
-                "Usine chimique Synthèse (fictive)",
-                "Plateforme logistique (fictive)",
-            ],
-            schema.SEVESO: ["haut", "bas", "non"],
-        },
-        shapely.points(pts),
-    )
-
-
-def _air(territory: shapely.Geometry) -> gpd.GeoDataFrame:
-    xmin, ymin, xmax, ymax = territory.bounds
-    xs = np.arange(xmin, xmax, 500.0)
-    ys = np.arange(ymin, ymax, 500.0)
-    x, y = (a.ravel() for a in np.meshgrid(xs, ys))
-    cells = shapely.box(x, y, x + 500, y + 500)
-    # NO2 peaks along the port road and decays inland; particles follow more softly.
-    kx, ky = (x + 250 - _X0) / 1000, (y + 250 - _Y0) / 1000
-    road = np.abs(ky - (6.8 - 0.12 * kx))
-    no2 = np.round(12 + 22 * np.exp(-road / 1.2) + 6 * np.exp(-((kx - 4.5) ** 2) / 8), 1)
-    pm10 = np.round(14 + 0.35 * no2, 1)
-    pm25 = np.round(7 + 0.22 * no2, 1)
-    return _gdf({"no2": no2, "pm10": pm10, "pm25": pm25}, cells)
-
-
-def _green_spaces() -> gpd.GeoDataFrame:
-    geoms = [
-        _poly([(7.9, 5.9), (8.6, 6.1), (8.5, 6.7), (7.8, 6.6)]),       # Parc des Berges
-        _poly([(5.0, 6.0), (5.07, 6.0), (5.07, 6.05), (5.0, 6.05)]),    # square, 0.35 ha
-        _poly([(1.0, 2.8), (1.6, 2.8), (1.6, 3.3), (1.0, 3.3)]),        # Bois du Bourg
-        _poly([(6.0, 6.6), (6.4, 6.6), (6.4, 6.9), (6.0, 6.9)]),        # Jardin public
-    ]
-    return _gdf(
-        {schema.NOM_ESPACE_VERT: ["Parc des Berges", "Square du Port", "Bois du Bourg",
-                                  "Jardin public"]},
-        geoms,
-    )
-
-
-def _heat(communes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    # IRIS-like blocks: a 2 km grid cut by the commune limits.
-    xs = np.arange(_X0, _X0 + _W, 2000.0)
-    ys = np.arange(_Y0, _Y0 + _H, 2000.0)
-    x, y = (a.ravel() for a in np.meshgrid(xs, ys))
-    blocks = gpd.GeoDataFrame(geometry=shapely.box(x, y, x + 2000, y + 2000), crs=schema.CRS)
-    iris = gpd.overlay(blocks, communes, how="intersection", keep_geom_type=True)
-    iris = iris.sort_values([schema.CODE_COMMUNE]).reset_index(drop=True)
-    iris["code_iris"] = iris[schema.CODE_COMMUNE] + (
-        iris.groupby(schema.CODE_COMMUNE).cumcount() + 1
-    ).astype(str).str.zfill(4)
-    c = iris.geometry.centroid
-    kx, ky = (c.x - _X0) / 1000, (c.y - _Y0) / 1000
-    # Mineral, dense blocks near the urban cores are the most heat-vulnerable.
-    score = 0.15 + 0.7 * np.exp(-((kx - 4.8) ** 2 + (ky - 5.4) ** 2) / 6.0) + 0.1 * (ky > 4)
-    iris[schema.SCORE_CHALEUR] = np.round(np.clip(score, 0, 1), 3)
-    return iris[["code_iris", schema.CODE_COMMUNE, schema.SCORE_CHALEUR, "geometry"]]
-
-
-def _noise() -> gpd.GeoDataFrame:
-    road = shapely.LineString([(_X0, 6.8e3 + _Y0), (_X0 + _W, 5.36e3 + _Y0)])
-    rail = shapely.LineString([(_X0 + 6.6e3, _Y0), (_X0 + 6.6e3, _Y0 + _H)])
-    return _gdf(
-        {
-            schema.INDICATEUR_BRUIT: ["lden", "ln", "lden"],
-            schema.SOURCE_BRUIT: ["route", "route", "fer"],
-            schema.LDEN_MIN: [68.0, 62.0, 73.0],
-        },
-        [shapely.buffer(road, 160), shapely.buffer(road, 110), shapely.buffer(rail, 70)],
-    )
-
-
 def demo() -> DemoTerritory:
     """Build the synthetic demo territory (deterministic; no file, no network).
 
@@ -298,6 +209,7 @@ def demo() -> DemoTerritory:
     territory = shapely.union_all(communes.geometry.values)
     qpv = _qpv()
     grid = _grid(territory, qpv)
+    layers = _layers(_Base(territory=territory, communes=communes, qpv=qpv, grid=grid))
 
     # "Official" figures of the demo: people counted where the cell centre lies.
     centres = grid.geometry.centroid
@@ -365,10 +277,40 @@ def demo() -> DemoTerritory:
         commune_population=commune_population,
         epci=epci,
         grid=grid,
-        flood=_flood(),
-        sites=_sites(),
-        air=_air(territory),
-        green_spaces=_green_spaces(),
-        heat=_heat(communes),
-        noise=_noise(),
+        flood=layers["flood"],
+        sites=layers["sites"],
+        air=layers["air"],
+        green_spaces=layers["green_spaces"],
+        heat=layers["heat"],
+        noise=layers["noise"],
+        layers=layers,
     )
+
+
+@dataclass(frozen=True)
+class _Base:
+    """What a layer's ``demo`` builder receives: the territory and its base frames."""
+
+    territory: shapely.Geometry
+    communes: gpd.GeoDataFrame
+    qpv: gpd.GeoDataFrame
+    grid: gpd.GeoDataFrame
+
+
+def _layers(base: _Base) -> dict[str, Any]:
+    """One layer per registered kind, built by the layer's own ``demo`` function.
+
+    Every demo layer covers the whole territory: its ``attrs["couverture"]`` says so, and
+    the profile then finds no zone outside coverage (the demo has no partial data).
+    """
+    from qpvgeo.exposure import LAYERS  # the demo sits downstream of the registry
+
+    out: dict[str, Any] = {}
+    for name, layer in LAYERS.items():
+        if layer.demo is None:
+            continue
+        data = layer.demo(base)
+        if isinstance(data, pd.DataFrame):
+            data.attrs["couverture"] = base.territory
+        out[name] = data
+    return out

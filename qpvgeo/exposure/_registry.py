@@ -62,8 +62,12 @@ class Layer:
     family : str
         One of :data:`FAMILIES`.
     indicator : callable
-        ``indicator(zones, data, *, key, base, **options) -> DataFrame`` indexed by
-        ``key``: one row per zone, NA outside the layer's coverage.
+        ``indicator(zones, data, *, key, population, population_method, ancillary,
+        **options) -> DataFrame`` indexed by ``key``: one row per zone. ``zones`` may be
+        the prepared zones of :func:`qpvgeo.exposure.exposure_profile` (already clipped to
+        the layer's coverage, with the run's population base attached): pass them to
+        ``qpvgeo.exposure._base._prepare_zones`` and ``_population_context``, which reuse
+        them as they are.
     reader : callable or None
         ``reader(path, **kw) -> GeoDataFrame`` in the canonical schema.
     columns : tuple of Column
@@ -80,6 +84,28 @@ class Layer:
         Name of its catalogue source(s) in :mod:`qpvgeo.sources`, ``", "``-joined.
     publisher : str
         Publisher as printed under a map or a table.
+    extent : callable or None
+        ``extent(data) -> shapely geometry or None``: the extent where the layer is known
+        to hold data, derived from the source (the IRIS of a heat layer, the reach of air
+        stations…). ``None`` (or a function returning ``None``) falls back to the layer's
+        convex hull, with a warning, unless the caller gives ``coverage=``.
+    options : mapping
+        Default keyword options of ``indicator`` (``exposure_profile(options={name: …})``
+        overrides them).
+    words : callable or None
+        ``words(group) -> str``: turns the regular-expression groups of a pattern column
+        (``route_lden_68``) into French words (``routier, Lden ≥ 68 dB(A)``) for the
+        ``{0}`` placeholders of the column labels (:func:`qpvgeo.exposure.column_catalogue`).
+    incomparable : callable or None
+        ``incomparable(zone_values, surroundings_values) -> {column: boolean Series}``:
+        rows where a zone / surroundings ratio means nothing (both served by the same air
+        station); the ratio is NA there.
+    headline : tuple of str
+        Regular expressions of the column that stands for the layer in the composites of
+        :mod:`qpvgeo.exposure.burden`, best first (the first one present is used).
+    demo : callable or None
+        ``demo(territory) -> layer data`` building this layer for the synthetic demo
+        territory (:func:`qpvgeo.datasets.demo` calls every registered layer's ``demo``).
     """
 
     name: str
@@ -94,6 +120,12 @@ class Layer:
     style: MapStyle = field(default_factory=MapStyle)
     source: str = ""
     publisher: str = ""
+    extent: Callable[[Any], Any] | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    words: Callable[[str], str] | None = None
+    incomparable: Callable[[Any, Any], Mapping[str, Any]] | None = None
+    headline: tuple[str, ...] = ()
+    demo: Callable[[Any], Any] | None = None
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
@@ -133,6 +165,10 @@ class Registry(Mapping[str, Layer]):
             raise QpvgeoError(
                 f"no exposure layer named {name!r}; known layers: {list(self._layers)}"
             ) from None
+
+    def __contains__(self, name: object) -> bool:
+        # Mapping.__contains__ catches KeyError only; __getitem__ raises a QpvgeoError.
+        return name in self._layers
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._layers)

@@ -1,0 +1,457 @@
+"""Shared machinery of the exposure indicators: zones, layers, population, overlays.
+
+Private: the layer modules (:mod:`qpvgeo.exposure.flood`, …) build on it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from shapely import STRtree
+
+from qpvgeo import schema
+from qpvgeo.errors import DuplicateCodeError, QpvgeoError, QpvgeoWarning, SchemaError
+
+#: Segments per quarter circle of the buffers around sites and parks: with 32 the
+#: polygonal circle's area is within 0.04 % of the true disc.
+_QUAD_SEGS = 32
+
+# -- zones and layers -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Zones:
+    """Zones ready for overlays: canonical CRS, valid polygons, unique keys."""
+
+    frame: gpd.GeoDataFrame  # key column + geometry (+ official population if any)
+    key: str
+    index: pd.Index
+    geoms: np.ndarray
+    area: np.ndarray
+    official: np.ndarray | None  # official population of each zone, when the zones carry one
+    # The run's population base (exposure_profile computes it once and attaches it).
+    ctx: _PopulationContext | None = None
+
+
+def _polygonal(geoms: np.ndarray) -> np.ndarray:
+    """``make_valid`` keeping polygonal parts (self-intersections leave lines and points)."""
+    fixed = shapely.make_valid(geoms)
+    mixed = shapely.get_type_id(fixed) == 7  # GeometryCollection
+    if mixed.any():
+        parts, owner = shapely.get_parts(fixed[mixed], return_index=True)
+        sub, sub_owner = shapely.get_parts(parts, return_index=True)  # explode multipolygons
+        owner = owner[sub_owner]
+        keep = shapely.get_type_id(sub) == 3
+        out = np.full(int(mixed.sum()), None, dtype=object)
+        if keep.any():
+            order = np.argsort(owner[keep], kind="stable")
+            shapely.multipolygons(sub[keep][order], indices=owner[keep][order], out=out)
+        out = np.where(shapely.is_missing(out), shapely.Polygon(), out)
+        fixed[mixed] = out
+    return fixed
+
+
+def _repair(geoms: np.ndarray, *, what: str) -> np.ndarray:
+    invalid = ~shapely.is_valid(geoms)
+    if invalid.any():
+        geoms = geoms.copy()
+        geoms[invalid] = _polygonal(geoms[invalid])
+        warnings.warn(
+            f"{what}: repaired {int(invalid.sum())} invalid polygon(s) with make_valid "
+            "(polygonal parts kept)",
+            QpvgeoWarning,
+            stacklevel=4,
+        )
+    return geoms
+
+
+def _check_geodataframe(frame: object, *, what: str) -> gpd.GeoDataFrame:
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise SchemaError(f"{what}: expected a GeoDataFrame, got {type(frame).__name__}")
+    return schema.to_canonical_crs(frame, what=what)
+
+
+def _prepare_zones(zones: gpd.GeoDataFrame, key: str) -> _Zones:
+    if isinstance(zones, _Zones):
+        return zones
+    zones = _check_geodataframe(zones, what="zones")
+    if key not in zones.columns and zones.index.name == key:
+        zones = zones.reset_index()
+    schema.require_columns(zones, [key], what="zones")
+    codes = zones[key].astype("string")
+    dup = codes[codes.duplicated()].unique().tolist()
+    if dup:
+        raise DuplicateCodeError(f"zones: column {key!r} has duplicated codes {dup[:10]}")
+    if codes.isna().any():
+        raise SchemaError(f"zones: {int(codes.isna().sum())} zone(s) have no {key!r}")
+    geoms = np.asarray(zones.geometry.array, dtype=object)
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if missing.any():
+        raise SchemaError(f"zones: no geometry for {codes[missing].tolist()[:10]}")
+    kinds = set(shapely.get_type_id(geoms).tolist()) - {3, 6}
+    if kinds:
+        raise SchemaError(
+            f"zones: polygons expected, got geometry types {sorted(kinds)} (shapely ids)"
+        )
+    geoms = _repair(geoms, what="zones")
+    index = pd.Index(codes.to_numpy(), name=key, dtype="string")
+    official = None
+    if schema.POPULATION in zones.columns:
+        official = pd.to_numeric(zones[schema.POPULATION], errors="coerce").to_numpy(dtype=float)
+    frame = gpd.GeoDataFrame({key: index.to_numpy()}, geometry=geoms, crs=schema.CRS)
+    return _Zones(frame, key, index, geoms, shapely.area(geoms), official)
+
+
+def _prepare_layer(
+    layer: gpd.GeoDataFrame,
+    *,
+    what: str,
+    zones: _Zones,
+    polygons: bool,
+    reach: float = 0.0,
+    keep: float | None = None,
+) -> gpd.GeoDataFrame:
+    """Canonical CRS, no empty geometry, valid polygons; warns when empty or out of reach.
+
+    With ``keep`` (metres), polygons whose bounding box lies farther than that from every
+    zone's bounding box are left out *before* repair: they cannot change any result, and
+    ``make_valid`` on a whole département's noise map costs seconds per layer.
+    """
+    layer = _check_geodataframe(layer, what=what)
+    geoms = np.asarray(layer.geometry.array, dtype=object)
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if missing.any():
+        warnings.warn(
+            f"{what}: dropped {int(missing.sum())} feature(s) without geometry",
+            QpvgeoWarning,
+            stacklevel=3,
+        )
+        layer = layer[~missing]
+        geoms = geoms[~missing]
+    if not len(layer):
+        warnings.warn(
+            f"{what}: the layer is empty; indicators are 0 or NA", QpvgeoWarning, stacklevel=3
+        )
+        return layer
+    n_all = len(layer)
+    if polygons:
+        kinds = set(shapely.get_type_id(geoms).tolist()) - {3, 6, 7}
+        if kinds:
+            raise SchemaError(
+                f"{what}: polygons expected, got geometry types {sorted(kinds)} (shapely ids)"
+            )
+        if keep is not None:
+            zb = shapely.bounds(zones.geoms)
+            boxes = shapely.box(zb[:, 0] - keep, zb[:, 1] - keep, zb[:, 2] + keep, zb[:, 3] + keep)
+            hits = STRtree(shapely.envelope(geoms)).query(boxes, predicate="intersects")[1]
+            near = np.zeros(len(geoms), dtype=bool)
+            near[hits] = True
+            layer, geoms = layer[near], geoms[near]
+        geoms = _repair(geoms, what=what)
+        layer = layer.set_geometry(gpd.GeoSeries(geoms, index=layer.index, crs=schema.CRS))
+    hits = np.zeros((2, 0), dtype=int)
+    if len(geoms):
+        tree = STRtree(geoms)
+        if reach > 0:
+            hits = tree.query(zones.geoms, predicate="dwithin", distance=reach)
+        else:
+            hits = tree.query(zones.geoms, predicate="intersects")
+    if not hits.shape[1]:
+        where = f"within {reach:g} m of" if reach > 0 else "overlapping"
+        warnings.warn(
+            f"{what}: no feature of the layer ({n_all}) is {where} any of the "
+            f"{len(zones.index)} zones; check the layer covers the zones' territory",
+            QpvgeoWarning,
+            stacklevel=3,
+        )
+    return layer
+
+
+def _near_mask(layer: gpd.GeoDataFrame, zones: _Zones, reach: float = 0.0) -> np.ndarray:
+    """Features within ``reach`` of some zone (dissolving the others is wasted work)."""
+    geoms = np.asarray(layer.geometry.array, dtype=object)
+    mask = np.zeros(len(geoms), dtype=bool)
+    if not len(geoms):
+        return mask
+    tree = STRtree(geoms)
+    if reach > 0:
+        hits = tree.query(zones.geoms, predicate="dwithin", distance=reach)
+    else:
+        hits = tree.query(zones.geoms, predicate="intersects")
+    mask[hits[1]] = True
+    return mask
+
+
+def _near(layer: gpd.GeoDataFrame, zones: _Zones, reach: float = 0.0) -> np.ndarray:
+    return np.asarray(layer.geometry.array, dtype=object)[_near_mask(layer, zones, reach)]
+
+
+def _dissolve(geoms: np.ndarray) -> shapely.Geometry:
+    if not len(geoms):
+        return shapely.Polygon()
+    return shapely.union_all(geoms)
+
+
+def _label(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value).replace(".", "_")
+
+
+# -- population ---------------------------------------------------------------------------
+
+
+def _population_source(population: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, str, bool]:
+    """(frame in EPSG:2154, population column, is_grid)."""
+    population = _check_geodataframe(population, what="population")
+    if "ind" in population.columns:
+        return population, "ind", True
+    if schema.POPULATION in population.columns:
+        return population, schema.POPULATION, False
+    raise SchemaError(
+        "population: expected a Filosofi grid (column 'ind') or polygons with a "
+        f"'population' column; columns present: {list(population.columns)}"
+    )
+
+
+def _population_of(
+    geoms: np.ndarray,
+    index: pd.Index,
+    population: gpd.GeoDataFrame,
+    *,
+    method: str,
+    extra: Mapping[str, np.ndarray] | None = None,
+    qpv: gpd.GeoDataFrame | None = None,
+) -> pd.DataFrame:
+    """Population (and population-weighted products) inside each polygon: one call to interpolate.
+
+    ``extra`` adds source columns (e.g. population x concentration) estimated the same way.
+    Empty polygons get 0.
+    """
+    source, col, is_grid = _population_source(population)
+    names = ["population", *(extra or {})]
+    out = pd.DataFrame(0.0, index=index, columns=names)
+    keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    if not keep.any() or not len(source):
+        return out
+    target = gpd.GeoDataFrame(
+        {"_zone": np.arange(int(keep.sum()))}, geometry=geoms[keep], crs=schema.CRS
+    )
+    extra_values = {k: np.asarray(v, dtype=float) for k, v in (extra or {}).items()}
+    from qpvgeo import interpolate  # data flows readers -> interpolate -> exposure
+
+    if is_grid:
+        # grid_population locates cells from x_laea / y_laea or idcar_200m: keep them.
+        src = source.assign(**extra_values)
+        est = interpolate.grid_population(
+            src, target, columns=(col, *extra_values), method=method, qpv=qpv
+        ).rename(columns={col: "population"})
+    else:
+        # A polygon without a population is unknown, not empty: the zones it touches get
+        # NaN (as with a NaN grid cell), never a count that silently leaves it out.
+        values = {"population": pd.to_numeric(source[col], errors="coerce")}
+        src = gpd.GeoDataFrame(
+            {k: np.asarray(v, dtype=float) for k, v in {**values, **extra_values}.items()},
+            geometry=source.geometry.array,
+            crs=schema.CRS,
+        )
+        est = interpolate.areal_interpolate(src, target, extensive=tuple(names))
+    out.loc[index[keep], names] = est[names].to_numpy(dtype=float)
+    return out
+
+
+@dataclass
+class _PopulationContext:
+    population: gpd.GeoDataFrame | None
+    method: str
+    zone_total: np.ndarray | None = None
+    qpv: gpd.GeoDataFrame | None = None
+
+
+def _population_context(zones: _Zones, population, method: str, *,
+                        ancillary: gpd.GeoDataFrame | None = None) -> _PopulationContext:
+    if population is None:
+        return _PopulationContext(None, method)
+    if zones.ctx is not None and zones.ctx.population is population:
+        return zones.ctx  # computed once by exposure_profile for this run
+    qpv = None
+    if method == "calibrated":
+        # The calibrated estimator needs the QPV contours; for QPV zones they are the zones.
+        qpv = (_check_geodataframe(ancillary, what="ancillary") if ancillary is not None
+               else gpd.GeoDataFrame(geometry=zones.geoms, crs=schema.CRS))
+    ctx = _PopulationContext(population, method, qpv=qpv)
+    ctx.zone_total = _population_of(zones.geoms, zones.index, population, method=method,
+                                    qpv=qpv)["population"].to_numpy()
+    return ctx
+
+
+def _population_columns(out: dict[str, Any], zones: _Zones, ctx: _PopulationContext) -> dict:
+    """Leading ``population`` (official when the zones carry it) and ``population_grille``."""
+    if ctx.population is None:
+        return out
+    head = {}
+    head["population"] = zones.official if zones.official is not None else ctx.zone_total
+    head["population_grille"] = ctx.zone_total
+    return {**head, **out}
+
+
+def _measure_inside(
+    zones: _Zones,
+    pieces_by_label: Mapping[str, shapely.Geometry],
+    *,
+    stem: str,
+    ctx: _PopulationContext,
+    with_area: bool = True,
+) -> dict[str, np.ndarray]:
+    """Area and population of zone ∩ geometry, for each (already dissolved) geometry."""
+    out: dict[str, np.ndarray] = {}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for label, geom in pieces_by_label.items():
+            name = f"{stem}_{label}" if label else stem
+            pieces = np.full(len(zones.geoms), shapely.Polygon(), dtype=object)
+            if geom is not None and not shapely.is_empty(geom):
+                shapely.prepare(geom)
+                hit = shapely.intersects(geom, zones.geoms)
+                if hit.any():
+                    pieces[hit] = shapely.intersection(zones.geoms[hit], geom)
+                    # Boundary contacts leave lines/points: they carry no area or population.
+                    pieces[hit] = np.where(
+                        shapely.area(pieces[hit]) > 0, pieces[hit], shapely.Polygon()
+                    )
+            area_in = shapely.area(pieces)
+            if with_area:
+                out[f"surface_{name}_m2"] = area_in
+            out[f"part_surface_{name}"] = np.where(zones.area > 0, area_in / zones.area, np.nan)
+            if ctx.population is not None:
+                pop_in = _population_of(pieces, zones.index, ctx.population,
+                                        method=ctx.method, qpv=ctx.qpv)[
+                    "population"
+                ].to_numpy()
+                share = np.where(
+                    ctx.zone_total > 0, np.minimum(pop_in / ctx.zone_total, 1.0), np.nan
+                )
+                out[f"part_population_{name}"] = share
+                out[f"population_{name}"] = (
+                    share * zones.official if zones.official is not None else pop_in
+                )
+    return out
+
+
+def _frame(out: Mapping[str, Any], zones: _Zones, *, layer: str) -> pd.DataFrame:
+    frame = pd.DataFrame(dict(out), index=zones.index.copy())
+    frame.attrs["couche"] = layer
+    return frame
+
+
+def _nearest(
+    zone_geoms: np.ndarray, geoms: np.ndarray, labels: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distance (0 inside) from each zone to the nearest geometry, and its label."""
+    dist = np.full(len(zone_geoms), np.nan)
+    lab = np.full(len(zone_geoms), None, dtype=object)
+    if len(geoms):
+        (zi, gi), d = STRtree(geoms).query_nearest(
+            zone_geoms, return_distance=True, all_matches=False
+        )
+        dist[zi] = d
+        lab[zi] = labels[gi]
+    return dist, lab
+
+
+def _radii(radii: Iterable[float]) -> list[float]:
+    out = sorted({float(r) for r in radii})
+    if not out or out[0] <= 0:
+        raise QpvgeoError(f"radii must be positive distances in metres, got {list(radii)}")
+    return out
+
+
+# -- zonal means (air, heat) ---------------------------------------------------------------
+
+
+def _zonal_mean(
+    target: np.ndarray, source: np.ndarray, values: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Area-weighted mean of ``values`` (n_source x k) over each target, and its covered area.
+
+    NaN source values are left out of that variable's mean (not counted as 0).
+    """
+    k = values.shape[1]
+    means = np.full((len(target), k), np.nan)
+    covered = np.zeros(len(target))
+    if not len(source) or not len(target):
+        return means, covered
+    ti, si = STRtree(source).query(target, predicate="intersects")
+    if not len(ti):
+        return means, covered
+    a = shapely.area(shapely.intersection(target[ti], source[si]))
+    covered = np.bincount(ti, weights=a, minlength=len(target))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for j in range(k):
+            v = values[si, j]
+            ok = ~np.isnan(v)
+            w = np.bincount(ti[ok], weights=a[ok], minlength=len(target))
+            s = np.bincount(ti[ok], weights=a[ok] * v[ok], minlength=len(target))
+            means[:, j] = np.where(w > 0, s / w, np.nan)
+    return means, covered
+
+
+def _weighted_by_population(
+    zones: _Zones,
+    ctx: _PopulationContext,
+    source_values: Callable[[np.ndarray], np.ndarray],
+    names: Sequence[str],
+    *,
+    above: Sequence[tuple[str, str, float]] | None = None,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Population-weighted zone means: sum(pop x value) / sum(pop), both through interpolate.
+
+    ``source_values(population_polygons)`` gives the value of each population polygon
+    (grid cell); the products pop x value are transferred to the zones exactly like the
+    population itself, so the weighting follows the same estimator. With ``above``
+    (``(name, variable, threshold)`` triples) the share of the population living in
+    cells whose value is strictly above the threshold is returned too, as
+    ``(means, shares)``, from the same single interpolation.
+    """
+    source, col, _ = _population_source(ctx.population)
+    pop = pd.to_numeric(source[col], errors="coerce").to_numpy(dtype=float)
+    vals = source_values(np.asarray(source.geometry.array, dtype=object))
+    extra = {}
+    for j, name in enumerate(names):
+        v = vals[:, j]
+        # A cell without a value must not pull the mean to 0: it leaves numerator and weight.
+        extra[f"_w_{name}"] = np.where(np.isnan(v), 0.0, pop)
+        extra[f"_pv_{name}"] = np.where(np.isnan(v), 0.0, pop * np.nan_to_num(v))
+    for k, (_, var, t) in enumerate(above or ()):
+        v = vals[:, list(names).index(var)]
+        extra[f"_above_{k}"] = np.where(np.isnan(v), 0.0, pop * (np.nan_to_num(v) > t))
+    est = _population_of(zones.geoms, zones.index, ctx.population, method=ctx.method,
+                         extra=extra, qpv=ctx.qpv)
+    out = np.full((len(zones.geoms), len(names)), np.nan)
+    shares = np.full((len(zones.geoms), len(above or ())), np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for j, name in enumerate(names):
+            w = est[f"_w_{name}"].to_numpy()
+            out[:, j] = np.where(w > 0, est[f"_pv_{name}"].to_numpy() / w, np.nan)
+        for k, (_, var, _) in enumerate(above or ()):
+            w = est[f"_w_{var}"].to_numpy()
+            shares[:, k] = np.where(w > 0, np.minimum(est[f"_above_{k}"].to_numpy() / w, 1.0),
+                                    np.nan)
+    if above is None:
+        return out
+    return out, shares
+
+
+def zones_population(zones: _Zones, ctx: _PopulationContext) -> np.ndarray:
+    """Population of each zone: official when the zones carry it, else the base estimate."""
+    return zones.official if zones.official is not None else ctx.zone_total
+
+
+def declared_extent(data: Any, **_: Any) -> Any:
+    """The coverage a reader (or the caller) attached as ``data.attrs["couverture"]``."""
+    attrs = getattr(data, "attrs", None) or {}
+    return attrs.get("couverture")
