@@ -12,10 +12,11 @@ import numpy as np
 import pandas as pd
 
 from qpvgeo import schema
-from qpvgeo.diagnostic.data import LAYER_LABELS, DiagnosticData, _read_layers
+from qpvgeo.diagnostic.data import DiagnosticData, _read_layers
 from qpvgeo.diagnostic.references import References, territory_references
 from qpvgeo.errors import QpvgeoError, QpvgeoWarning
-from qpvgeo.profile import GRID_PROFILE_COLUMNS, PROFILE_COLUMNS, socio_economic_profile
+from qpvgeo.exposure import LAYERS
+from qpvgeo.profile import socio_economic_profile
 from qpvgeo.territory import Territory, TerritorySelection, parse_territory, select_territory
 
 # -- the analysis -----------------------------------------------------------------------
@@ -193,11 +194,7 @@ def build_diagnostic(
     step("profil")
     profile = socio_economic_profile(data.indicators, qpv=sel.qpv, grid=data.grid)
     profile = profile.drop(columns=[schema.POPULATION])
-    for col in profile.columns:
-        label, unit = PROFILE_COLUMNS.get(col, (col, ""))
-        src = "Insee, carroyage Filosofi 200 m" if col in GRID_PROFILE_COLUMNS else (
-            "Insee (tableaux par QPV)")
-        columns[col] = (label, unit, src)
+    # labels, units and sources come from the column catalogue (column_entry below)
     table = table.join(profile)
     sections["profil"] = Section(
         "Profil socio-économique", bool(len(profile.columns)),
@@ -210,6 +207,7 @@ def build_diagnostic(
         )
 
     step("exposition")
+    burden = None
     area = sel.qpv if len(sel.qpv) else None
     layers, missing = ({}, {}) if area is None else _read_layers(data, area, sources)
     missing = {**data.missing, **missing}
@@ -230,8 +228,12 @@ def build_diagnostic(
             columns.update(described)
             sections["exposition"] = Section(
                 "Exposition environnementale", True,
-                "disponible (" + ", ".join(LAYER_LABELS[k] for k in layers) + ")",
+                "disponible (" + ", ".join(LAYERS[k].label for k in layers) + ")",
             )
+            burden = _burden_step(exposure, table)
+            if burden is not None:
+                table = table.join(burden.drop(columns=[c for c in burden.columns
+                                                        if c in table.columns]))
     geo = sel.qpv.set_index(schema.CODE_QPV)[["geometry"]].join(table)
     qpv_table = gpd.GeoDataFrame(geo.reset_index(), geometry="geometry", crs=schema.CRS)
     communes_geo = None
@@ -256,7 +258,7 @@ def build_diagnostic(
         selection=sel, millesime=data.millesime, key_figures=key, qpv_table=qpv_table,
         communes_table=communes_table, columns=columns, sections=sections, layers=layers,
         missing=missing, sources=sources, synthetic=data.synthetic, communes_geo=communes_geo,
-        references=refs, catalogue=catalogue,
+        references=refs, catalogue=catalogue, burden=burden,
     )
 
 
@@ -304,6 +306,24 @@ def column_entry(column: str, described: tuple[str, str, str] | None) -> schema.
                          source=typography(source))
 
 
+def _burden_step(exposure: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame | None:
+    """The synthesis of :mod:`qpvgeo.exposure.burden` (percentiles among the territory's
+    QPV, count index, exposure score, double burden), or None when too few layers."""
+    from qpvgeo.exposure import burden as _burden
+
+    socio = table[[c for c, _ in _burden.VULNERABILITY if c in table]
+                  + [c for c in ("indice_jeunesse",) if c in table]]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", QpvgeoWarning)
+            out = _burden.burden_table(exposure, socio if len(socio.columns) else None)
+    except (QpvgeoError, ValueError, KeyError):
+        return None
+    out.index = out.index.astype(str)
+    out.index.name = schema.CODE_QPV
+    return out
+
+
 def _exposure_step(
     sel: TerritorySelection, layers: dict[str, gpd.GeoDataFrame], data: DiagnosticData
 ) -> tuple[pd.DataFrame, dict[str, tuple[str, str, str]]]:
@@ -321,8 +341,8 @@ def _exposure_step(
         # Calibrated: the rings around each QPV have no official total, and plain area
         # weighting would hand them the dense QPV housing of the cells they share.
         table = exposure_profile(
-            zones, **layers, population=data.grid, surroundings="ring", ring=500,
-            communes=data.communes,
+            zones, layers=layers, population=data.grid, surroundings="ring", ring=500,
+            communes=data.communes, all_qpv=data.qpv[[schema.CODE_QPV, "geometry"]],
             population_method="calibrated" if data.grid is not None else "area",
         )
     meta = table.attrs.get("columns") or {}

@@ -13,7 +13,7 @@ import re
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from qpvgeo.maps._format import format_number
 
@@ -144,6 +144,7 @@ def histogram(values: pd.Series, *, label: str, title: str, bins: int = 12) -> s
                 ha="left", va="top", xytext=(3, 0), textcoords="offset points")
     ax.set_xlabel(label, fontsize=8)
     ax.set_ylabel("Nombre de QPV", fontsize=8)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.tick_params(labelsize=8)
     ax.spines[["top", "right"]].set_visible(False)
     return _svg(fig, title=title)

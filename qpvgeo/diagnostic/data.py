@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,15 +24,15 @@ from qpvgeo.diagnostic._files import (
 from qpvgeo.errors import DataFormatError, QpvgeoError, QpvgeoWarning
 from qpvgeo.territory import Territory
 
-#: French names of the environmental layers, for the page.
-LAYER_LABELS: dict[str, str] = {
-    "flood": "zones inondables (TRI)",
-    "sites": "sites industriels Seveso / ICPE",
-    "air": "qualité de l'air (moyennes annuelles)",
-    "heat": "vulnérabilité à la chaleur (IRIS)",
-    "green_spaces": "espaces verts",
-    "noise": "cartes de bruit (type C)",
-}
+
+def _layer_labels() -> dict[str, str]:
+    from qpvgeo.exposure import LAYERS
+
+    return {name: layer.label for name, layer in LAYERS.items()}
+
+
+#: French names of the environmental layers (from the exposure registry), for the page.
+LAYER_LABELS: dict[str, str] = _layer_labels()
 
 #: Margin (m) around the territory's QPV within which layers are kept: beyond the rings
 #: and radii of the indicators; air stations are searched further (nearest station).
@@ -103,10 +103,7 @@ def demo_data() -> DiagnosticData:
         communes=d.communes,
         epci=d.epci,
         grid=d.grid,
-        layers={
-            "flood": d.flood, "sites": d.sites, "air": d.air, "heat": d.heat,
-            "green_spaces": d.green_spaces, "noise": d.noise,
-        },
+        layers=dict(d.layers),  # one per registered layer
         sources=[{"source": "demo", "role": "demo", "title": d.label, "publisher": d.source,
                   "url": None, "sha256": None, "origin": "generated", "millesime": None}],
         synthetic=d.label,
@@ -389,14 +386,19 @@ def _read_layers(
     """Read (or clip) every environmental layer near the territory; say which are missing."""
     layers: dict[str, gpd.GeoDataFrame] = {}
     missing: dict[str, str] = {}
-    readers_ = _layer_readers() if data.layer_files else {}
-    for name, label in LAYER_LABELS.items():
+    from qpvgeo.exposure import LAYERS
+
+    for name, layer_entry in LAYERS.items():
+        label = layer_entry.label
         if name not in data.layers and name not in data.layer_files:
             missing[name] = f"couche {label} absente des données"
             continue
         area = _near_area(qpv_area, _LAYER_MARGINS.get(name, _LAYER_MARGIN))
         if name not in data.layers:
-            reader = readers_[name]
+            reader = layer_entry.reader
+            if reader is None:
+                missing[name] = f"couche {label} : pas de lecteur de fichiers déclaré"
+                continue
             frames = []
             for path in data.layer_files[name]:
                 if not _reaches(path, area):
@@ -422,15 +424,3 @@ def _read_layers(
                 continue
         layers[name] = layer
     return layers, missing
-
-
-def _layer_readers() -> dict[str, Callable[[Path], gpd.GeoDataFrame]]:
-    """The readers of the real environmental layers, by layer name."""
-    from qpvgeo.readers import environment as env
-
-    return {
-        "flood": env.read_flood_extents, "sites": env.read_industrial_sites,
-        "air": env.read_air_stations, "heat": env.read_heat_iris,
-        "green_spaces": env.read_green_spaces, "noise": env.read_noise_map,
-    }
-

@@ -166,8 +166,7 @@ def headline(diag: Diagnostic) -> list[str]:
 
 
 #: Columns of the exposure synthesis (qpvgeo.exposure.burden), most telling first.
-BURDEN_SCORE_COLUMNS = ("indice_cumul", "score_exposition", "indice_exposition",
-                        "n_expositions", "score")
+BURDEN_SCORE_COLUMNS = ("score_exposition", "n_couches_pire_quintile", "score_cumule")
 
 
 def burden_column(diag: Diagnostic) -> str | None:
@@ -343,6 +342,15 @@ def layer_columns(diag: Diagnostic, name: str) -> list[str]:
                                 and str(_info(diag, c).source).startswith(f"{name} "))]
 
 
+def _headline_of(layer, columns: Sequence[str]) -> str | None:
+    """The column that stands for the layer (its registry ``headline``, best first)."""
+    for pattern in getattr(layer, "headline", ()) or ():
+        for c in columns:
+            if re.fullmatch(pattern, c):
+                return c
+    return None
+
+
 def _main_indicator(columns: Sequence[str]) -> str | None:
     core = [c for c in columns if not re.search(r"_(environs|ratio)$", c)
             and not c.startswith(("part_couverte", "part_surface_couverte"))]
@@ -365,7 +373,7 @@ def exposure_summary(diag: Diagnostic) -> list[dict]:
     n = len(qpv)
     for name, layer in LAYERS.items():
         cols = layer_columns(diag, name)
-        main = _main_indicator(cols)
+        main = _headline_of(layer, cols) or _main_indicator(cols)
         row = {"layer": layer.label, "family": FAMILIES.get(layer.family, layer.family),
                "publisher": layer.publisher, "indicator": "", "qpv": "", "environs": "",
                "above": "", "coverage": "", "status": ""}
@@ -485,7 +493,12 @@ def render_index(diag: Diagnostic, *, figures: list[dict], map_links: list[dict]
     expo = diag.sections.get("exposition")
     burden = burden_column(diag)
     if burden is not None and burden in qpv:
-        exp_cols = [burden]
+        from qpvgeo.exposure import LAYERS
+
+        heads = [_headline_of(layer, list(qpv.columns)) for layer in LAYERS.values()]
+        exp_cols = [c for c in ("score_exposition", "n_couches_pire_quintile",
+                                "classe_double_charge") if c in qpv]
+        exp_cols += [h for h in heads if h is not None and qpv[h].notna().any()][:4]
     else:
         exp_cols = [c for c in _page_exposure_columns(
             [c for c in qpv.columns if c not in base]) if not c.endswith("_ratio")][:6]

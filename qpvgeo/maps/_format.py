@@ -26,6 +26,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import math
 from numbers import Real
 
@@ -231,13 +232,20 @@ LABELS: dict[str, str] = {
 }
 
 
-def catalogue_extra() -> tuple:
-    """The columns the exposure layers declare (``extra=`` of :func:`schema.column_info`)."""
+def catalogue_extra(columns=None) -> tuple:
+    """The exposure side's catalogue entries (``extra=`` of :func:`schema.column_info`):
+    every layer's columns, coverage, surroundings, ratios and the burden composites,
+    concrete for ``columns`` when given."""
     try:
-        from qpvgeo.exposure import LAYERS
+        from qpvgeo.exposure import column_catalogue
     except ImportError:
         return ()
-    return tuple(LAYERS.columns())
+    return tuple(column_catalogue(columns))
+
+
+@functools.lru_cache(maxsize=4096)
+def _info_cached(column: str):
+    return schema.column_info(column, extra=catalogue_extra([column]))
 
 
 def info_of(column: str):
@@ -247,8 +255,10 @@ def info_of(column: str):
     --------
     >>> info_of("taux_pauvrete").unit
     '%'
+    >>> info_of("no2_ratio").kind
+    'ratio'
     """
-    return schema.column_info(column, extra=catalogue_extra())
+    return _info_cached(str(column))
 
 
 def label_of(column: str) -> str:
