@@ -126,7 +126,7 @@ def diagnose(
     out: str | os.PathLike | None = None,
     data_dir: str | os.PathLike | None = None,
     demo: bool = False,
-    offline_maps: bool = False,
+    offline_maps: bool | None = None,
     dpi: int = 150,
     progress: bool = True,
 ) -> Path:
@@ -147,8 +147,9 @@ def diagnose(
     demo : bool, default False
         Use the embedded synthetic demo territory (offline; ``region:99``,
         ``departement:99``, ``epci:299000001``, ``commune:99001``…).
-    offline_maps : bool, default False
-        Inline the interactive map's assets.
+    offline_maps : bool or None, default None
+        None: offline maps when the web assets can be had (see :func:`write_folder`);
+        True: offline, or fail; False: maps that load their scripts from the network.
     dpi : int, default 150
         Resolution of the PNG maps.
     progress : bool, default True

@@ -24,6 +24,25 @@ from qpvgeo.diagnostic.page import FICHES_DIR, render_fiche, render_index
 from qpvgeo.errors import DataFormatError, QpvgeoError
 
 
+def _offline_choice(offline_maps: bool | None) -> tuple[bool, str]:
+    """Whether to write the offline map, and the note saying why not when it is not."""
+    if offline_maps is not None:
+        return bool(offline_maps), ""
+    from qpvgeo.maps._assets import assets_available, fetch_all_assets
+
+    if assets_available():
+        return True, ""
+    if os.environ.get("QPVGEO_MIRROR"):
+        try:
+            fetch_all_assets()
+        except QpvgeoError as exc:
+            return False, ("Carte interactive en ligne (elle charge Leaflet depuis Internet) : "
+                           f"ressources hors ligne indisponibles. {exc}")
+        return True, ""
+    return False, ("Carte interactive en ligne (elle charge Leaflet depuis Internet) : lancer "
+                   "`qpvgeo assets` une fois pour des cartes autonomes, hors ligne.")
+
+
 def _rounded(frame: pd.DataFrame, diag: Diagnostic) -> pd.DataFrame:
     """Every numeric column rounded as the catalogue says (no ``15931,096993417836``)."""
     from qpvgeo.maps._format import round_column
@@ -76,7 +95,7 @@ def write_folder(
     diag: Diagnostic,
     out: str | os.PathLike,
     *,
-    offline_maps: bool = False,
+    offline_maps: bool | None = None,
     dpi: int = 150,
     parameters: dict | None = None,
     progress: Callable[[str], None] | None = None,
@@ -89,7 +108,10 @@ def write_folder(
     out : path
         The folder to write; an existing folder is replaced only once the new one is
         complete.
-    offline_maps : bool, default False
+    offline_maps : bool or None, default None
+        True: inline the interactive map's assets, and fail when they cannot be had;
+        False: a map that loads them from the network; None: offline when every asset
+        is in the cache (``qpvgeo assets``) or comes through ``$QPVGEO_MIRROR``.
         Inline the interactive map's scripts and styles (no network needed to open it).
     dpi : int, default 150
         Resolution of the PNG maps.
@@ -152,16 +174,23 @@ def write_folder(
         step("carte interactive")
         map_links: list[dict] = []
         unavailable = []
+        offline, why = _offline_choice(offline_maps)
+        if why:
+            unavailable.append(why)
         try:
             unavailable += _interactive_map(
-                diag, work / "carte_interactive.html", offline=offline_maps
+                diag, work / "carte_interactive.html", offline=offline
             )
         except (ImportError, QpvgeoError) as exc:
+            if offline_maps:
+                # asked for explicitly: no silent fallback, the run fails (exit ≠ 0)
+                raise QpvgeoError(f"--offline-maps: the offline map cannot be written: {exc}") \
+                    from exc
             unavailable.append(f"Carte interactive indisponible : {exc}")
         else:
             map_links.append({"href": "carte_interactive.html",
                               "label": "Carte interactive des QPV et des couches"
-                                       + (" (autonome, hors ligne)" if offline_maps else "")})
+                                       + (" (autonome, hors ligne)" if offline else "")})
             files.append({"href": "carte_interactive.html", "label": "carte interactive"})
         step("cartes statiques")
         try:

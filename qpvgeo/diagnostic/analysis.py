@@ -324,6 +324,13 @@ def _burden_step(exposure: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame | 
     return out
 
 
+def _with_geometry(qpv: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The QPV that have an outline (a degenerate contour, repaired to empty by the
+    reader, cannot be cut out of anyone's surroundings)."""
+    keep = qpv.geometry.notna() & ~qpv.geometry.is_empty
+    return qpv.loc[keep, [schema.CODE_QPV, "geometry"]]
+
+
 def _exposure_step(
     sel: TerritorySelection, layers: dict[str, gpd.GeoDataFrame], data: DiagnosticData
 ) -> tuple[pd.DataFrame, dict[str, tuple[str, str, str]]]:
@@ -342,7 +349,7 @@ def _exposure_step(
         # weighting would hand them the dense QPV housing of the cells they share.
         table = exposure_profile(
             zones, layers=layers, population=data.grid, surroundings="ring", ring=500,
-            communes=data.communes, all_qpv=data.qpv[[schema.CODE_QPV, "geometry"]],
+            communes=data.communes, all_qpv=_with_geometry(data.qpv),
             population_method="calibrated" if data.grid is not None else "area",
         )
     meta = table.attrs.get("columns") or {}

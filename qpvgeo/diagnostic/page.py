@@ -371,12 +371,18 @@ def exposure_summary(diag: Diagnostic) -> list[dict]:
     rows = []
     qpv = diag.qpv_table
     n = len(qpv)
+    expo = diag.sections.get("exposition")
+    failed = expo is not None and not expo.ok and diag.layers
     for name, layer in LAYERS.items():
         cols = layer_columns(diag, name)
         main = _headline_of(layer, cols) or _main_indicator(cols)
         row = {"layer": layer.label, "family": FAMILIES.get(layer.family, layer.family),
                "publisher": layer.publisher, "indicator": "", "qpv": "", "environs": "",
                "above": "", "coverage": "", "status": ""}
+        if failed and name in diag.layers:
+            row["status"] = "non calculée (voir l’état des sections)"
+            rows.append(row)
+            continue
         if name not in diag.layers or main is None:
             reason = diag.missing.get(name, "")
             row["status"] = "hors couverture" if "aucune donnée" in reason or not reason \
@@ -413,6 +419,33 @@ def exposure_summary(diag: Diagnostic) -> list[dict]:
     return rows
 
 
+#: Publisher of each role of the data directory (the layers say theirs in the registry).
+_PUBLISHERS = {
+    "population": "Insee", "communes": "IGN, ADMIN EXPRESS", "epci": "DGCL, BANATIC",
+    "qpv2024": "ANCT, SIG Ville", "qpv2015": "ANCT, SIG Ville",
+    "qpv2024_communes": "ANCT", "qpv2015_communes": "Insee",
+    "qpv2024_indicators": "Insee, diffusé par SIG Ville (ANCT)",
+    "qpv2015_indicators": "Insee",
+}
+
+
+def _catalogue_millesime(names: str) -> str:
+    """The millésime the sources catalogue gives for a layer's source(s), or ""."""
+    try:
+        from qpvgeo.sources import get_source
+    except ImportError:
+        return ""
+    out = []
+    for name in (n.strip() for n in names.split(",") if n.strip()):
+        try:
+            mil = getattr(get_source(name), "millesime", "")
+        except Exception:  # a name the catalogue does not know: nothing to say
+            continue
+        if mil:
+            out.append(str(mil))
+    return " ; ".join(dict.fromkeys(out))
+
+
 def _sources(diag: Diagnostic) -> list[dict]:
     """Each source: what it is, its publisher and millésime, the file."""
     from qpvgeo.exposure import LAYERS
@@ -436,7 +469,9 @@ def _sources(diag: Diagnostic) -> list[dict]:
         layer = LAYERS[role] if role in list(LAYERS) else None
         what = layer.label if layer is not None else roles.get(role, role)
         publisher = (layer.publisher if layer is not None else
-                     str(r.get("publisher") or r.get("title") or ""))
+                     str(r.get("publisher") or _PUBLISHERS.get(role, "")))
+        if not r.get("millesime") and layer is not None:
+            r = {**r, "millesime": _catalogue_millesime(layer.source)}
         out.append({"what": what, "publisher": F.typography(publisher),
                     "millesime": str(r.get("millesime") or "millésime non indiqué"),
                     "file": file, "sha": str(r.get("sha256") or "")[:12]})
