@@ -16,27 +16,69 @@ from qpvgeo.errors import QpvgeoWarning
 #: Commune outlines are drawn on the maps of territories with at most this many communes.
 _MAX_MAP_COMMUNES = 300
 
-def _interactive_map(diag: Diagnostic, path: Path, *, offline: bool) -> list[str]:
-    """Write the Folium map; return notes on the layers that could not be drawn."""
-    from qpvgeo.maps import add_layer, qpv_map, save_html
+#: Palettes of the QPV indicators of the switcher (the exposure layers bring theirs from
+#: the registry): one colour family per indicator, none shared with a layer drawn beside.
+_PALETTES = {"taux_pauvrete": "YlOrBr", "score_exposition": "RdPu",
+             "n_couches_pire_quintile": "RdPu", "taux_emploi": "Blues_r"}
+
+
+def _switcher_columns(diag: Diagnostic) -> tuple[list[str], dict[str, str]]:
+    """Indicators of the switcher: poverty, the burden synthesis, each layer's headline."""
+    from qpvgeo.diagnostic.page import _headline_of
+    from qpvgeo.exposure import LAYERS
 
     qpv = diag.qpv_table
-    column = "taux_pauvrete" if "taux_pauvrete" in qpv and qpv["taux_pauvrete"].notna().any() \
-        else schema.POPULATION
-    tooltip = [c for c in (schema.POPULATION, "taux_pauvrete", "taux_emploi") if c in qpv]
-    k = max(1, min(5, int(qpv[column].notna().sum())))
-    m = qpv_map(
-        qpv[[schema.CODE_QPV, schema.NOM_QPV, *tooltip, "geometry"]].assign(
-            **{schema.MILLESIME: diag.millesime}), column,
-        k=k, tooltip=tooltip, **({"tiles": None} if offline else {}),
-        title=f"QPV – {diag.selection.name}", sources=diag.synthetic,
+    cols = [c for c in ("taux_pauvrete", "score_exposition", "n_couches_pire_quintile")
+            if c in qpv]
+    palettes = dict(_PALETTES)
+    for layer in LAYERS.values():
+        head = _headline_of(layer, list(qpv.columns))
+        if head is not None and head not in cols:
+            cols.append(head)
+            palettes[head] = layer.style.palette
+    return cols, palettes
+
+
+def _interactive_map(diag: Diagnostic, path: Path, *, offline: bool) -> list[str]:
+    """Write the Folium map; return notes on the layers that could not be drawn."""
+    from qpvgeo.maps import (
+        add_indicator_switcher,
+        add_layer,
+        add_territory_layer,
+        qpv_map,
+        save_html,
     )
+    from qpvgeo.territory import DEPARTEMENT_NAMES
+
+    qpv = diag.qpv_table
+    switch, palettes = _switcher_columns(diag)
+    pop = ("population_dans_territoire" if "population_dans_territoire" in qpv
+           else schema.POPULATION)
+    tooltip = [c for c in (pop, "taux_pauvrete", "taux_emploi", "score_exposition") if c in qpv]
+    frame = qpv[[schema.CODE_QPV, schema.NOM_QPV, *dict.fromkeys(tooltip + switch),
+                 "geometry"]].assign(**{schema.MILLESIME: diag.millesime})
+    m = qpv_map(
+        frame, None, tooltip=tooltip, popup=False, outline_only=bool(switch),
+        **({"tiles": None} if offline else {}),
+        title=f"Quartiers prioritaires – {diag.selection.name}", sources=diag.synthetic,
+    )
+    notes = []
+    try:
+        add_indicator_switcher(m, frame, switch, palettes=palettes)
+    except Exception as exc:  # the map keeps its outlines and layers
+        notes.append(f"Sélecteur d'indicateurs indisponible ({type(exc).__name__} : {exc})")
+    ctx = _context(diag)
+    if ctx is not None and ctx.departements is not None and len(ctx.departements) > 1:
+        deps = ctx.departements.assign(nom_departement=ctx.departements[
+            schema.CODE_DEPARTEMENT].map(DEPARTEMENT_NAMES).fillna(
+                ctx.departements[schema.CODE_DEPARTEMENT]))
+        add_territory_layer(m, deps, label="nom_departement", name="Départements",
+                            color="#555555", weight=1.2)
     layers: list[tuple[str, gpd.GeoDataFrame]] = []
     # Thousands of commune outlines (a region) would weigh megabytes for little reading.
     if diag.communes_geo is not None and len(diag.communes_geo) <= _MAX_MAP_COMMUNES:
         layers.append(("communes", diag.communes_geo))
     layers += list(diag.layers.items())
-    notes = []
     for kind, layer in layers:
         # One layer that cannot be drawn must not cost the analyst the whole map: the
         # page and a warning say which one and why (the indicators are not affected).
@@ -48,6 +90,7 @@ def _interactive_map(diag: Diagnostic, path: Path, *, offline: bool) -> list[str
                     f"({type(exc).__name__} : {exc})")
             warnings.warn(note, QpvgeoWarning, stacklevel=2)
             notes.append(note)
+    m.keep_in_front(m.qpvgeo_qpv_layer)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", QpvgeoWarning)
         save_html(m, path, offline=offline)

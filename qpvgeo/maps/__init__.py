@@ -15,6 +15,7 @@ from qpvgeo.maps.interactive import (
     add_flood_layer,
     add_green_spaces_layer,
     add_heat_layer,
+    add_indicator_switcher,
     add_layer,
     add_noise_layer,
     add_sites_layer,
@@ -23,9 +24,18 @@ from qpvgeo.maps.interactive import (
     save_html,
     web_geometry,
 )
-from qpvgeo.maps.static import plot_choropleth, plot_qpv, save_figure
+from qpvgeo.maps.static import (
+    Context,
+    context_from_communes,
+    furniture_overlaps,
+    plot_choropleth,
+    plot_qpv,
+    plot_symbols,
+    save_figure,
+)
 
 __all__ = [
+    "Context",
     "LAYER_KINDS",
     "Classes",
     "Legend",
@@ -35,13 +45,17 @@ __all__ = [
     "add_flood_layer",
     "add_green_spaces_layer",
     "add_heat_layer",
+    "add_indicator_switcher",
     "add_layer",
     "add_noise_layer",
     "add_sites_layer",
     "add_territory_layer",
     "classify",
+    "context_from_communes",
+    "furniture_overlaps",
     "plot_choropleth",
     "plot_qpv",
+    "plot_symbols",
     "qpv_map",
     "save_figure",
     "save_html",
