@@ -385,8 +385,10 @@ def exposure_summary(diag: Diagnostic) -> list[dict]:
             continue
         if name not in diag.layers or main is None:
             reason = diag.missing.get(name, "")
-            row["status"] = "hors couverture" if "aucune donnée" in reason or not reason \
-                else reason
+            # absent from the data (nothing read) is not the same as read but not
+            # reaching the territory ("hors couverture")
+            row["status"] = ("hors couverture" if not reason or "aucune donnée" in reason
+                             else F.typography(reason[:1].upper() + reason[1:]))
             row["coverage"] = "hors couverture"
             rows.append(row)
             continue

@@ -224,40 +224,65 @@ def round_bounds(bounds: np.ndarray, *, digits: int = 2) -> tuple[np.ndarray, in
     return out, need
 
 
+def roundest_between(low: float, high: float) -> tuple[float, int]:
+    """The roundest number in ``]low ; high]`` and the decimals that print it.
+
+    Examples
+    --------
+    >>> roundest_between(12930, 13870), roundest_between(38.21, 38.3)
+    ((13000.0, 0), (38.3, 1))
+    """
+    import math
+
+    if high <= low:
+        return float(high), 0
+    for power in range(int(math.floor(math.log10(max(abs(high), 1e-12)))) + 1, -7, -1):
+        step = 10.0 ** power
+        for mult in (10, 5, 2, 1):
+            unit = step * mult / 10
+            candidate = math.floor(low / unit) * unit + unit
+            if low < candidate <= high + 1e-12:
+                d = max(0, -int(math.floor(math.log10(unit) + 1e-9)))
+                return round(candidate, d), d
+    return float(high), 6
+
+
 def _rounded_classes(data, present, edges, n, *, cmap, decimals, scheme) -> Classes:
+    """Classes with mapclassify's very membership, their bounds made round: between the
+    largest value of a class and the smallest of the next, the roundest number."""
     import math
 
     lo, hi = float(data.min()), float(data.max())
-    inner, d = round_bounds(edges[:-1])
-    inner = np.unique(inner)
-    # a bound must split the data: strictly above the minimum, at most the maximum
-    inner = inner[(inner > lo) & (inner <= hi)]
-    # never more classes than distinct values
-    uniq = np.unique(data)
-    inner = inner[: max(0, uniq.size - 1)]
+    cls = np.searchsorted(edges, data, side="left")  # mapclassify: x <= bin
+    cls = np.minimum(cls, edges.size - 1)
+    used = np.unique(cls)
+    remap = {old: new for new, old in enumerate(used.tolist())}
     yb = np.full(n, -1, dtype="int64")
-    yb[present] = np.searchsorted(inner, data, side="right")
-    # drop classes left empty by the rounding
-    used = np.unique(yb[present])
-    remap = {old: new for new, old in enumerate(used)}
-    yb[present] = [remap[v] for v in yb[present].tolist()]
-    kept_inner = [float(inner[i - 1]) for i in used[1:]] if used.size > 1 else []
+    yb[present] = [remap[v] for v in cls.tolist()]
+    inner, need = [], 0
+    for i in range(len(used) - 1):
+        top = float(data[cls == used[i]].max())
+        nxt = float(data[cls == used[i + 1]].min())
+        b, d = roundest_between(top, nxt)
+        inner.append(b)
+        need = max(need, d)
     if decimals is not None:
-        d = decimals
-    elif not kept_inner:
-        d = _format.auto_decimals([lo, hi])
-    scale = 10 ** d
+        need = decimals
+    elif not inner:
+        need = _format.auto_decimals([lo, hi])
+    scale = 10 ** need
     # the printed extremes enclose the data (floor / ceil at the printed precision)
-    bounds = [math.floor(lo * scale) / scale, *kept_inner, math.ceil(hi * scale) / scale]
+    bounds = [math.floor(lo * scale + 1e-9) / scale, *inner,
+              math.ceil(hi * scale - 1e-9) / scale]
     labels = []
     for i in range(len(bounds) - 1):
-        a = _format.format_number(bounds[i], d)
-        b = _format.format_number(bounds[i + 1], d)
+        a = _format.format_number(bounds[i], need)
+        b = _format.format_number(bounds[i + 1], need)
         last = i == len(bounds) - 2
         labels.append(f"[{a} ; {b}{']' if last else '['}")
     k = len(labels)
     return Classes(
-        scheme=scheme, lower=lo, bins=np.asarray([*kept_inner, hi], dtype="float64"), yb=yb,
+        scheme=scheme, lower=lo, bins=np.asarray([*inner, hi], dtype="float64"), yb=yb,
         colors=class_colors(cmap, k), labels=labels,
         counts=np.bincount(yb[yb >= 0], minlength=k).tolist(), n_missing=int((~present).sum()),
     )

@@ -374,8 +374,9 @@ def column_unit(info: object | None) -> str:
 
 
 def round_column(values: pd.Series, info: object | None) -> pd.Series:
-    """Round a numeric column for a CSV: counts to units, shares to 4 digits (0,1 %),
-    others to the catalogue's decimals (one more for means, so nothing is lost to print).
+    """Round a numeric column for a CSV: counts to units, shares (0–1) to 6 digits (a
+    QPV's share of a region's population is often under 0,1 %), distances to the metre,
+    others to the catalogue's decimals plus one (nothing a page prints is lost).
 
     Examples
     --------
@@ -389,7 +390,7 @@ def round_column(values: pd.Series, info: object | None) -> pd.Series:
     if kind == "count":
         return values.round(0)
     if kind == "share":
-        return values.round(decimals + 3)
+        return values.round(6)
     if kind == "distance":
         return values.round(0)
     return values.round(decimals + 1)

@@ -334,7 +334,7 @@ def plot_choropleth(
     >>> g = d.qpv.merge(d.indicators, left_on="code_qpv", right_index=True)
     >>> fig = plot_choropleth(g, "taux_pauvrete", k=3, title="Pauvreté")
     >>> fig.qpvgeo_classes.labels
-    ['[38 ; 41[', '[41 ; 46[', '[46 ; 53]']
+    ['[38 ; 45[', '[45 ; 50[', '[50 ; 53]']
     >>> furniture_overlaps(fig)
     []
     """
@@ -365,6 +365,7 @@ def plot_choropleth(
             heading=legend_title or _format.legend_title(column), title=title,
             sources=sources, scalebar=scalebar, north_arrow=north_arrow, inset=inset, ext=ext)
     fig.qpvgeo_classes = classes  # type: ignore[attr-defined]
+    fig.qpvgeo_data_bounds = tuple(g.total_bounds)  # type: ignore[attr-defined]
     return fig
 
 
@@ -504,6 +505,7 @@ def plot_symbols(
                  fontweight="bold", ha="left", va="top", gid="title")
     _sources(fig, sources, map_w)
     fig.qpvgeo_symbols = {"values": refs, "max": vmax}  # type: ignore[attr-defined]
+    fig.qpvgeo_data_bounds = tuple(g.total_bounds)  # type: ignore[attr-defined]
     fig.qpvgeo_classes = classes  # type: ignore[attr-defined]
     return fig
 
@@ -531,16 +533,16 @@ def furniture_overlaps(fig: Figure) -> list[tuple[str, str]]:
                    "scalebar-label", "sources", "title"}:
             bb = a.get_window_extent(renderer)
             boxes[gid] = bb if gid not in boxes else type(bb).union([boxes[gid], bb])
-    ax = fig.axes[0]
-    data = [c for c in ax.collections if c.get_zorder() >= 2]
-    if data:
+    bounds = getattr(fig, "qpvgeo_data_bounds", None)
+    if bounds is not None:
         from matplotlib.transforms import Bbox
 
-        bbs = [c.get_window_extent(renderer) for c in data]
-        bbs = [b for b in bbs if np.isfinite(b.x0) and b.width > 0]
-        if bbs:
-            boxes["data"] = Bbox.intersection(Bbox.union(bbs), ax.get_window_extent(renderer)) \
-                or Bbox.union(bbs)
+        ax = fig.axes[0]
+        x0, y0, x1, y1 = bounds
+        (a, b), (c, d) = ax.transData.transform([(x0, y0), (x1, y1)])
+        box = Bbox.from_extents(min(a, c), min(b, d), max(a, c), max(b, d))
+        # what of the data lies inside the map frame (the rest is clipped away)
+        boxes["data"] = Bbox.intersection(box, ax.get_window_extent(renderer)) or box
     names = sorted(boxes)
     pairs = []
     same = {frozenset({"north-arrow", "north-label"}), frozenset({"scalebar", "scalebar-label"})}
@@ -577,7 +579,8 @@ def plot_qpv(
     indicators : DataFrame, optional
         Indexed by ``code_qpv``.
     communes : GeoDataFrame, optional
-        Commune outlines drawn beneath.
+        Commune outlines drawn beneath, with their départements and region outlined
+        (:func:`context_from_communes`).
     region : GeoDataFrame, optional
         Region for the location inset.
     sources : str, optional
@@ -607,16 +610,17 @@ def plot_qpv(
             geo = f" (géographie {', '.join(map(str, years))})" if years else ""
         sources = f"ANCT, SIG Ville{geo}" + ("; INSEE" if column else "") + \
             " — Réalisation : qpvgeo"
+    ctx = context_from_communes(communes, n_cities=0) if communes is not None else None
     if column is None:
         frame = frame.assign(_qpv=1.0)
         fig = plot_choropleth(frame, "_qpv", bins=[1.0], cmap="Oranges", title=title,
-                              sources=sources, background=communes, inset=region,
+                              sources=sources, context=ctx, inset=region,
                               legend_title=f"Quartiers prioritaires ({len(frame)})", **kwargs)
         fig.axes[1].get_legend().get_texts()[0].set_text("QPV")
         return fig
     if column not in frame.columns:
         raise SchemaError(f"plot_qpv: column {column!r} not found in qpv nor in indicators")
-    return plot_choropleth(frame, column, title=title, sources=sources, background=communes,
+    return plot_choropleth(frame, column, title=title, sources=sources, context=ctx,
                            inset=region, **kwargs)
 
 
