@@ -26,9 +26,17 @@ from qpvgeo.errors import DataFormatError, QpvgeoError
 
 def _offline_choice(offline_maps: bool | None) -> tuple[bool, str]:
     """Whether to write the offline map, and the note saying why not when it is not."""
-    if offline_maps is not None:
-        return bool(offline_maps), ""
     from qpvgeo.maps._assets import assets_available, fetch_all_assets
+
+    if offline_maps is False:
+        return False, ""
+    if offline_maps:
+        if not assets_available():
+            try:
+                fetch_all_assets()  # through $QPVGEO_MIRROR when set
+            except QpvgeoError as exc:
+                raise QpvgeoError(f"--offline-maps: {exc}") from None
+        return True, ""
 
     if assets_available():
         return True, ""

@@ -273,7 +273,8 @@ def page_charts(diag: Diagnostic) -> list[dict]:
     if ref is not None and ref.france is not None:
         refs.append(("France métro.", ref.france))
     qpv = diag.qpv_table
-    if sel.territory.level == "region" and schema.POPULATION in qpv:
+    n_deps = qpv[schema.CODE_QPV].astype(str).map(schema.departement_of_qpv).nunique()
+    if sel.territory.level == "region" and schema.POPULATION in qpv and n_deps >= 3:
         deps = qpv[schema.CODE_QPV].astype(str).map(schema.departement_of_qpv)
         by_dep = pd.to_numeric(qpv[schema.POPULATION], errors="coerce").groupby(deps).sum()
         pop = sel.commune_population
