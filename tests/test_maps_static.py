@@ -50,7 +50,9 @@ def _legend_texts(fig) -> list[str]:
 
 
 def _bounds(label: str) -> tuple[float, float]:
-    lo, hi = label.strip("[]").split(" ; ")
+    """Both bounds of "[a ; b[" (rounded classes) or "a – b" (mapclassify's)."""
+    text = label.strip("[]")
+    lo, hi = text.split(" ; ") if " ; " in text else text.split(_format.RANGE_SEP)
     return tuple(float(x.replace(NNBSP, "").replace(",", ".")) for x in (lo, hi))
 
 

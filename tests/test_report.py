@@ -475,6 +475,26 @@ def test_diagnose_hauts_de_france_2024(shared_data, tmp_path_factory):
     assert "noise" in prov["missing_layers"]  # no noise map for HdF in this data directory
     assert {r["role"] for r in prov["sources"]} >= {"qpv2024", "population", "flood"}
     assert prov["millesimes"]["population"] == "Insee, populations légales 2023, COG 2025"
+    # References, recomputed with plain pandas from the raw files: metropolitan France
+    # (regions 11 and above) and the rank of HdF among the 13 metropolitan regions.
+    metro = sig[sig["insee_reg"] >= 11].drop_duplicates("codeQPV")
+    metro_pop = pop[pop["REG"].astype(int) >= 11]
+    france = metro["popMuniQPV"].sum() / metro_pop["PMUN"].sum()  # 5,307,455 / 66,165,815
+    by_region = (metro.groupby("insee_reg")["popMuniQPV"].sum()
+                 / metro_pop.groupby(metro_pop["REG"].astype(int))["PMUN"].sum())
+    rank = int((by_region > by_region[32]).sum()) + 1
+    assert (rank, len(by_region)) == (2, 13)  # after Île-de-France (13.7 %)
+    page = (out / "index.html").read_text(encoding="utf-8")
+    chapeau = page.split('id="chapeau"', 1)[1].split("</div>", 1)[0]
+    nn = "\u202f"
+    assert f"753{nn}115 habitants" in chapeau and f"12,6{nn}%" in chapeau
+    assert f"contre {france * 100:.1f}".replace(".", ",") + f"{nn}% en France" in chapeau
+    assert "au 2e rang des 13 régions métropolitaines" in chapeau
+    # the map and the charts are there; every QPV has its fiche
+    assert (out / "carte_population.png").is_file()
+    assert len(list((out / "quartiers").glob("QN*.html"))) == 204
+    # the CSVs are rounded: no 15931,096993417836 inhabitants
+    assert (table["population"] == table["population"].round()).all()
 
 
 @pytest.mark.slow
