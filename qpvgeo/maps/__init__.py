@@ -6,6 +6,7 @@ Examples
 """
 
 from qpvgeo.maps._classes import Classes, classify
+from qpvgeo.maps._format import french_table
 from qpvgeo.maps.interactive import (
     LAYER_KINDS,
     Legend,
@@ -20,6 +21,7 @@ from qpvgeo.maps.interactive import (
     add_noise_layer,
     add_sites_layer,
     add_territory_layer,
+    notebook_map,
     qpv_map,
     save_html,
     web_geometry,
@@ -52,7 +54,9 @@ __all__ = [
     "add_territory_layer",
     "classify",
     "context_from_communes",
+    "french_table",
     "furniture_overlaps",
+    "notebook_map",
     "plot_choropleth",
     "plot_qpv",
     "plot_symbols",

@@ -477,3 +477,41 @@ def rank_text(rank: int, *, feminine: bool = False) -> str:
     if rank == 1:
         return "1re" if feminine else "1er"
     return f"{rank}e"
+
+
+def french_table(frame: pd.DataFrame, *, index: str | None = None) -> pd.DataFrame:
+    """A table for people: every value formatted as the column catalogue says (``12,5 %``,
+    ``1 234``, ``n.d.``), the columns named by their French labels — what a notebook
+    shows instead of raw fractions, floats and ``NaN``.
+
+    Parameters
+    ----------
+    frame : DataFrame
+    index : str, optional
+        A column to use as the (labelled) index.
+
+    Examples
+    --------
+    >>> t = french_table(pd.DataFrame({"nom_qpv": ["Les Tours Du Port"],
+    ...                                "part_qpv": [0.3075], "population": [15931.09]}))
+    >>> list(t.columns), t.iloc[0].str.replace("\u202f", " ").tolist()
+    (['Quartier prioritaire', 'Part de la population vivant en QPV', 'Population'], \
+['Les Tours du Port', '30,8 %', '15 931'])
+    """
+    data = pd.DataFrame(frame).copy()
+    if "geometry" in data.columns:
+        data = data.drop(columns="geometry")
+    if index is not None:
+        data = data.set_index(index)
+    out = pd.DataFrame(index=data.index)
+    for col in data.columns:
+        info = info_of(str(col))
+        if col == schema.NOM_QPV:
+            out[label_of(col)] = [place_name(v) for v in data[col].tolist()]
+        elif info is not None:
+            out[label_of(col)] = [format_column(v, info) for v in data[col].tolist()]
+        else:
+            out[label_of(col)] = [format_value(v, str(col)) for v in data[col].tolist()]
+    if data.index.name:
+        out.index.name = label_of(data.index.name)
+    return out

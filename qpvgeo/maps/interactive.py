@@ -1357,3 +1357,61 @@ def save_html(
         tmp.write_text(page, encoding="utf-8")
     target = Path(path)
     return SavedMap(path=target, size_bytes=target.stat().st_size, offline=offline)
+
+
+class NotebookMap:
+    """A map for a notebook cell that works offline: the page with every script inlined,
+    shown in an ``<iframe srcdoc>`` (see :func:`notebook_map`)."""
+
+    def __init__(self, page: str, height: int) -> None:
+        self.page = page
+        self.height = height
+
+    def _repr_html_(self) -> str:
+        return (f'<iframe srcdoc="{html.escape(self.page, quote=True)}" '
+                f'style="width:100%;height:{self.height}px;border:1px solid #ccc" '
+                'title="Carte interactive"></iframe>')
+
+
+def notebook_map(m: folium.Map, *, height: int = 520, mirror: str | None = None,
+                 cache: str | None = None):
+    """Show ``m`` in a notebook with its scripts inlined, so that it works offline.
+
+    Needs the web assets in the cache (``qpvgeo assets``, or through ``mirror``); when
+    they cannot be had, returns ``m`` itself (it then needs the network) with a
+    :class:`~qpvgeo.errors.QpvgeoWarning` saying so.
+
+    Examples
+    --------
+    >>> import tempfile, warnings
+    >>> from qpvgeo.datasets import demo
+    >>> with warnings.catch_warnings(record=True) as w:
+    ...     warnings.simplefilter("always")
+    ...     shown = notebook_map(qpv_map(demo().qpv, tiles=None), cache=tempfile.mkdtemp(),
+    ...                          mirror="http://127.0.0.1:9")
+    >>> isinstance(shown, folium.Map), "qpvgeo assets" in str(w[-1].message)
+    (True, True)
+    """
+    import os
+    import warnings
+
+    from qpvgeo.errors import QpvgeoWarning
+
+    _check_map(m)
+    finish(m)
+    try:
+        # nothing is downloaded unless a mirror says where from: a notebook cell must not
+        # reach a CDN behind the analyst's back
+        if not (mirror or os.environ.get("QPVGEO_MIRROR")) and \
+                not _assets.assets_available(cache=cache):
+            raise QpvgeoError("web assets not in the cache")
+        page = _assets.inline_assets(m.get_root().render(), mirror=mirror, cache=cache)
+    except Exception as exc:  # no asset at hand: the ordinary (online) map, said so
+        warnings.warn(
+            f"carte affichée en ligne (elle charge Leaflet depuis Internet) : ressources "
+            f"hors ligne indisponibles ({type(exc).__name__}) ; lancer `qpvgeo assets` une "
+            "fois pour des cartes qui marchent sans réseau",
+            QpvgeoWarning, stacklevel=2,
+        )
+        return m
+    return NotebookMap(page, height)

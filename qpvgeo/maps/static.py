@@ -49,6 +49,18 @@ _MIN_MAP_H = 3.2
 _MAX_DIRECT_LABELS = 5
 
 
+class MapFigure(Figure):
+    """A matplotlib figure that shows itself in a notebook cell (``_repr_png_``), with no
+    pyplot state involved."""
+
+    def _repr_png_(self) -> bytes:
+        import io
+
+        buf = io.BytesIO()
+        self.savefig(buf, format="png", dpi=100)
+        return buf.getvalue()
+
+
 @dataclass(frozen=True)
 class Context:
     """Context layers drawn beneath the data (any may be None).
@@ -160,7 +172,7 @@ def _page(extent, *, title: bool) -> tuple[Figure, object, object, object, float
     map_h = max(map_h, _MIN_MAP_H) if aspect * map_w >= _MIN_MAP_H else map_h
     top = _TITLE_H if title else _MARGIN
     height = top + map_h + _BOTTOM_H
-    fig = Figure(figsize=(_PAGE_W, height))
+    fig = MapFigure(figsize=(_PAGE_W, height))
     W, H = _PAGE_W, height
     ax = fig.add_axes((_MARGIN / W, _BOTTOM_H / H, map_w / W, map_h / H))
     side = fig.add_axes(((_MARGIN + map_w + 0.15) / W, _BOTTOM_H / H,
