@@ -230,9 +230,12 @@ def key_cards(diag: Diagnostic) -> tuple[list[dict], list[str]]:
     if ref is not None and ref.rank is not None:
         cards.append({"value": F.rank_text(ref.rank), "label": "rang pour cette part",
                       "ref": f"parmi les {ref.n_peers} {ref.peers}"})
-    cards.append({"value": F.format_number(k["n_qpv"]), "label": "quartiers prioritaires",
-                  "ref": f"{F.format_number(k['n_communes_qpv'])} communes sur "
-                         f"{F.format_number(k['n_communes'])} en ont au moins un"})
+    n_com = int(k["n_communes_qpv"])
+    cards.append({"value": F.format_number(k["n_qpv"]),
+                  "label": "quartier prioritaire" if k["n_qpv"] == 1 else "quartiers prioritaires",
+                  "ref": (f"{F.format_number(n_com)} commune{'s' if n_com > 1 else ''} sur "
+                          f"{F.format_number(k['n_communes'])} "
+                          f"{'en ont' if n_com > 1 else 'en a'} au moins un")})
     qpv = diag.qpv_table
     if "taux_pauvrete" in qpv and qpv["taux_pauvrete"].notna().any():
         cards.append({"value": F.format_percent(float(qpv["taux_pauvrete"].median()), 1),
