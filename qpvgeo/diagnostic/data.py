@@ -343,6 +343,25 @@ def _membership_from_contours(qpv: gpd.GeoDataFrame) -> pd.DataFrame | None:
     return None
 
 
+def _source_extent(frame: gpd.GeoDataFrame, layer) -> object | None:
+    """What a whole source file covers, for a layer that declares no coverage rule: the
+    extent a reader attached, else the convex hull of its features (the area the
+    publisher's extract spans: a region's ICPE register covers that region)."""
+    if layer.extent is not None:
+        return None
+    declared = getattr(frame, "attrs", {}).get("couverture")
+    if declared is not None:
+        return declared
+    import shapely
+
+    g = schema.to_canonical_crs(frame, what=layer.name).geometry
+    g = g[g.notna() & ~g.is_empty]
+    if not len(g):
+        return None
+    hull = shapely.convex_hull(shapely.union_all(g.to_numpy()))
+    return hull if shapely.get_type_id(hull) in (3, 6) else None
+
+
 def _layer_files(root: Path) -> dict[str, list[Path]]:
     found = {name: _find(root, patterns, every=True) for name, patterns in LAYER_FILES.items()}
     return {k: v for k, v in found.items() if v}
@@ -399,28 +418,39 @@ def _read_layers(
             if reader is None:
                 missing[name] = f"couche {label} : pas de lecteur de fichiers déclaré"
                 continue
-            frames = []
+            frames, extents = [], []
             for path in data.layer_files[name]:
                 if not _reaches(path, area):
                     continue
                 try:
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore", QpvgeoWarning)
-                        frame = _clip_layer(reader(path), area)
+                        whole = reader(path)
+                        frame = _clip_layer(whole, area)
                 except QpvgeoError as exc:
                     missing[name] = f"couche {label} illisible ({path.name}) : {exc}"
                     continue
                 if len(frame):
                     frames.append(frame)
+                    extents.append(_source_extent(whole, layer_entry))
                     sources.append(_record(path, name))
             if not frames:
                 missing.setdefault(name, f"couche {label} : aucune donnée sur ce territoire")
                 continue
             layer = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=schema.CRS)
         else:
-            layer = _clip_layer(data.layers[name], area)
+            whole = data.layers[name]
+            layer = _clip_layer(whole, area)
             if not len(layer):
                 missing[name] = f"couche {label} : aucune donnée sur ce territoire"
                 continue
+            extents = [_source_extent(whole, layer_entry)]
+        # Clipping to the territory must not shrink what the layer is known to cover: a
+        # layer with no coverage rule of its own keeps the extent of the files it came from.
+        known = [e for e in extents if e is not None]
+        if known and layer_entry.extent is None and "couverture" not in layer.attrs:
+            import shapely
+
+            layer.attrs["couverture"] = shapely.union_all(known)
         layers[name] = layer
     return layers, missing

@@ -200,9 +200,13 @@ def most_exposed(diag: Diagnostic) -> str | None:
     code = str(values.idxmax())
     info = _info(diag, col)
     label = (info.label if info else col).lower()
+    from qpvgeo.exposure.burden import MIN_LAYERS
+
+    among = (f"parmi les {len(values)} QPV que couvrent au moins {MIN_LAYERS} couches"
+             if len(values) < len(diag.qpv_table) else f"parmi les {len(values)} QPV")
     return (f"Le quartier le plus exposé au cumul des nuisances mesurées est "
             f"{F.place_name(names.get(code, code))} ({label} : "
-            f"{F.format_column(values[code], info)}).")
+            f"{F.format_column(values[code], info)}, {among} du territoire).")
 
 
 def key_cards(diag: Diagnostic) -> tuple[list[dict], list[str]]:
