@@ -474,6 +474,9 @@ COLUMNS: tuple[Column, ...] = (
            kind="ratio", direction=-1, decimals=2, source=f"{_INSEE}, Filosofi 200 m"),
     Column("population_grille", "Population (carroyage)", "habitants", kind="count",
            decimals=0, source=f"{_INSEE}, Filosofi 200 m"),
+    Column(r"nom_(site|seveso_haut)_plus_proche", "Nom du site industriel le plus proche",
+           kind="text", source="Géorisques (MTECT)", pattern=True,
+           description="nom de l'établissement, à côté de son code"),
 )
 
 

@@ -152,6 +152,9 @@ def test_demo_tables_hold_the_demo_figures(demo_report):
     assert table["part_qpv"].sum() == pytest.approx(54_628 / total, abs=4 * 5e-7)
     # counts are whole numbers in the CSV (no 15931,096993417836)
     assert (table["population"] == table["population"].round()).all()
+    # the nearest site by its name, beside its code
+    sites = d.sites.set_index("code_site")["nom_site"]
+    assert (table["nom_site_plus_proche"] == table["site_plus_proche"].map(sites)).all()
     communes = _csv(demo_report / "tableau_communes.csv")
     assert communes["population_qpv"].sum() == pytest.approx(54_628, rel=1e-12)
     layers = pyogrio.list_layers(demo_report / "diagnostic.gpkg")[:, 0].tolist()

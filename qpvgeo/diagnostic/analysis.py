@@ -224,7 +224,7 @@ def build_diagnostic(
                 "Exposition environnementale", False, f"indisponible : {exc}"
             )
         else:
-            table = table.join(exposure)
+            table = table.join(_with_site_names(exposure, layers.get("sites")))
             columns.update(described)
             sections["exposition"] = Section(
                 "Exposition environnementale", True,
@@ -321,6 +321,20 @@ def _burden_step(exposure: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame | 
         return None
     out.index = out.index.astype(str)
     out.index.name = schema.CODE_QPV
+    return out
+
+
+def _with_site_names(exposure: pd.DataFrame, sites: gpd.GeoDataFrame | None) -> pd.DataFrame:
+    """Beside each nearest-site code, the site's name (a reader reads names, not codes)."""
+    if sites is None or "code_site" not in sites or "nom_site" not in sites:
+        return exposure
+    names = (sites.dropna(subset=["code_site"]).drop_duplicates("code_site")
+             .set_index("code_site")["nom_site"])
+    names.index = names.index.astype(str)
+    out = exposure.copy()
+    for col in [c for c in exposure.columns if c.endswith("_plus_proche")]:
+        pos = out.columns.get_loc(col) + 1
+        out.insert(pos, f"nom_{col}", out[col].astype("string").map(names))
     return out
 
 
