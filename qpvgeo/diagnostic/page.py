@@ -202,8 +202,12 @@ def most_exposed(diag: Diagnostic) -> str | None:
     label = (info.label if info else col).lower()
     from qpvgeo.exposure.burden import MIN_LAYERS
 
-    among = (f"parmi les {len(values)} QPV que couvrent au moins {MIN_LAYERS} couches"
-             if len(values) < len(diag.qpv_table) else f"parmi les {len(values)} QPV")
+    if len(values) == 1:
+        among = f"seul QPV que couvrent au moins {MIN_LAYERS} couches"
+    elif len(values) < len(diag.qpv_table):
+        among = f"parmi les {len(values)} QPV que couvrent au moins {MIN_LAYERS} couches"
+    else:
+        among = f"parmi les {len(values)} QPV"
     return (f"Le quartier le plus exposé au cumul des nuisances mesurées est "
             f"{F.place_name(names.get(code, code))} ({label} : "
             f"{F.format_column(values[code], info)}, {among} du territoire).")
