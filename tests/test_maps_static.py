@@ -24,6 +24,7 @@ from qpvgeo.errors import QpvgeoError, QpvgeoWarning, SchemaError
 from qpvgeo.maps import _format
 from qpvgeo.maps.static import (
     context_from_communes,
+    dense_area,
     furniture_overlaps,
     plot_choropleth,
     plot_qpv,
@@ -260,3 +261,23 @@ def test_points_listed_with_their_count_in_the_extent():
     assert _legend_texts(fig)[-1] == f"Sites ({len(d.sites)})"
     xlim = fig.axes[0].get_xlim()
     assert xlim[0] < x0 and xlim[1] > x1
+
+
+def test_dense_area_gets_an_inset_that_overlaps_nothing():
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    # 12 QPV packed within 5 km (a metropolis) and 6 spread over 200 km
+    pts = [Point(700_000 + 400 * i, 7_050_000 + 300 * (i % 4)) for i in range(12)]
+    pts += [Point(600_000 + 40_000 * i, 6_900_000 + 25_000 * (i % 3)) for i in range(6)]
+    g = gpd.GeoDataFrame({"nom_qpv": [f"Q{i}" for i in range(18)],
+                          "population": [5000.0] * 12 + [1500.0] * 6},
+                         geometry=[p.buffer(150) for p in pts], crs=2154)
+    zoom = dense_area(g, "population")
+    assert zoom is not None
+    x0, y0, x1, y1 = zoom
+    assert x0 < 700_000 and x1 > 700_000 + 400 * 11 and x1 - x0 < 20_000
+    fig = plot_symbols(g, "population", zoom=zoom, zoom_label="Zoom", title="Titre",
+                       sources="essai")
+    assert any(a.get_gid() == "zoom" for a in fig.axes)
+    assert furniture_overlaps(fig) == []

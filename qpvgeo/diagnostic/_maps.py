@@ -124,7 +124,7 @@ def _static_maps(diag: Diagnostic, out: Path, *, dpi: int) -> list[dict]:
     import matplotlib.pyplot as plt
 
     from qpvgeo.maps import save_figure
-    from qpvgeo.maps.static import plot_choropleth, plot_symbols
+    from qpvgeo.maps.static import dense_area, plot_choropleth, plot_symbols
 
     qpv = diag.qpv_table
     name = diag.selection.name
@@ -140,10 +140,13 @@ def _static_maps(diag: Diagnostic, out: Path, *, dpi: int) -> list[dict]:
     pop_col = ("population_dans_territoire" if "population_dans_territoire" in qpv
                and qpv["population_dans_territoire"].notna().any() else schema.POPULATION)
     figures = []
+    # a region's map zooms on its densest cluster of QPV (the Lille metropolis in HdF)
+    zoom = dense_area(qpv, pop_col) if small else None
     makers = [("carte_population", "Population des QPV", lambda: plot_symbols(
         qpv, pop_col, title=f"Population des quartiers prioritaires – {name}",
         legend_title="Population (habitants)", context=ctx, extent=extent,
-        sources=_sources_line(diag, indicator=pop_col), outlines=not small))]
+        sources=_sources_line(diag, indicator=pop_col), outlines=not small, zoom=zoom,
+        zoom_label="Zoom sur la zone la plus dense"))]
     if "taux_pauvrete" in qpv and qpv["taux_pauvrete"].notna().any():
         title = f"Taux de pauvreté des quartiers prioritaires – {name}"
         src = _sources_line(diag, indicator="taux_pauvrete")
@@ -151,7 +154,7 @@ def _static_maps(diag: Diagnostic, out: Path, *, dpi: int) -> list[dict]:
             makers.append(("carte_pauvrete", "Taux de pauvreté des QPV", lambda: plot_symbols(
                 qpv, pop_col, color_by="taux_pauvrete", title=title, context=ctx,
                 legend_title="Population (habitants)", extent=extent, sources=src,
-                outlines=False)))
+                outlines=False, zoom=zoom, zoom_label="Zoom sur la zone la plus dense")))
         else:
             k = max(1, min(5, int(qpv["taux_pauvrete"].notna().sum())))
             makers.append(("carte_pauvrete", "Taux de pauvreté des QPV", lambda: plot_choropleth(

@@ -29,6 +29,7 @@ from qpvgeo.maps.interactive import (
 from qpvgeo.maps.static import (
     Context,
     context_from_communes,
+    dense_area,
     furniture_overlaps,
     plot_choropleth,
     plot_qpv,
@@ -54,6 +55,7 @@ __all__ = [
     "add_territory_layer",
     "classify",
     "context_from_communes",
+    "dense_area",
     "french_table",
     "furniture_overlaps",
     "notebook_map",

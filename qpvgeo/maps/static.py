@@ -435,12 +435,16 @@ def plot_symbols(
     max_size: float = 20.0,
     outlines: bool = True,
     labels: bool = True,
+    zoom: Sequence[float] | None = None,
+    zoom_label: str = "",
 ) -> Figure:
     """Proportional circles of a count (population…), optionally coloured by the classes
     of a rate (``color_by``), as mapsf's ``prop`` / ``prop_choro``.
 
     The circle *area* is proportional to the value; ``max_size`` is the diameter (points)
-    of the largest. The legend shows round reference values.
+    of the largest. The legend shows round reference values. ``zoom`` (Lambert-93
+    bounds) adds an inset of a dense area in the furniture column, framed on the map
+    (:func:`dense_area` finds one).
 
     Examples
     --------
@@ -516,10 +520,83 @@ def plot_symbols(
         fig.text(_MARGIN / _PAGE_W, 1 - 0.12 / fig.get_figheight(), title, fontsize=12.5,
                  fontweight="bold", ha="left", va="top", gid="title")
     _sources(fig, sources, map_w)
+    if zoom is not None:
+        _zoom_inset(fig, ax, side, zoom, label=zoom_label, draw=lambda zax: zax.scatter(
+            pts.x.to_numpy()[order], pts.y.to_numpy()[order], s=sizes[order],
+            c=np.asarray(colors, dtype=object)[order].tolist(), edgecolors="white",
+            linewidths=0.5, alpha=0.9, zorder=4), context=context)
     fig.qpvgeo_symbols = {"values": refs, "max": vmax}  # type: ignore[attr-defined]
     fig.qpvgeo_data_bounds = tuple(g.total_bounds)  # type: ignore[attr-defined]
     fig.qpvgeo_classes = classes  # type: ignore[attr-defined]
     return fig
+
+
+def dense_area(gdf: gpd.GeoDataFrame, column: str, *, radius: float = 12_000.0,
+               min_share: float = 0.25) -> tuple[float, float, float, float] | None:
+    """Bounds of the densest cluster of ``gdf`` (the most ``column`` within ``radius``
+    of one feature), when it holds at least ``min_share`` of the total and is small
+    beside the whole extent — where a map needs a zoomed inset; else None.
+
+    Examples
+    --------
+    >>> from qpvgeo.datasets import demo
+    >>> d = demo()
+    >>> g = d.qpv.merge(d.indicators, left_on="code_qpv", right_index=True)
+    >>> dense_area(g, "population") is None  # four QPV spread over the map: no inset
+    True
+    """
+    import shapely
+
+    g = schema.to_canonical_crs(gdf, what="dense_area")
+    v = pd.to_numeric(g[column], errors="coerce").fillna(0).to_numpy()
+    if len(g) < 8 or v.sum() <= 0:
+        return None
+    pts = g.geometry.representative_point()
+    xy = np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()])
+    tree = shapely.STRtree(pts.to_numpy())
+    pairs = tree.query(pts.to_numpy(), predicate="dwithin", distance=radius)
+    mass = np.bincount(pairs[0], weights=v[pairs[1]], minlength=len(g))
+    best = int(np.argmax(mass))
+    if mass[best] < min_share * v.sum():
+        return None
+    near = pairs[1][pairs[0] == best]
+    x0, y0 = xy[near].min(axis=0)
+    x1, y1 = xy[near].max(axis=0)
+    bx0, by0, bx1, by1 = g.total_bounds
+    if max(x1 - x0, y1 - y0) > 0.35 * max(bx1 - bx0, by1 - by0):
+        return None  # the cluster is most of the map: nothing to zoom on
+    side = max(x1 - x0, y1 - y0) * 1.15 + 2000
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    return (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
+
+
+def _zoom_inset(fig, ax, side, zoom, *, label, draw, context) -> None:
+    """A square inset of ``zoom`` in the furniture column, between the legends and the
+    north arrow, framed in red on the map; symbols keep the main map's scale, so that the
+    legend reads the same on both."""
+    x0, y0, x1, y1 = zoom
+    ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor="#d7301f",
+                           linewidth=1.0, zorder=9))
+    pos = side.get_position()
+    w_in = min(pos.width * fig.get_figwidth() * 0.92, 2.1)
+    bottom_in = pos.y0 * fig.get_figheight() + 0.85  # above the north arrow
+    zax = fig.add_axes((pos.x0, bottom_in / fig.get_figheight(), w_in / fig.get_figwidth(),
+                        w_in / fig.get_figheight()))
+    _draw_context(zax, context, None)
+    draw(zax)
+    zax.set_xlim(x0, x1)
+    zax.set_ylim(y0, y1)
+    zax.set_aspect("equal", adjustable="box")
+    _draw_names(zax, context, zoom)
+    zax.set_xticks([])
+    zax.set_yticks([])
+    zax.set_xlabel("")
+    zax.set_ylabel("")
+    for spine in zax.spines.values():
+        spine.set_edgecolor("#d7301f")
+    zax.set_gid("zoom")
+    if label:
+        zax.set_title(label, fontsize=7.5, loc="left")
 
 
 def furniture_overlaps(fig: Figure) -> list[tuple[str, str]]:
@@ -542,7 +619,7 @@ def furniture_overlaps(fig: Figure) -> list[tuple[str, str]]:
     for a in fig.findobj():
         gid = a.get_gid() if hasattr(a, "get_gid") else None
         if gid in {"legend", "legend-colours", "north-arrow", "north-label", "scalebar",
-                   "scalebar-label", "sources", "title"}:
+                   "scalebar-label", "sources", "title", "zoom"}:
             bb = a.get_window_extent(renderer)
             boxes[gid] = bb if gid not in boxes else type(bb).union([boxes[gid], bb])
     bounds = getattr(fig, "qpvgeo_data_bounds", None)
