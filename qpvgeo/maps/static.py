@@ -155,9 +155,11 @@ def _draw_names(ax, ctx: Context | None, extent) -> None:
         if x0 < pt.x < x1 and y0 < pt.y < y1:
             placed.append((pt.x, pt.y))
             ax.plot(pt.x, pt.y, "o", color="#222222", markersize=2.2, zorder=6)
-            ax.annotate(str(name), (pt.x, pt.y), xytext=(3, 2), textcoords="offset points",
-                        fontsize=7, color="#222222", zorder=7,
-                        path_effects=[pe.withStroke(linewidth=2, foreground="white")])
+            ann = ax.annotate(str(name), (pt.x, pt.y), xytext=(3, 2),
+                              textcoords="offset points", fontsize=7, color="#222222",
+                              zorder=7,
+                              path_effects=[pe.withStroke(linewidth=2, foreground="white")])
+            ann.set_clip_on(True)  # a name never runs out of its map (or inset) frame
 
 
 def _page(extent, *, title: bool) -> tuple[Figure, object, object, object, float]:
