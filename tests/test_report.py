@@ -321,6 +321,11 @@ def test_demo_page_reads_like_a_publication(demo_report):
         assert "<svg viewBox" in text and 'href="../index.html"' in text
     fiche = (demo_report / "quartiers" / "QN09904M.html").read_text(encoding="utf-8")
     assert f"52,3{nn}%" in fiche  # taux de pauvreté of Cité des Essais (demo SOURCE)
+    # grouped like SIG Ville's fiches: population, profile, one group per layer, synthesis
+    for group in ("Population", "Profil socio-économique", *(layer.label for layer in
+                  __import__("qpvgeo.exposure", fromlist=["LAYERS"]).LAYERS.values()),
+                  "Synthèse des expositions"):
+        assert f'scope="rowgroup">{html.escape(group).replace("&#x27;", "&#39;")}' in fiche
     # every layer is listed in the exposure table, none named by hand: the registry's
     from qpvgeo.exposure import LAYERS
 

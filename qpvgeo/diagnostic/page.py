@@ -606,41 +606,84 @@ def _svg_outline(geom, context) -> str:
             f'fill-opacity="0.55" stroke="#a04000" stroke-width="{w / 250:.0f}"/></svg>')
 
 
+#: Columns a fiche leaves to the CSV: technical intermediates of the synthesis, areas in
+#: m² (the shares say it), the population-weighted coverage.
+_FICHE_SKIP = re.compile(r"^(pctl_|n_couches$|n_variables_|surface_.*_m2$|"
+                         r"part_population_couverte_|population_grille$|.*_station$)")
+
+
+def _fiche_line(diag: Diagnostic, plain: pd.DataFrame, row: pd.Series, col: str) -> dict | None:
+    info = _info(diag, col)
+    if info is None or info.kind == "text" or _FICHE_SKIP.match(col):
+        return None
+    value = row[col]
+    series = pd.to_numeric(plain[col], errors="coerce")
+    env = f"{col}_environs"
+    alt_env = col.replace("_qpv", "_environs") if col.endswith("_qpv") else ""
+    env_col = env if env in plain else (alt_env if alt_env in plain else "")
+    rank = ""
+    if pd.notna(value) and series.notna().sum() > 1 and isinstance(value, int | float):
+        if int((series == float(value)).sum()) < int(series.notna().sum()):  # not all tied
+            r = int((series > float(value)).sum()) + 1
+            rank = f"{F.rank_text(r)} / {int(series.notna().sum())}"
+    return {
+        "label": F.typography(info.label), "value": F.format_column(value, info),
+        "environs": F.format_column(row[env_col], info) if env_col else "",
+        "territoire": F.format_column(float(series.median()), info)
+        if series.notna().any() else F.MISSING,
+        "rank": rank, "source": info.source,
+    }
+
+
 def render_fiche(diag: Diagnostic, code: str, *, created: str) -> str:
-    """The fiche of one QPV: outline map, population, profile and exposure, each value
-    beside its surroundings and beside the QPV of the territory (median)."""
+    """The fiche of one QPV: outline map, then its population, profile, each exposure
+    layer (or "hors couverture") and the synthesis, each value beside its surroundings
+    and the median of the territory's QPV, with its rank."""
+    from qpvgeo.exposure import LAYERS
+
     qpv = diag.qpv_table
     row = qpv[qpv[schema.CODE_QPV].astype(str) == code].iloc[0]
     plain = pd.DataFrame(qpv.drop(columns="geometry"))
-    lines = []
-    skip = {schema.CODE_QPV, schema.NOM_QPV, "communes"}
-    for col in plain.columns:
-        if col in skip or col.endswith(("_environs", "_ratio")):
-            continue
-        info = _info(diag, col)
-        if info is None or info.kind == "text":
-            continue
-        value = row[col]
-        series = pd.to_numeric(plain[col], errors="coerce")
-        env = f"{col}_environs"
-        alt_env = col.replace("_qpv", "_environs") if col.endswith("_qpv") else ""
-        env_col = env if env in plain else (alt_env if alt_env in plain else "")
-        rank = ""
-        if pd.notna(value) and series.notna().sum() > 1 and isinstance(value, int | float):
-            r = int((series > float(value)).sum()) + 1
-            rank = f"{F.rank_text(r)} / {int(series.notna().sum())}"
-        lines.append({
-            "label": F.typography(info.label), "value": F.format_column(value, info),
-            "environs": F.format_column(row[env_col], info) if env_col else "",
-            "territoire": F.format_column(float(series.median()), info)
-            if series.notna().any() else F.MISSING,
-            "rank": rank, "source": info.source,
-        })
+    cols = [c for c in plain.columns if c not in (schema.CODE_QPV, schema.NOM_QPV, "communes")
+            and not c.endswith(("_environs", "_ratio"))]
+    taken: set[str] = set()
+    groups = []
+
+    def group(title: str, members: Sequence[str], *, note: str = "") -> None:
+        lines = [x for x in (_fiche_line(diag, plain, row, c) for c in members
+                             if c not in taken) if x is not None]
+        taken.update(members)
+        if lines or note:
+            groups.append({"title": title, "lines": lines, "note": note})
+
+    group("Population", [c for c in (schema.POPULATION, "population_dans_territoire",
+                                     schema.PART_QPV) if c in cols])
+    burden_cols = [c for c in ("score_exposition", "n_couches_pire_quintile",
+                               "score_vulnerabilite", "score_cumule") if c in cols]
+    layer_cols = {name: [c for c in layer_columns(diag, name) if c in cols]
+                  for name in LAYERS}
+    in_layers = {c for cs in layer_cols.values() for c in cs}
+    group("Profil socio-économique", [c for c in cols if c not in in_layers
+                                      and c not in burden_cols and c not in taken
+                                      and not c.startswith(("part_couverte_", "pctl_"))])
+    for name, layer in LAYERS.items():
+        members = layer_cols[name]
+        cover = f"part_couverte_{name}"
+        covered = pd.to_numeric(pd.Series([row.get(cover)]), errors="coerce").iloc[0]
+        if name not in diag.layers:
+            group(layer.label, [], note=diag.missing.get(name, "hors couverture")
+                  if "absente" in diag.missing.get(name, "") else "hors couverture")
+        elif cover in plain and (pd.isna(covered) or covered == 0):
+            group(layer.label, [], note="hors couverture : la couche n’atteint pas ce quartier")
+        else:
+            group(layer.label, members)
+    group("Synthèse des expositions (rangs parmi les QPV du territoire)", burden_cols)
+    classe = row.get("classe_double_charge")
     name = F.place_name(row[schema.NOM_QPV])
     return _env().get_template("fiche.html.j2").render(
         version=__version__, name=name, code=code, communes=str(row.get("communes", "")),
         territory=territory_label(diag.selection.territory.level, diag.selection.name),
         millesime=diag.millesime, created=F.french_date(created), synthetic=diag.synthetic,
-        svg=_svg_outline(row.geometry, diag.communes_geo), lines=lines,
-        n_qpv=len(qpv),
+        svg=_svg_outline(row.geometry, diag.communes_geo), groups=groups,
+        double=str(classe) if isinstance(classe, str) else "", n_qpv=len(qpv),
     )
