@@ -224,7 +224,7 @@ def build_diagnostic(
                 "Exposition environnementale", False, f"indisponible : {exc}"
             )
         else:
-            table = table.join(_with_site_names(exposure, layers.get("sites")))
+            table = table.join(_with_site_names(exposure, layers))
             columns.update(described)
             sections["exposition"] = Section(
                 "Exposition environnementale", True,
@@ -324,13 +324,15 @@ def _burden_step(exposure: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame | 
     return out
 
 
-def _with_site_names(exposure: pd.DataFrame, sites: gpd.GeoDataFrame | None) -> pd.DataFrame:
-    """Beside each nearest-site code, the site's name (a reader reads names, not codes)."""
-    if sites is None or "code_site" not in sites or "nom_site" not in sites:
+def _with_site_names(exposure: pd.DataFrame, layers: dict[str, gpd.GeoDataFrame]) -> pd.DataFrame:
+    """Beside each nearest-site code (``*_plus_proche``), the site's name, from whichever
+    layer lists sites with a code and a name (a reader reads names, not codes)."""
+    frames = [f for f in layers.values() if {"code_site", "nom_site"} <= set(f.columns)]
+    if not frames:
         return exposure
-    names = (sites.dropna(subset=["code_site"]).drop_duplicates("code_site")
-             .set_index("code_site")["nom_site"])
-    names.index = names.index.astype(str)
+    both = pd.concat([f[["code_site", "nom_site"]] for f in frames], ignore_index=True)
+    names = both.dropna(subset=["code_site"]).drop_duplicates("code_site")
+    names = names.set_index(names["code_site"].astype(str))["nom_site"]
     out = exposure.copy()
     for col in [c for c in exposure.columns if c.endswith("_plus_proche")]:
         pos = out.columns.get_loc(col) + 1

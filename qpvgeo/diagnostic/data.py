@@ -35,9 +35,11 @@ def _layer_labels() -> dict[str, str]:
 LAYER_LABELS: dict[str, str] = _layer_labels()
 
 #: Margin (m) around the territory's QPV within which layers are kept: beyond the rings
-#: and radii of the indicators; air stations are searched further (nearest station).
+#: and radii of the indicators.
 _LAYER_MARGIN = 3000.0
-_LAYER_MARGINS = {"air": 30000.0}
+#: Point layers (stations, sites) are searched further: an indicator looks for the
+#: nearest one, which may lie well beyond the rings.
+_POINT_MARGIN = 30000.0
 
 # -- the data of one diagnostic ---------------------------------------------------------
 
@@ -412,7 +414,8 @@ def _read_layers(
         if name not in data.layers and name not in data.layer_files:
             missing[name] = f"couche {label} absente des données"
             continue
-        area = _near_area(qpv_area, _LAYER_MARGINS.get(name, _LAYER_MARGIN))
+        points = layer_entry.style.kind == "points"
+        area = _near_area(qpv_area, _POINT_MARGIN if points else _LAYER_MARGIN)
         if name not in data.layers:
             reader = layer_entry.reader
             if reader is None:
