@@ -40,6 +40,7 @@ from qpvgeo.errors import (
 )
 from qpvgeo.exposure import (
     air_exposure,
+    column_catalogue,
     compare_to_surroundings,
     describe_exposure_columns,
     exposure_profile,
@@ -118,6 +119,7 @@ __all__ = [
     "areal_interpolate",
     "cache_dir",
     "commune_code_table",
+    "column_catalogue",
     "compare_to_surroundings",
     "count_qpv",
     "datasets",

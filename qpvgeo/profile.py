@@ -26,9 +26,7 @@ Examples
 from __future__ import annotations
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
-import shapely
 
 from qpvgeo import schema
 from qpvgeo.errors import SchemaError
@@ -82,11 +80,15 @@ GRID_PROFILE_COLUMNS: tuple[str, ...] = (
 )
 
 
-def rings(qpv: gpd.GeoDataFrame, *, ring: float = 500.0) -> gpd.GeoDataFrame:
+def rings(
+    qpv: gpd.GeoDataFrame, *, ring: float = 500.0, all_qpv: gpd.GeoDataFrame | None = None
+) -> gpd.GeoDataFrame:
     """Return the surroundings of each QPV: a ``ring``-metre band around it, QPV cut out.
 
-    Every QPV of ``qpv`` is removed from every ring, so the surroundings of a QPV never
-    count a neighbouring QPV.
+    The same surroundings as the exposure profile (:func:`qpvgeo.exposure.surroundings`):
+    every QPV of ``all_qpv`` (every QPV of the geography; default ``qpv``) is removed from
+    every ring, so the surroundings of a QPV never count a neighbouring QPV — not even
+    one outside the territory studied.
 
     Parameters
     ----------
@@ -94,11 +96,13 @@ def rings(qpv: gpd.GeoDataFrame, *, ring: float = 500.0) -> gpd.GeoDataFrame:
         Canonical QPV (EPSG:2154 or any CRS with metres).
     ring : float, default 500
         Width of the band, in metres.
+    all_qpv : GeoDataFrame, optional
+        Every QPV of the geography.
 
     Returns
     -------
     GeoDataFrame
-        Indexed like ``qpv``, with ``code_qpv`` and the ring geometry.
+        Indexed like ``qpv``, with ``code_qpv`` and the ring geometry (EPSG:2154).
 
     Examples
     --------
@@ -107,18 +111,17 @@ def rings(qpv: gpd.GeoDataFrame, *, ring: float = 500.0) -> gpd.GeoDataFrame:
     >>> bool((r.area > 0).all())
     True
     """
+    from qpvgeo.exposure import surroundings  # the one definition of the surroundings
+
     schema.require_columns(qpv, [schema.CODE_QPV], what="QPV")
-    geoms = qpv.geometry.values
-    every_qpv = shapely.union_all(shapely.make_valid(np.asarray(geoms)))
-    bands = shapely.difference(shapely.buffer(np.asarray(geoms), ring), every_qpv)
-    return gpd.GeoDataFrame(
-        {schema.CODE_QPV: qpv[schema.CODE_QPV].to_numpy()},
-        geometry=bands, crs=qpv.crs, index=qpv.index,
-    )
+    out = surroundings(qpv, how="ring", ring=ring, qpv=all_qpv)
+    out.index = qpv.index
+    return out
 
 
 def _grid_comparison(
-    qpv: gpd.GeoDataFrame, grid: pd.DataFrame, *, ring: float
+    qpv: gpd.GeoDataFrame, grid: pd.DataFrame, *, ring: float,
+    all_qpv: gpd.GeoDataFrame | None = None, method: str = "calibrated",
 ) -> pd.DataFrame:
     from qpvgeo.interpolate import grid_population
 
@@ -126,8 +129,13 @@ def _grid_comparison(
     if not {"men", "men_pauv"} <= set(cols) and not {"ind", "ind_snv"} <= set(cols):
         return pd.DataFrame(index=qpv[schema.CODE_QPV])
     zones = qpv[[schema.CODE_QPV, "geometry"]].reset_index(drop=True)
-    inside = grid_population(grid, zones, columns=cols)
-    around = grid_population(grid, rings(zones, ring=ring), columns=cols)
+    # The exposure profile's population base: the calibrated estimator with every QPV of
+    # the geography as the dense-housing layer, for the QPV and their rings alike.
+    every = zones if all_qpv is None else all_qpv
+    dense = gpd.GeoDataFrame(geometry=every.geometry.to_crs(schema.CRS).array, crs=schema.CRS)
+    kw = {"method": method, "qpv": dense} if method == "calibrated" else {"method": method}
+    inside = grid_population(grid, zones, columns=cols, **kw)
+    around = grid_population(grid, rings(zones, ring=ring, all_qpv=every), columns=cols, **kw)
     inside.index = around.index = zones[schema.CODE_QPV].to_numpy()
     out = pd.DataFrame(index=inside.index)
 
@@ -155,6 +163,8 @@ def socio_economic_profile(
     qpv: gpd.GeoDataFrame | None = None,
     grid: pd.DataFrame | None = None,
     ring: float = 500.0,
+    all_qpv: gpd.GeoDataFrame | None = None,
+    population_method: str = "calibrated",
 ) -> pd.DataFrame:
     """Socio-economic indicators of each QPV with its commune and surroundings values.
 
@@ -173,6 +183,13 @@ def socio_economic_profile(
         columns are added (grid shared by cell area, ring of ``ring`` metres).
     ring : float, default 500
         Width of the surroundings ring, in metres.
+    all_qpv : GeoDataFrame, optional
+        Every QPV of the geography (default ``qpv``): cut out of every ring, and the
+        dense-housing layer of the calibrated grid estimator — the surroundings and the
+        population base of :func:`qpvgeo.exposure.exposure_profile`.
+    population_method : {"calibrated", "area"}, default "calibrated"
+        ``method=`` of :func:`qpvgeo.interpolate.grid_population`, as in the exposure
+        profile (area weighting hands a ring the dense QPV housing of the cells it shares).
 
     Returns
     -------
@@ -224,7 +241,8 @@ def socio_economic_profile(
                 "float64"
             )
     if grid is not None and qpv is not None and len(qpv):
-        comparison = _grid_comparison(qpv, grid, ring=ring)
+        comparison = _grid_comparison(qpv, grid, ring=ring, all_qpv=all_qpv,
+                                      method=population_method)
         out = out.join(comparison)
     out.index.name = schema.CODE_QPV
     return out

@@ -61,6 +61,8 @@ def test_headline_columns_and_percentiles(five):
     pct = B.percentiles(p)
     # Mid-rank percentiles of five distinct values: 10, 30, 50, 70, 90.
     assert pct["pctl_no2"].tolist() == [10.0, 30.0, 50.0, 70.0, 90.0]
+    # A measured zero ranks 0 (CalEnviroScreen), the others keep their mid-rank.
+    assert pct["pctl_part_surface_inondable_moyen"].tolist() == [0.0, 30.0, 50.0, 70.0, 90.0]
     assert pct["pctl_score_chaleur"].tolist() == [90.0, 70.0, 50.0, 30.0, 10.0]
 
 
@@ -80,8 +82,8 @@ def test_cumulative_score_and_double_burden(five):
     p, socio = five
     s = B.cumulative_score(p, socio)
     # Exposure: mean of (flood, no2, heat) percentiles / 10.
-    # A: (10 + 10 + 90) / 30 = 3.67; E: (90 + 90 + 10) / 30 = 6.33.
-    np.testing.assert_allclose(s["score_exposition"], [11 / 3, 13 / 3, 5, 17 / 3, 19 / 3])
+    # A: (0 + 10 + 90) / 30 = 3.33 (its flood share 0 ranks 0); E: (90 + 90 + 10) / 30.
+    np.testing.assert_allclose(s["score_exposition"], [10 / 3, 13 / 3, 5, 17 / 3, 19 / 3])
     # Vulnerability: poverty and age rank 10..90; employment (reversed) ranks A..D over four
     # known values 12.5..87.5 and is NA for E (statistical secrecy), which leaves the mean.
     np.testing.assert_allclose(
@@ -94,6 +96,14 @@ def test_cumulative_score_and_double_burden(five):
     d = B.double_burden(p, socio)
     assert d["classe_double_charge"].tolist() == [
         "ni l'une ni l'autre", "ni l'une ni l'autre", "double charge", "double charge",
+        "double charge",
+    ]
+    # Default thresholds: the median scores (exposure 5.0 = C's; vulnerability C's 5.42).
+    assert d.attrs["seuils"] == pytest.approx({"exposition": 5.0,
+                                               "defaveur": (50 + 62.5 + 50) / 30})
+    fixed = B.double_burden(p, socio, exposure_threshold=6.0, deprivation_threshold=2.0)
+    assert fixed["classe_double_charge"].tolist() == [
+        "ni l'une ni l'autre", "défaveur seule", "défaveur seule", "défaveur seule",
         "double charge",
     ]
     pop = B.double_burden_population(d.assign(population=[1000, 2000, 3000, 4000, 5000]))
@@ -124,7 +134,10 @@ def test_burden_table_on_the_demo():
     d = demo()
     p = exposure_profile(d.qpv, layers=d.layers, population=d.grid)
     b = B.burden_table(p, d.indicators)
-    assert b["n_couches"].tolist() == [len(d.layers)] * 4
+    # Every layer with a headline column counts (a layer without one stays out of the
+    # composites).
+    assert b["n_couches"].tolist() == [len(B.layer_indicators(p))] * 4
+    assert len(B.layer_indicators(p)) >= 6
     assert set(b["classe_double_charge"].dropna()) <= set(B.DOUBLE_BURDEN_CLASSES)
     assert b.filter(like="pctl_").notna().all().all()
     # QN09904M has the highest poverty (52.3 %) and lowest employment (39.5 %) of the four.

@@ -71,3 +71,19 @@ def test_demo_layers_have_the_canonical_values():
     assert (d.green_spaces.area < 5000).sum() == 1
     assert d.heat[schema.SCORE_CHALEUR].between(0, 1).all()
     assert set(d.noise[schema.INDICATEUR_BRUIT]) == {"lden", "ln"}
+
+
+def test_demo_carries_one_layer_of_each_registered_kind():
+    from qpvgeo.exposure import LAYERS, exposure_profile
+
+    d = demo()
+    # Built by each registered layer's own demo function: the registry drives the demo.
+    assert list(d.layers) == [name for name, layer in LAYERS.items() if layer.demo is not None]
+    assert set(d.layers) == set(LAYERS)
+    for name in ("flood", "sites", "air", "heat", "green_spaces", "noise"):
+        assert d.layers[name] is getattr(d, name)
+    # Each says it covers the whole territory (12 km x 8 km): no demo QPV is uncovered.
+    for name, layer in d.layers.items():
+        assert abs(layer.attrs["couverture"].area - 96e6) < 1e-3, name
+    p = exposure_profile(d.qpv, layers=d.layers, surroundings=None)
+    assert (p[[f"part_couverte_{n}" for n in d.layers]] == 1.0).all().all()

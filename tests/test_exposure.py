@@ -667,7 +667,8 @@ def test_occitanie_air_stations(shared_data, occitanie):
         int((d <= 2000).sum()),
     ] == [3, 17, 31, 54]
     assert d.median() == pytest.approx(1900, abs=50)
-    lcsqa = read_air_stations(shared_data / "air_quality" / "stations_lcsqa_hdf.csv")
+    with pytest.warns(QpvgeoWarning, match="station locations only"):
+        lcsqa = read_air_stations(shared_data / "air_quality" / "stations_lcsqa_hdf.csv")
     assert len(lcsqa) == 44 and lcsqa[["no2", "pm10", "pm25"]].isna().all().all()
     # Locations without concentrations cannot give an exposure: a named error, not all-NA.
     with pytest.raises(SchemaError, match=r"columns \['no2', 'pm10', 'pm25'\] hold no value"):
@@ -916,3 +917,26 @@ def test_calibrated_population_uses_the_qpv_as_dense_housing_layer():
     shares = calibrated[[c for c in calibrated.columns
                          if c.startswith("part_population_inondable") and not c.endswith("_ratio")]]
     assert shares.stack().between(0, 1).all()
+
+
+def test_surroundings_comparison_zone_and_unite_urbaine():
+    from qpvgeo.datasets import demo
+
+    d = demo()
+    # A comparison zone given by the user (Géoclip's "zone de comparaison"): the same zone
+    # for every QPV, every QPV cut out of it.
+    territory = d.communes.union_all()
+    zone = gpd.GeoDataFrame(geometry=[territory], crs=2154)
+    env = surroundings(d.qpv, how=zone)
+    expected = territory.difference(d.qpv.union_all()).area
+    np.testing.assert_allclose(env.area, expected, rtol=1e-9)
+    # The unité urbaine: the communes sharing the QPV commune's code_unite_urbaine.
+    communes = d.communes.assign(code_unite_urbaine=["UU1", "UU1", "UU2", "UU2"])
+    uu = surroundings(d.qpv, how="unite_urbaine", communes=communes)
+    first = communes.iloc[:2].union_all().difference(d.qpv.union_all()).area
+    assert uu.area.iloc[0] == pytest.approx(first, rel=1e-9)
+    with pytest.raises(SchemaError, match="code_unite_urbaine"):
+        surroundings(d.qpv, how="unite_urbaine", communes=d.communes)
+    p = exposure_profile(d.qpv, layers={"noise": d.noise}, surroundings=zone)
+    assert p.attrs["environs"] == "zone"
+    assert p["part_surface_bruit_route_lden_68_environs"].nunique() == 1

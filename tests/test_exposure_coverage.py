@@ -12,6 +12,7 @@ from __future__ import annotations
 import warnings
 
 import geopandas as gpd
+import numpy as np
 import pytest
 import shapely
 
@@ -230,3 +231,48 @@ def test_unknown_layer_and_bad_keyword_are_named(hdf2015):
         exposure_profile(hdf2015, polen=hdf2015)
     with pytest.raises(QpvgeoError, match="at least one layer"):
         exposure_profile(hdf2015, layers={})
+
+
+def test_population_outside_the_grid_extract_is_na(shared_data, qpv2015):
+    from qpvgeo.readers.environment import read_noise_map
+    from qpvgeo.readers.grid import read_filosofi_grid
+
+    gironde = qpv2015[qpv2015["code_departement"] == "33"]
+    grid = read_filosofi_grid(
+        shared_data / "filosofi_200m_bordeaux_metropole" / "carreaux_200m_bm.gpkg")
+    noise = _quiet(read_noise_map, shared_data / "noise_bordeaux" / "infra_033")
+    with pytest.warns(QpvgeoWarning, match=r"no inhabitant .* in 2 zones"):
+        p = _quiet_hull(exposure_profile, gironde, layers={"noise": noise}, population=grid,
+                        all_qpv=qpv2015)
+    # The Bordeaux Métropole grid (2015) holds no cell of two Gironde QPV: NA, not 0.
+    assert sorted(p.index[p["population"].isna()]) == ["QP033003", "QP033004"]
+    assert p.attrs["population_method"] == "calibrated"
+    col = "part_population_bruit_route_lden_68"
+    assert p.loc[["QP033003", "QP033004"], col].isna().all()
+    assert p[col].notna().sum() == 21
+    # The base is qpvgeo.interpolate's calibrated estimator with every QPV of France as the
+    # dense-housing layer: 66,189 inhabitants in the 21 QPV the grid holds.
+    from qpvgeo.interpolate import grid_population
+
+    direct = grid_population(grid, gironde, method="calibrated", qpv=qpv2015)["ind"]
+    assert p["population"].sum() == pytest.approx(direct.sum(), rel=1e-9)
+    assert p["population"].sum() == pytest.approx(66_189, abs=1)
+
+
+def _quiet_hull(func, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*convex hull", category=QpvgeoWarning)
+        return func(*args, **kwargs)
+
+
+def test_layer_functions_take_the_same_coverage_rule(shared_data, qpv2015, hdf2015):
+    from qpvgeo.exposure import heat_exposure
+    from qpvgeo.readers.environment import read_heat_iris
+
+    heat = read_heat_iris(shared_data / "urban_heat_lcz" / "lille_iris_heat_vulnerability.geojson")
+    direct = heat_exposure(hdf2015, heat, coverage=heat)
+    profile = exposure_profile(hdf2015, layers={"heat": heat}, surroundings=None)
+    cols = ["part_couverte_heat", "part_surface_chaleur_forte", "part_surface_chaleur_faible"]
+    np.testing.assert_allclose(direct[cols].to_numpy(dtype=float),
+                               profile[cols].to_numpy(dtype=float), rtol=1e-12)
+    assert direct["part_surface_chaleur_forte"].isna().sum() == 194

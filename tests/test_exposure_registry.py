@@ -121,3 +121,27 @@ def test_every_shipped_column_is_declared_once_by_its_layer():
     assert p.attrs["columns"]["part_population_inondable_moyen"]["unité"] == "part 0-1"
     pd.testing.assert_index_equal(p.index, pd.Index(qpv["code_qpv"], name="code_qpv"),
                                   check_exact=True, exact=False)
+
+
+def test_population_base_is_computed_once_per_run(monkeypatch):
+    """QPV and ring totals are estimated once, not once per layer (v1: once per layer)."""
+    from qpvgeo import interpolate
+
+    d = demo()
+    calls = []
+    real = interpolate.grid_population
+
+    def counting(grid, zones, **kw):
+        calls.append((np.round(zones.area.to_numpy(), 3), tuple(kw.get("columns", ("ind",)))))
+        return real(grid, zones, **kw)
+
+    monkeypatch.setattr(interpolate, "grid_population", counting)
+    exposure_profile(d.qpv, layers=d.layers, population=d.grid)
+    qpv_area = np.round(d.qpv.area.to_numpy(), 3)
+    on_qpv = [cols for area, cols in calls
+              if len(area) == len(qpv_area) and np.array_equal(area, qpv_area)]
+    # One population estimate of the whole QPV for the six layers; the two other calls on
+    # the whole QPV transfer population x value products (air concentrations, heat score),
+    # which need the cell values, not a new population base.
+    assert on_qpv.count(("ind",)) == 1
+    assert len(on_qpv) == 3 and all(len(cols) > 1 for cols in on_qpv if cols != ("ind",))

@@ -127,7 +127,9 @@ def column_catalogue(columns: Iterable[str] | None = None) -> tuple[Column, ...]
 
 
 def describe_column(name: str, *, entry: Column | None = None) -> dict[str, str] | None:
-    """``unité``, ``couche``, ``description``, ``libellé`` of one column (None if unknown).
+    """``unité``, ``couche``, ``description``, ``libellé``, ``définition`` of a column.
+
+    None when no catalogue entry describes it.
 
     The unit of a share is ``"part 0-1"`` (frames hold fractions; pages print percents).
     """
@@ -139,6 +141,8 @@ def describe_column(name: str, *, entry: Column | None = None) -> dict[str, str]
         return None
     col, layer = found
     unit = "part 0-1" if col.kind == "share" else col.unit
-    text = col.label + (f" — {col.description}" if col.description else "")
     couche = LAYERS[layer].label if layer is not None else (col.source or "exposition")
-    return {"unité": unit, "couche": couche, "description": text, "libellé": col.label}
+    # "description" stays the short readable name (the report's column headers read it);
+    # "définition" carries the longer note of the catalogue entry.
+    return {"unité": unit, "couche": couche, "description": col.label, "libellé": col.label,
+            "définition": col.description}

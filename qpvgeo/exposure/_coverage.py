@@ -87,7 +87,10 @@ def layer_extent(
         frame = _check_geodataframe(data, what=layer.name)
         geoms = np.asarray(frame.geometry.array, dtype=object)
         geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
-        hull = shapely.convex_hull(shapely.union_all(geoms)) if len(geoms) else shapely.Polygon()
+        # The hull of a collection needs no union (a département's noise map has 10⁵
+        # vertices: dissolving it first would cost seconds for the same hull).
+        hull = (shapely.convex_hull(shapely.geometrycollections(geoms)) if len(geoms)
+                else shapely.Polygon())
     else:
         hull = None
     if hull is None or shapely.get_type_id(hull) not in (3, 6):

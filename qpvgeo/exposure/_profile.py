@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import types
 import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -56,15 +57,16 @@ def describe_exposure_columns(columns: pd.DataFrame | Iterable[str] | None = Non
     Returns
     -------
     pandas.DataFrame
-        ``colonne``, ``unité``, ``couche``, ``description``, ``libellé``; an undocumented
-        column is an error (a column nobody can read is not published).
+        ``colonne``, ``unité``, ``couche``, ``description`` (the French label, as
+        ``libellé``), ``définition``; an undocumented column is an error (a column
+        nobody can read is not published).
 
     Examples
     --------
     >>> describe_exposure_columns(["part_surface_bruit_route_lden_68"]).iloc[0]["libellé"]
     'Part de la surface exposée au bruit routier, Lden ≥ 68 dB(A)'
     """
-    cols = ["colonne", "unité", "couche", "description", "libellé"]
+    cols = ["colonne", "unité", "couche", "description", "libellé", "définition"]
     if columns is None:
         return pd.DataFrame(
             [{"colonne": c.name, **describe_column(c.name, entry=c)} for c in column_catalogue()],
@@ -110,9 +112,27 @@ def _method_of(population: Any, method: str) -> str:
     return "calibrated" if _population_source(population)[2] else "area"
 
 
-def _with_base(z: _Zones, run: _Run) -> _Zones:
-    """The zones with the run's population base attached (computed here, once)."""
+def _with_base(z: _Zones, run: _Run, *, what: str | None = None) -> _Zones:
+    """The zones with the run's population base attached (computed here, once).
+
+    A zone the population source gives no inhabitant at all lies outside it (a grid
+    extract lists inhabited cells of its own territory only): its population is NA, not
+    0, and ``what`` names the zones in a warning.
+    """
     ctx = _population_context(z, run.population, run.method, ancillary=run.ancillary)
+    if ctx.population is not None:
+        empty = ~(ctx.zone_total > 0)
+        if empty.any():
+            total = ctx.zone_total.astype(float).copy()
+            total[empty] = np.nan
+            ctx = dataclasses.replace(ctx, zone_total=total)
+            if what is not None:
+                warnings.warn(
+                    f"population: no inhabitant of the population source in "
+                    f"{int(empty.sum())} {what} ({z.index[empty].tolist()[:10]}): outside "
+                    "its extent; their population shares are NA",
+                    QpvgeoWarning, stacklevel=3,
+                )
     return dataclasses.replace(z, ctx=ctx)
 
 
@@ -163,10 +183,14 @@ def _run_layer(
         cover[f"part_population_couverte_{layer.name}"] = pop_share
     if sub is None:
         return cover
-    values = layer.indicator(
-        sub, data, key=run.key, population=run.population, population_method=run.method,
-        ancillary=run.ancillary, **options,
-    )
+    with warnings.catch_warnings():
+        # "No feature reaches the zones" is said once by the profile, as coverage.
+        warnings.filterwarnings("ignore", message=r".*no feature of the layer",
+                                category=QpvgeoWarning)
+        values = layer.indicator(
+            sub, data, key=run.key, population=run.population, population_method=run.method,
+            ancillary=run.ancillary, **options,
+        )
     values = values.drop(columns=[schema.POPULATION, "population_grille"], errors="ignore")
     return cover.join(values.reindex(z.index))
 
@@ -271,10 +295,11 @@ def exposure_profile(
     Returns
     -------
     pandas.DataFrame
-        One row per QPV (index ``key``): ``population`` and ``population_grille`` (with a
-        population), then per layer its coverage, its indicators and the comparisons.
+        One row per QPV (index ``key``): ``population`` (official when the QPV carry it)
+        and ``population_grille`` (with a population base), then per layer its coverage,
+        its indicators and the comparisons.
         ``attrs["columns"]`` documents each column (``unité``, ``couche``,
-        ``description``, ``libellé``); ``attrs["couverture"]`` says how each layer's
+        ``description``, ``libellé``, ``définition``); ``attrs["couverture"]`` says how each layer's
         coverage was known; ``attrs["environs"]`` and ``attrs["population_method"]``.
 
     Examples
@@ -308,7 +333,7 @@ def exposure_profile(
                                if key in getattr(anc, "columns", ()) else
                                np.asarray(anc.geometry.array, dtype=object), crs=schema.CRS)
     run = _Run(population, method, anc if method == "calibrated" else None, key)
-    z = _with_base(z, run)
+    z = _with_base(z, run, what="zones")
     env = None
     if surroundings is not None:
         ring_frame = _surroundings_of(
@@ -322,6 +347,8 @@ def exposure_profile(
     if population is not None:
         head[schema.POPULATION] = z.official if z.official is not None else z.ctx.zone_total
         head["population_grille"] = z.ctx.zone_total
+    elif z.official is not None:
+        head[schema.POPULATION] = z.official  # the QPV's official figure, carried along
     blocks = [head]
     rules: dict[str, str] = {}
     for name, data in chosen.items():
@@ -350,7 +377,7 @@ def exposure_profile(
         "columns": {c: describe_column(c) for c in profile.columns},
         "couverture": rules,
         "environs": surroundings if isinstance(surroundings, str | None) else "zone",
-        "ring": ring if surroundings == "ring" else None,
+        "ring": ring if isinstance(surroundings, str) and surroundings == "ring" else None,
         "population_method": method if population is not None else None,
     }
     return profile
@@ -372,3 +399,56 @@ def _compare(layer: Any, values: pd.DataFrame, around: pd.DataFrame) -> pd.DataF
         out[f"{c}_environs"] = ec
         out[f"{c}_ratio"] = ratio
     return out
+
+
+def covered_indicator(
+    name: str,
+    indicator: Any,
+    zones: gpd.GeoDataFrame,
+    data: Any,
+    coverage: Any,
+    *,
+    key: str = schema.CODE_QPV,
+    population: Any = None,
+    population_method: str = "area",
+    ancillary: gpd.GeoDataFrame | None = None,
+    **options: Any,
+) -> pd.DataFrame:
+    """One indicator on the part of each zone inside ``coverage``; NA outside.
+
+    What the layer functions do when given ``coverage=`` (the rule of
+    :func:`exposure_profile`, for one layer and no surroundings): ``part_couverte_<name>``
+    first, then the indicator measured on the covered part of each zone.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> from qpvgeo.exposure import flood_exposure
+    >>> z = gpd.GeoDataFrame({"code_qpv": ["A", "B"]},
+    ...                      geometry=[box(0, 0, 100, 100), box(500, 0, 600, 100)], crs=2154)
+    >>> f = gpd.GeoDataFrame(geometry=[box(0, 0, 50, 100)], crs=2154)
+    >>> r = flood_exposure(z, f, coverage=box(-10, -10, 200, 200))
+    >>> r["part_surface_inondable"].tolist()  # B lies outside what the layer covers
+    [0.5, nan]
+    """
+    from qpvgeo.exposure._coverage import as_geometry
+
+    z = _prepare_zones(zones, key)
+    anc = None
+    if population is not None and population_method == "calibrated":
+        anc = ancillary if ancillary is not None else gpd.GeoDataFrame(
+            geometry=z.geoms, crs=schema.CRS)
+    run = _Run(population, population_method, anc, key)
+    z = _with_base(z, run, what="zones")
+    layer = types.SimpleNamespace(name=name, indicator=indicator)
+    extent = as_geometry(coverage, what=f"coverage of {name!r}")
+    values = _run_layer(layer, z, data, extent, options, run)
+    if population is not None:
+        head = pd.DataFrame(index=z.index.copy())
+        head[schema.POPULATION] = z.official if z.official is not None else z.ctx.zone_total
+        head["population_grille"] = z.ctx.zone_total
+        values = head.join(values)
+    values.index.name = key
+    values.attrs["couche"] = name
+    return values

@@ -75,7 +75,11 @@ class Layer:
     comparable : tuple of str
         Regular expressions of the columns compared with the surroundings.
     coverage : str
-        Default coverage rule, one of :data:`COVERAGE_RULES`.
+        Where this layer's coverage normally comes from, one of :data:`COVERAGE_RULES`:
+        ``"source"`` when ``extent`` derives it from the data, ``"hull"`` when only the
+        caller knows it (a regional site list, a city's green spaces: pass
+        ``exposure_profile(coverage={name: polygons})``, else the hull is used, with a
+        warning). ``attrs["couverture"]`` on the data and ``coverage=`` always come first.
     thresholds : mapping
         Named thresholds the layer reports against ({"oms_2021": {...}, ...}).
     style : MapStyle

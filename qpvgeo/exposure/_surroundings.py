@@ -30,7 +30,7 @@ from qpvgeo.exposure._base import (
 def surroundings(
     zones: gpd.GeoDataFrame,
     *,
-    how: str = "ring",
+    how: str | gpd.GeoDataFrame | shapely.Geometry = "ring",
     ring: float = 500,
     communes: gpd.GeoDataFrame | None = None,
     qpv: gpd.GeoDataFrame | None = None,

@@ -180,6 +180,7 @@ def air_exposure(
     ancillary: gpd.GeoDataFrame | None = None,
     max_distance: float = STATION_MAX_DISTANCE,
     thresholds: Mapping[str, Mapping[str, float]] | None = None,
+    coverage: Any = None,
 ) -> pd.DataFrame:
     """Mean annual concentration (NO2, PM10, PM2.5) of each zone, from a raster, a grid or stations.
 
@@ -245,6 +246,11 @@ def air_exposure(
     thresholds
         ``{name: {pollutant: µg/m³}}``; default :data:`THRESHOLDS`; ``{}`` for none.
 
+    coverage
+        Where the layer is known to hold data (polygons or a shapely geometry): a zone
+        outside gets NA, a partly covered zone is measured on its covered part, and
+        ``part_couverte_air`` comes first (:func:`qpvgeo.exposure.exposure_profile`
+        applies the same rule to every layer). Default: the layer measured as given.
     Returns
     -------
     pandas.DataFrame
@@ -263,6 +269,17 @@ def air_exposure(
     >>> air_exposure(z, grid=g, pollutants=["no2"])["no2"].tolist()
     [25.0]
     """
+    if coverage is not None:
+        from qpvgeo.exposure._profile import covered_indicator
+
+        layer = data if data is not None else next(
+            (v for v in (raster, grid, stations) if v is not None), None)
+        return covered_indicator(
+            "air", air_exposure, zones, layer, coverage, key=key, population=population,
+            population_method=population_method, ancillary=ancillary,
+            pollutants=pollutants, raster_pollutants=raster_pollutants,
+            max_distance=max_distance, thresholds=thresholds,
+        )
     z = _prepare_zones(zones, key)
     if data is not None:
         if raster is not None or grid is not None or stations is not None:

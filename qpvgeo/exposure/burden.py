@@ -126,11 +126,17 @@ def layer_indicators(profile: pd.DataFrame) -> dict[str, str]:
 
 
 def _rank(values: pd.Series, direction: int) -> pd.Series:
-    v = pd.to_numeric(values, errors="coerce").astype(float) * (1 if direction >= 0 else -1)
+    raw = pd.to_numeric(values, errors="coerce").astype(float)
+    v = raw * (1 if direction >= 0 else -1)
     # Mid-rank percentile 100 (r - 0.5) / n (ties share their mean rank r; NA stays NA and
     # is not counted in n): the fifth most exposed of 100 QPV lie at or above 80, exactly.
     n = v.notna().sum()
-    return (v.rank(method="average") - 0.5) / n * 100.0
+    pct = (v.rank(method="average") - 0.5) / n * 100.0
+    if direction >= 0:
+        # CalEnviroScreen's rule: a zone measured with none of a burden ranks 0, not at the
+        # mid-rank of the ties (95 unexposed QPV of 105 would otherwise sit at 45).
+        pct = pct.where(raw != 0, 0.0)
+    return pct
 
 
 def _against(values: pd.Series, reference: pd.Series, direction: int) -> pd.Series:
@@ -158,7 +164,8 @@ def percentiles(
     Formula: ``pctl_<c>`` = 100 × (r − 0.5) / n, r the rank of the QPV's value (ties
     share their mean rank) among the n QPV with a value (the mid-rank, or Hazen,
     percentile: 100 (r − 0.5) / n is also the share of QPV below plus half of those
-    equal), after multiplying by the column's direction (−1 for a "higher is better"
+    equal); a value of exactly 0 on a "higher is worse" column (measured, none) ranks 0,
+    as in CalEnviroScreen; after multiplying by the column's direction (−1 for a "higher is better"
     column such as green-space access), so that 100 is always the most exposed.
     ``pctl_environs_<c>`` = 100 × (number of surroundings values ``<c>_environs`` below the
     QPV's value + half of those equal) / (number of surroundings values): where the QPV
@@ -296,9 +303,9 @@ def cumulative_score(
     ...                   "part_population_inondable_moyen": [0.0, 0.4]}, index=["a", "b"])
     >>> s = pd.DataFrame({"taux_pauvrete": [20, 50.0], "taux_emploi": [60, 40.0]},
     ...                  index=["a", "b"])
-    >>> # two QPV: percentiles 25 and 75 on every variable, scores 2.5 and 7.5 out of 10
-    >>> cumulative_score(t, s)["score_cumule"].tolist()
-    [6.25, 56.25]
+    >>> # two QPV: percentiles 25 and 75 (a's flood share 0 ranks 0); a: (25 + 25 + 0) / 30
+    >>> cumulative_score(t, s)["score_cumule"].round(2).tolist()
+    [4.17, 56.25]
     """
     pct = _layer_percentiles(profile)
     n = pct.notna().sum(axis=1)
@@ -319,17 +326,19 @@ def double_burden(
     profile: pd.DataFrame,
     socio: pd.DataFrame,
     *,
-    exposure_threshold: float = 5.0,
-    deprivation_threshold: float = 5.0,
+    exposure_threshold: float | str = "median",
+    deprivation_threshold: float | str = "median",
     min_layers: int = MIN_LAYERS,
     min_variables: int = 2,
 ) -> pd.DataFrame:
     """The "double burden" class of each QPV: deprivation × exposure.
 
-    Formula: a QPV is *exposed* when ``score_exposition`` ≥ ``exposure_threshold`` (5:
-    its layers average at least the median percentile of the QPV) and *deprived* when
-    ``score_vulnerabilite`` ≥ ``deprivation_threshold`` (5: the more vulnerable half of
-    the QPV); ``classe_double_charge`` is "double charge" (both), "exposition seule",
+    Formula: a QPV is *exposed* when ``score_exposition`` ≥ ``exposure_threshold`` and
+    *deprived* when ``score_vulnerabilite`` ≥ ``deprivation_threshold``; the default
+    ``"median"`` takes the median score of the QPV that have one (the more exposed and the
+    more vulnerable half; a number sets a fixed level on the 0–10 scale instead — 5 is
+    the middle of the scale, which a set of mostly unexposed QPV seldom reaches, measured
+    zeros ranking 0); ``classe_double_charge`` is "double charge" (both), "exposition seule",
     "défaveur seule" or "ni l'une ni l'autre"; NA when either score is NA
     (:func:`cumulative_score`). Source: the "double peine" (double burden) of
     environmental-justice work — EEA report 22/2018 *Unequal exposure and unequal
@@ -350,14 +359,23 @@ def double_burden(
     """
     scores = cumulative_score(profile, socio, min_layers=min_layers,
                               min_variables=min_variables)
-    e = scores["score_exposition"] >= exposure_threshold
-    d = scores["score_vulnerabilite"] >= deprivation_threshold
+    def level(column: str, threshold: float | str) -> float:
+        if isinstance(threshold, str):
+            if threshold != "median":
+                raise QpvgeoError(f"threshold must be a number or 'median', got {threshold!r}")
+            return float(scores[column].median())
+        return float(threshold)
+
+    seuil_e = level("score_exposition", exposure_threshold)
+    seuil_d = level("score_vulnerabilite", deprivation_threshold)
+    e = scores["score_exposition"] >= seuil_e
+    d = scores["score_vulnerabilite"] >= seuil_d
     known = scores["score_exposition"].notna() & scores["score_vulnerabilite"].notna()
     cls = np.select([e & d, e & ~d, ~e & d], list(DOUBLE_BURDEN_CLASSES[:3]),
                     DOUBLE_BURDEN_CLASSES[3])
     out = scores.copy()
     out["classe_double_charge"] = pd.Series(cls, index=scores.index, dtype="string").where(known)
-    out.attrs["seuils"] = {"exposition": exposure_threshold, "defaveur": deprivation_threshold}
+    out.attrs["seuils"] = {"exposition": seuil_e, "defaveur": seuil_d}
     return out
 
 
@@ -395,8 +413,8 @@ def burden_table(
     >>> d = demo()
     >>> p = exposure_profile(d.qpv, layers=d.layers, population=d.grid)
     >>> b = burden_table(p, d.indicators)
-    >>> int(b["n_couches"].min())
-    6
+    >>> int(b["n_couches"].min()) == len(layer_indicators(p))  # every headline layer
+    True
     """
     out = percentiles(profile).join(count_index(profile, min_layers=min_layers))
     if socio is not None:

@@ -36,6 +36,7 @@ def flood_exposure(
     population: gpd.GeoDataFrame | None = None,
     population_method: str = "area",
     ancillary: gpd.GeoDataFrame | None = None,
+    coverage: Any = None,
 ) -> pd.DataFrame:
     """Area and population share of each zone inside flood extents, per scenario.
 
@@ -62,6 +63,11 @@ def flood_exposure(
         QPV contours, the dense-housing layer of ``population_method="calibrated"``
         (default: the zones themselves, right when the zones are the QPV).
 
+    coverage
+        Where the layer is known to hold data (polygons or a shapely geometry): a zone
+        outside gets NA, a partly covered zone is measured on its covered part, and
+        ``part_couverte_flood`` comes first (:func:`qpvgeo.exposure.exposure_profile`
+        applies the same rule to every layer). Default: the layer measured as given.
     Returns
     -------
     pandas.DataFrame
@@ -80,6 +86,14 @@ def flood_exposure(
     >>> flood_exposure(z, f)["part_surface_inondable_frequent"].tolist()
     [0.5]
     """
+    if coverage is not None:
+        from qpvgeo.exposure._profile import covered_indicator
+
+        return covered_indicator(
+            "flood", flood_exposure, zones, flood, coverage, key=key,
+            population=population, population_method=population_method,
+            ancillary=ancillary,
+        )
     z = _prepare_zones(zones, key)
     has_scenario = isinstance(flood, pd.DataFrame) and schema.SCENARIO in flood.columns
     if has_scenario:

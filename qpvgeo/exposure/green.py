@@ -40,6 +40,7 @@ def green_space_access(
     population: gpd.GeoDataFrame | None = None,
     population_method: str = "area",
     ancillary: gpd.GeoDataFrame | None = None,
+    coverage: Any = None,
 ) -> pd.DataFrame:
     """Share of each zone (population, or area) near a green space of at least ``min_area``.
 
@@ -73,6 +74,11 @@ def green_space_access(
         QPV contours, the dense-housing layer of ``population_method="calibrated"``
         (default: the zones themselves, right when the zones are the QPV).
 
+    coverage
+        Where the layer is known to hold data (polygons or a shapely geometry): a zone
+        outside gets NA, a partly covered zone is measured on its covered part, and
+        ``part_couverte_green_spaces`` comes first (:func:`qpvgeo.exposure.exposure_profile`
+        applies the same rule to every layer). Default: the layer measured as given.
     Returns
     -------
     pandas.DataFrame
@@ -92,6 +98,14 @@ def green_space_access(
     >>> green_space_access(z, p)["part_surface_acces_espace_vert"].round(3).tolist()
     [0.2]
     """
+    if coverage is not None:
+        from qpvgeo.exposure._profile import covered_indicator
+
+        return covered_indicator(
+            "green_spaces", green_space_access, zones, parks, coverage, key=key,
+            population=population, population_method=population_method,
+            ancillary=ancillary, distance=distance, min_area=min_area,
+        )
     if distance < 0 or min_area < 0:
         raise QpvgeoError(f"distance and min_area must be >= 0 (got {distance}, {min_area})")
     z = _prepare_zones(zones, key)

@@ -80,6 +80,7 @@ def heat_exposure(
     population: gpd.GeoDataFrame | None = None,
     population_method: str = "area",
     ancillary: gpd.GeoDataFrame | None = None,
+    coverage: Any = None,
 ) -> pd.DataFrame:
     """Urban-heat exposure of each zone from a heat-sensitivity layer (IRIS scores or LCZ).
 
@@ -92,7 +93,9 @@ def heat_exposure(
       ``part_population_chaleur_<classe>``).
 
     ``part_surface_couverte_chaleur`` is the share of the zone covered by the layer: a
-    zone outside the layer's cities has NA means and zero shares.
+    zone the layer does not reach at all has NA means and NA shares (not 0: the layer
+    says nothing there). A partly covered zone's shares are shares of the whole zone;
+    :func:`qpvgeo.exposure.exposure_profile` measures them on the covered part only.
 
     Parameters
     ----------
@@ -117,6 +120,11 @@ def heat_exposure(
         QPV contours, the dense-housing layer of ``population_method="calibrated"``
         (default: the zones themselves, right when the zones are the QPV).
 
+    coverage
+        Where the layer is known to hold data (polygons or a shapely geometry): a zone
+        outside gets NA, a partly covered zone is measured on its covered part, and
+        ``part_couverte_heat`` comes first (:func:`qpvgeo.exposure.exposure_profile`
+        applies the same rule to every layer). Default: the layer measured as given.
     Returns
     -------
     pandas.DataFrame
@@ -135,6 +143,14 @@ def heat_exposure(
     >>> heat_exposure(z, h)["part_surface_chaleur_forte"].round(2).tolist()
     [0.3]
     """
+    if coverage is not None:
+        from qpvgeo.exposure._profile import covered_indicator
+
+        return covered_indicator(
+            "heat", heat_exposure, zones, lcz_or_score, coverage, key=key,
+            population=population, population_method=population_method,
+            ancillary=ancillary, column=column,
+        )
     z = _prepare_zones(zones, key)
     layer = _prepare_layer(lcz_or_score, what="heat", zones=z, polygons=True, keep=0.0)
     ctx = _population_context(z, population, population_method, ancillary=ancillary)
@@ -175,6 +191,11 @@ def heat_exposure(
         out["part_surface_couverte_chaleur"] = np.where(
             z.area > 0, np.minimum(covered / z.area, 1.0), np.nan
         )
+    outside = ~(covered > 0)
+    for name in list(out):
+        if name.startswith(("part_surface_chaleur_", "part_population_chaleur_",
+                            "population_chaleur_")):
+            out[name] = np.where(outside, np.nan, out[name])
     return _frame(_population_columns(out, z, ctx), z, layer="heat")
 
 

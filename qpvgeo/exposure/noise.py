@@ -45,6 +45,7 @@ def noise_exposure(
     population: gpd.GeoDataFrame | None = None,
     population_method: str = "area",
     ancillary: gpd.GeoDataFrame | None = None,
+    coverage: Any = None,
 ) -> pd.DataFrame:
     """Share of each zone exposed above each noise level, per source and indicator.
 
@@ -77,6 +78,11 @@ def noise_exposure(
         QPV contours, the dense-housing layer of ``population_method="calibrated"``
         (default: the zones themselves, right when the zones are the QPV).
 
+    coverage
+        Where the layer is known to hold data (polygons or a shapely geometry): a zone
+        outside gets NA, a partly covered zone is measured on its covered part, and
+        ``part_couverte_noise`` comes first (:func:`qpvgeo.exposure.exposure_profile`
+        applies the same rule to every layer). Default: the layer measured as given.
     Returns
     -------
     pandas.DataFrame
@@ -96,6 +102,14 @@ def noise_exposure(
     >>> noise_exposure(z, n)["part_surface_bruit_route_lden_68"].round(2).tolist()
     [0.6]
     """
+    if coverage is not None:
+        from qpvgeo.exposure._profile import covered_indicator
+
+        return covered_indicator(
+            "noise", noise_exposure, zones, noise, coverage, key=key,
+            population=population, population_method=population_method,
+            ancillary=ancillary,
+        )
     z = _prepare_zones(zones, key)
     schema.require_columns(noise, [schema.SOURCE_BRUIT, schema.INDICATEUR_BRUIT], what="noise")
     # Columns follow the whole layer's classes, not only those near these zones, so that

@@ -73,6 +73,7 @@ def industrial_exposure(
     population: gpd.GeoDataFrame | None = None,
     population_method: str = "area",
     ancillary: gpd.GeoDataFrame | None = None,
+    coverage: Any = None,
 ) -> pd.DataFrame:
     """Distance to the nearest industrial site, sites within each radius, population within reach.
 
@@ -94,6 +95,11 @@ def industrial_exposure(
     key, population, population_method
         As in :func:`flood_exposure`.
 
+    coverage
+        Where the layer is known to hold data (polygons or a shapely geometry): a zone
+        outside gets NA, a partly covered zone is measured on its covered part, and
+        ``part_couverte_sites`` comes first (:func:`qpvgeo.exposure.exposure_profile`
+        applies the same rule to every layer). Default: the layer measured as given.
     Returns
     -------
     pandas.DataFrame
@@ -116,6 +122,14 @@ def industrial_exposure(
     >>> float(row["distance_site_m"]), int(row["n_sites_500m"]), int(row["n_sites_1000m"])
     (750.0, 0, 1)
     """
+    if coverage is not None:
+        from qpvgeo.exposure._profile import covered_indicator
+
+        return covered_indicator(
+            "sites", industrial_exposure, zones, sites, coverage, key=key,
+            population=population, population_method=population_method,
+            ancillary=ancillary, radii=radii,
+        )
     z = _prepare_zones(zones, key)
     rs = _radii(radii)
     layer = _prepare_layer(sites, what="sites", zones=z, polygons=False, reach=rs[-1])

@@ -651,6 +651,13 @@ def read_air_stations(
     result = gpd.GeoDataFrame(out, geometry=base.geometry.array, crs=schema.CRS)
     result = _clean_geometries(result, what=str(path), polygons=False)
     result.attrs.update(attrs)
+    if len(result) and not result[[p for p in wanted if p in result.columns]].notna().any().any():
+        # A station list (LCSQA locations) is not an exposure layer: say so at read time;
+        # air_exposure refuses it with the missing columns named.
+        _warn(
+            f"{path}: no annual mean for {wanted} — station locations only; "
+            "exposure needs concentrations (Atmo annual means)"
+        )
     return result
 
 
