@@ -111,7 +111,7 @@ _LAZY = {
     "plot_qpv": "qpvgeo.maps",
     "save_figure": "qpvgeo.maps",
     "add_layer": "qpvgeo.maps",
-    "diagnose": "qpvgeo.report",
+    "diagnose": "qpvgeo.diagnostic",
 }
 
 
@@ -120,7 +120,7 @@ def __getattr__(name: str):
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
         return value
-    if name in {"maps", "report"}:
+    if name in {"maps", "report", "diagnostic"}:
         return importlib.import_module(f"qpvgeo.{name}")
     raise AttributeError(f"module 'qpvgeo' has no attribute {name!r}")
 

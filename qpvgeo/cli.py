@@ -216,8 +216,10 @@ def sources_command(urls, as_csv):
               show_default=True, help="QPV geography.")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Output folder (default: diagnostic-<level>-<code>-<millesime>).")
-@click.option("--offline-maps", is_flag=True,
-              help="Inline the interactive map's scripts and styles (opens with no network).")
+@click.option("--offline-maps/--online-maps", default=None,
+              help="Inline the interactive map's scripts and styles (opens with no network); "
+              "default: offline when the assets can be had (`qpvgeo assets`). "
+              "--offline-maps fails when they cannot.")
 @click.option("--demo", is_flag=True, help="Use the embedded synthetic demo territory (offline).")
 @click.option("--data-dir", type=click.Path(file_okay=False, exists=True), default=None,
               help="Local data directory (layout: see qpvgeo.report; default $QPVGEO_DATA_DIR, "
@@ -334,6 +336,8 @@ def cog_year_command(path, movements, cog_communes, column, evidence):
     click.echo(f"{src.name} ({col}): {found}")
     if evidence and len(found.evidence):
         click.echo(found.evidence.to_string(index=False))
+
+
 # -- qpvgeo locate: points (addresses, establishments, DPE) -> QPV ---------------------------
 
 
@@ -417,3 +421,16 @@ def crosswalk_command(qpv2015, qpv2024, departements, grid, out, pairs):
     for row in summary["par_type"].itertuples():
         if row.qpv_2015 or row.qpv_2024:
             click.echo(f"  {row.libelle}: {row.qpv_2024} (2024), {row.qpv_2015} (2015)")
+# -- qpvgeo assets: the web assets of the offline maps (H12) -----------------------------------
+@main.command("assets")
+@click.option("--mirror", default=None, help="Mirror base URL (default $QPVGEO_MIRROR).")
+@click.option("--from", "source", default=None, metavar="DIR|file://…",
+              help="Local folder holding the files (npm layout, e.g. node_modules).")
+@click.option("--dest", type=click.Path(file_okay=False), default=None,
+              help="Cache directory (default: the fetch cache).")
+def assets_command(mirror, source, dest):
+    """Fetch every web asset the offline maps inline (checked against pinned sha256)."""
+    from qpvgeo.maps._assets import fetch_all_assets
+
+    got = fetch_all_assets(mirror=mirror, source=source, cache=dest)
+    click.echo(f"{len(got)} web assets in the cache; offline maps can be written.")

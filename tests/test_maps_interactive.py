@@ -31,8 +31,10 @@ from qpvgeo.maps import _assets, _format
 from qpvgeo.maps._classes import classify
 from qpvgeo.maps.interactive import (
     Legend,
+    add_indicator_switcher,
     add_layer,
     add_sites_layer,
+    finish,
     qpv_map,
     save_html,
     web_geometry,
@@ -359,7 +361,7 @@ def test_offline_demo_renders_without_network(demo_page):
     names = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
     assert [n.strip() for n in names] == [
         "Quartiers prioritaires (QPV)", "Communes", "Zones inondables (TRI)",
-        "Sites industriels (Seveso, ICPE)", "NO₂ (moyenne annuelle, µg/m³)"]
+        "Sites industriels (Seveso, ICPE)", "Concentration moyenne annuelle de NO₂"]
     # Hover: the tooltip names the QPV, its commune and the indicators, French-formatted.
     first = demo().qpv.iloc[0]
     page.locator("path.qpvgeo-qpv").first.hover()
@@ -377,12 +379,24 @@ def test_offline_demo_renders_without_network(demo_page):
 def test_layer_toggle_hides_and_shows_paths(demo_page):
     opened, _ = demo_page
     page = opened.page
+    # The layer control is collapsed: it opens on hover, never covering the data for good.
+    control = page.locator(".leaflet-control-layers")
+    assert "leaflet-control-layers-expanded" not in (control.get_attribute("class") or "")
+    control.hover()
     communes = page.locator(".leaflet-control-layers-overlays label", has_text="Communes")
     assert page.locator("path.qpvgeo-territory").count() == 4
     communes.locator("input").uncheck()
     assert page.locator("path.qpvgeo-territory").count() == 0
     communes.locator("input").check()
     assert page.locator("path.qpvgeo-territory").count() == 4
+    # A legend follows its layer: unchecking the flood layer hides the flood legend.
+    flood_legend = page.locator(".qpvgeo-legend", has_text="Fréquent")
+    assert flood_legend.is_visible()
+    flood = page.locator(".leaflet-control-layers-overlays label", has_text="Zones inondables")
+    flood.locator("input").uncheck()
+    assert not flood_legend.is_visible()
+    flood.locator("input").check()
+    assert flood_legend.is_visible()
     assert opened.errors == [] and opened.requests == []
 
 
@@ -391,7 +405,7 @@ def test_injected_names_show_as_text_and_never_run(browser, asset_mirror, asset_
                                                    tmp_path):
     qpv, ind = _evil_qpv()
     m = qpv_map(qpv, "taux_emploi", indicators=ind, tiles=None, title=EVIL, sources=EVIL,
-                tooltip=["taux_emploi"], name=EVIL)
+                tooltip=["taux_emploi"], name=EVIL, popup=True)
     Legend(EVIL, [("#000000", EVIL_SCRIPT)]).add_to(m)  # a legend of data-borne labels
     path = tmp_path / "evil.html"
     save_html(m, path, offline=True, mirror=asset_mirror.url, cache=asset_cache)
@@ -579,3 +593,75 @@ def test_online_export_says_why_it_is_blank_without_network(browser, tmp_path):
         assert notice.inner_text() == NETWORK_NOTICE
     finally:
         page.close()
+
+
+@pytest.fixture(scope="module")
+def switcher_page(browser, asset_mirror, asset_cache, tmp_path_factory):
+    d = demo()
+    g = d.qpv.merge(d.indicators, left_on="code_qpv", right_index=True)
+    m = qpv_map(g, tiles=None, outline_only=True, tooltip=["population"])
+    add_indicator_switcher(m, g, ["taux_pauvrete", "taux_emploi"],
+                           palettes={"taux_pauvrete": "YlOrBr", "taux_emploi": "Blues"})
+    path = tmp_path_factory.mktemp("switch-map") / "switch.html"
+    save_html(m, path, offline=True, mirror=asset_mirror.url, cache=asset_cache)
+    opened = Opened(browser, path)
+    yield opened, m
+    opened.close()
+
+
+def _visible_legends(page) -> list[str]:
+    return page.evaluate(
+        "Array.from(document.querySelectorAll('.qpvgeo-legend'))"
+        ".filter(e => getComputedStyle(e).display !== 'none')"
+        ".map(e => e.querySelector('.qpvgeo-legend-title').textContent)")
+
+
+@pytest.mark.browser
+def test_indicator_switcher_shows_one_layer_and_its_legend(switcher_page):
+    opened, _ = switcher_page
+    page = opened.page
+    page.wait_for_selector("path.qpvgeo-indicator")
+    # one indicator at a time: 4 QPV paths of the indicator, and only its legend
+    assert page.locator("path.qpvgeo-indicator").count() == 4
+    assert _visible_legends(page) == ["Taux de pauvreté (seuil 60 %)"]
+    page.select_option(".qpvgeo-switch select", index=1)
+    assert page.locator("path.qpvgeo-indicator").count() == 4
+    assert _visible_legends(page) == ["Taux d'emploi des 15-64 ans (en %)"]
+    assert page.get_attribute(".qpvgeo-switch", "data-shown") == "Taux d'emploi des 15-64 ans"
+    assert opened.errors == [] and opened.requests == []
+
+
+@pytest.mark.browser
+def test_search_finds_a_qpv_and_zooms_to_it(switcher_page):
+    opened, _ = switcher_page
+    page = opened.page
+    page.wait_for_selector("path.qpvgeo-qpv")
+    area = ("Math.max(...Array.from(document.querySelectorAll('path.qpvgeo-qpv'))"
+            ".map(p => { const r = p.getBoundingClientRect(); return r.width * r.height; }))")
+    before = page.evaluate(area)
+    box = page.locator(".qpvgeo-search input")
+    # the names are offered as suggestions, in French capitalisation
+    options = page.evaluate("Array.from(document.querySelectorAll('.qpvgeo-search option'))"
+                            ".map(o => o.value)")
+    assert sorted(options) == sorted(demo().qpv["nom_qpv"])
+    box.fill("essais")  # part of a name, any case
+    box.press("Enter")
+    assert page.get_attribute(".qpvgeo-search", "data-found") == "Cité des Essais"
+    page.wait_for_timeout(400)
+    assert page.evaluate(area) > 2 * before  # the map zoomed in on the QPV
+    box.fill("aucun quartier de ce nom")
+    box.press("Enter")
+    assert page.get_attribute(".qpvgeo-search", "data-found") == ""
+    assert opened.errors == []
+
+
+def test_no_popup_by_default_and_legends_bound_to_layers():
+    d = demo()
+    m = qpv_map(d.qpv, "taux_pauvrete", indicators=d.indicators, tiles=None, k=3)
+    add_layer(m, d.flood, kind="flood")
+    html_text = m.get_root().render()
+    assert "bindPopup" not in html_text  # the tooltip already shows the values
+    # each legend knows its layer (shown only while the layer is on the map)
+    assert html_text.count("layer.on(\"add\", sync)") == 2
+    finish(m)
+    assert '"collapsed": true' in m.get_root().render()

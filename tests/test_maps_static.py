@@ -22,7 +22,15 @@ from matplotlib.testing.compare import compare_images
 from qpvgeo.datasets import demo
 from qpvgeo.errors import QpvgeoError, QpvgeoWarning, SchemaError
 from qpvgeo.maps import _format
-from qpvgeo.maps.static import plot_choropleth, plot_qpv, save_figure
+from qpvgeo.maps.static import (
+    context_from_communes,
+    dense_area,
+    furniture_overlaps,
+    plot_choropleth,
+    plot_qpv,
+    plot_symbols,
+    save_figure,
+)
 
 BASELINE = Path(__file__).resolve().parent / "baseline" / "demo_taux_pauvrete.png"
 #: RMS tolerance (0-255 grey levels) of the baseline comparison: absorbs anti-aliasing
@@ -38,24 +46,32 @@ def _demo_frame():
 
 
 def _legend_texts(fig) -> list[str]:
-    return [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    # the legend sits in the furniture column (axes 1), beside the map (axes 0)
+    return [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
 
 
 def _bounds(label: str) -> tuple[float, float]:
-    lo, hi = label.split(_format.RANGE_SEP)
+    """Both bounds of "[a ; b[" (rounded classes) or "a – b" (mapclassify's)."""
+    text = label.strip("[]")
+    lo, hi = text.split(" ; ") if " ; " in text else text.split(_format.RANGE_SEP)
     return tuple(float(x.replace(NNBSP, "").replace(",", ".")) for x in (lo, hi))
 
 
-def test_png_and_pdf_written(tmp_path):
+def test_png_and_pdf_written_with_truetype_fonts(tmp_path):
     d, _ = _demo_frame()
     fig = plot_qpv(d.qpv, "taux_pauvrete", indicators=d.indicators, communes=d.communes, k=3,
-                   title="Taux de pauvreté", figsize=(8, 7))
+                   title="Taux de pauvreté")
     written = save_figure(fig, tmp_path / "carte", dpi=120)
     assert [p.name for p in written] == ["carte.png", "carte.pdf"]
     img = matplotlib.image.imread(written[0])
-    assert img.shape[:2] == (7 * 120, 8 * 120)  # figsize x dpi, no cropping
+    w, h = fig.get_size_inches()
+    # figsize x dpi (to the pixel), no cropping
+    assert abs(img.shape[0] - h * 120) <= 1 and abs(img.shape[1] - w * 120) <= 1
     pdf = written[1].read_bytes()
     assert pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF")
+    # TrueType (Type 42) fonts, never Type 3 (bitmap-like, refused by print shops)
+    assert b"/FontType 3" not in pdf and b"/Subtype /Type3" not in pdf
+    assert b"/CIDFontType2" in pdf or b"/TrueType" in pdf
     # Only the targets, no temporary file left beside them.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["carte.pdf", "carte.png"]
     only_pdf = save_figure(fig, tmp_path / "seul.pdf")
@@ -71,17 +87,35 @@ def test_png_and_pdf_written(tmp_path):
 )
 def test_legend_bounds_are_mapclassify_bins(scheme, mc):
     _, g = _demo_frame()
-    fig = plot_choropleth(g, "revenu_disponible_median", scheme=scheme, k=3)
     y = g["revenu_disponible_median"].to_numpy(dtype=float)
     expected = mc(y, k=3)
-    labels = _legend_texts(fig)
+    # unrounded: mapclassify's own bounds
+    fig = plot_choropleth(g, "revenu_disponible_median", scheme=scheme, k=3, rounded=False)
+    labels = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
     assert labels == _format.class_labels(y.min(), expected.bins)
-    # Read back: each label's upper bound is the bin (incomes: 0 decimals), and each
-    # lower bound the previous bin (the data minimum for the first class).
-    uppers = [_bounds(s)[1] for s in labels]
-    lowers = [_bounds(s)[0] for s in labels]
-    np.testing.assert_allclose(uppers, np.round(expected.bins), atol=0.5)
-    np.testing.assert_allclose(lowers, np.round([y.min(), *expected.bins[:-1]]), atol=0.5)
+    # rounded (the default): the very classes of mapclassify, their bounds made round —
+    # half-open, each between the largest value of a class and the smallest of the next
+    fig = plot_choropleth(g, "revenu_disponible_median", scheme=scheme, k=3)
+    labels = _legend_texts(fig)
+    assert all(s.startswith("[") and s.endswith("[") for s in labels[:-1])
+    assert labels[-1].endswith("]")
+    assert _bounds(labels[0])[0] <= y.min() and _bounds(labels[-1])[1] >= y.max()
+    edges = [_bounds(s)[0] for s in labels[1:]]
+    ours = np.searchsorted(edges, y, side="right")
+    theirs = np.asarray(expected.yb)
+    # same partition of the QPV (class numbers may shift if mapclassify left one empty)
+    assert len(set(zip(ours.tolist(), theirs.tolist(), strict=True))) == len(set(ours))
+    assert all(float(e).is_integer() and e % 100 == 0 for e in edges)  # round euros
+
+
+def test_no_more_classes_than_distinct_values():
+    _, g = _demo_frame()
+    g = g.assign(x=[40.0, 40.0, 45.0, 45.0])
+    fig = plot_choropleth(g, "x", k=5)
+    assert _legend_texts(fig) == ["[40 ; 45[", "[45 ; 45]"]  # two values, two classes
+    assert fig.qpvgeo_classes.counts == [2, 2]
+    fig = plot_choropleth(g.assign(x=41.3), "x", k=5)
+    assert _legend_texts(fig) == ["[41,3 ; 41,3]"]
 
 
 def test_user_bins_and_missing_values_in_legend():
@@ -94,30 +128,60 @@ def test_user_bins_and_missing_values_in_legend():
         plot_choropleth(g, "chomage")
 
 
-def test_map_furniture():
+def test_map_furniture_never_overlaps():
     d, g = _demo_frame()
     region = d.communes.dissolve()
     fig = plot_qpv(d.qpv, "taux_pauvrete", indicators=d.indicators, communes=d.communes,
-                   region=region, title="Titre", k=2)
-    ax = fig.axes[0]
-    from matplotlib_scalebar.scalebar import ScaleBar
+                   region=region, title="Titre", k=2,
+                   sources="ANCT, QPV 2024 ; Insee, Filosofi 2021 ; une longue ligne de "
+                           "sources qui passe à la ligne " * 3)
+    gids = {a.get_gid() for a in fig.findobj() if a.get_gid()}
+    assert {"legend", "north-arrow", "north-label", "scalebar", "scalebar-label", "sources",
+            "title"} <= gids
+    assert furniture_overlaps(fig) == []
+    assert [t.get_text() for t in fig.texts if t.get_gid() == "title"] == ["Titre"]
+    assert fig.axes[1].get_legend().get_title().get_text().startswith("Taux de pauvreté")
+    assert fig.axes[-1].get_title() == "Localisation"  # the inset
+    # The check can fail: a legend put back over the data is caught.
+    fig.axes[1].get_legend().set_bbox_to_anchor((-1.2, 0.6))
+    assert ("data", "legend") in furniture_overlaps(fig)
 
-    bars = [a for a in ax.artists if isinstance(a, ScaleBar)]
-    assert len(bars) == 1 and bars[0].units == "m" and bars[0].dx == 1.0
-    assert any(t.get_text() == "N" for t in ax.texts)  # north arrow
-    assert fig._suptitle.get_text() == "Titre"
-    sources = [t.get_text() for t in fig.texts if t.get_text().startswith("Sources")]
-    assert sources == ["Sources : ANCT, SIG Ville (géographie 2024); INSEE — Réalisation : qpvgeo"]
-    assert len(fig.axes) == 2 and fig.axes[1].get_title() == "Localisation"  # the inset
-    assert fig.axes[0].get_legend().get_title().get_text().startswith("Taux de pauvreté")
+
+def test_page_follows_the_extent_and_names_few_qpv():
+    d, g = _demo_frame()
+    x0, y0, x1, y1 = g.total_bounds
+    wide = plot_choropleth(g, "taux_pauvrete", extent=(x0, y0, x1 + 3 * (x1 - x0), y1))
+    tall = plot_choropleth(g, "taux_pauvrete", extent=(x0, y0, x1, y1 + 3 * (y1 - y0)))
+    assert wide.get_size_inches()[0] == tall.get_size_inches()[0]  # one page width
+    assert tall.get_size_inches()[1] > wide.get_size_inches()[1] + 2
+    # four QPV: each named on the map
+    names = {t.get_text() for t in wide.axes[0].texts}
+    assert set(d.qpv["nom_qpv"]) <= names
+
+
+def test_counts_as_proportional_symbols():
+    d, g = _demo_frame()
+    ctx = context_from_communes(d.communes, population=d.commune_population, n_cities=2)
+    fig = plot_symbols(g, "population", context=ctx, title="Population")
+    from matplotlib.collections import PathCollection
+
+    sc = [c for c in fig.axes[0].collections if isinstance(c, PathCollection)][0]
+    sizes = sc.get_sizes()
+    pop = np.sort(g["population"].to_numpy(dtype=float))[::-1]
+    # circle areas (points²) proportional to the values, largest first
+    np.testing.assert_allclose(sizes / sizes.max(), pop / pop.max())
+    assert fig.qpvgeo_symbols["values"] == [20000.0, 5000.0, 1000.0]
+    assert furniture_overlaps(fig) == []
+    # the two most populous communes are named
+    top = d.commune_population.nlargest(2, "population")["nom_commune"]
+    assert set(top) <= {t.get_text() for t in fig.axes[0].texts}
 
 
 def _baseline_figure(cmap: str = "YlOrRd"):
     d, _ = _demo_frame()
     with matplotlib.style.context("default"):
         fig = plot_qpv(d.qpv, "taux_pauvrete", indicators=d.indicators, communes=d.communes,
-                       k=3, cmap=cmap, title="Taux de pauvreté — territoire de démonstration",
-                       figsize=(8, 6))
+                       k=3, cmap=cmap, title="Taux de pauvreté — territoire de démonstration")
     return fig
 
 
@@ -160,7 +224,9 @@ def test_real_maps(shared_data, tmp_path):
         seveso = read_industrial_sites(shared_data / "icpe_hdf" / "seveso_sh_prio_ied_hdf.gpkg")
     fig = plot_qpv(q2024, "taux_emploi", indicators=ind, scheme="quantiles", k=5,
                    region=communes.dissolve(), title="Taux d'emploi, QPV 2024",
-                   points=seveso, points_label="Seveso seuil haut", extent=communes)
+                   points=seveso, points_label="Seveso seuil haut", extent=communes,
+                   rounded=False)
+    assert furniture_overlaps(fig) == []
     # SOURCE.md of icpe_hdf: 49 upper-tier Seveso sites, all in the region.
     assert _legend_texts(fig)[-1] == "Seveso seuil haut (49)"
     g = q2024.merge(ind[["taux_emploi"]], left_on="code_qpv", right_index=True)
@@ -195,3 +261,23 @@ def test_points_listed_with_their_count_in_the_extent():
     assert _legend_texts(fig)[-1] == f"Sites ({len(d.sites)})"
     xlim = fig.axes[0].get_xlim()
     assert xlim[0] < x0 and xlim[1] > x1
+
+
+def test_dense_area_gets_an_inset_that_overlaps_nothing():
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    # 12 QPV packed within 5 km (a metropolis) and 6 spread over 200 km
+    pts = [Point(700_000 + 400 * i, 7_050_000 + 300 * (i % 4)) for i in range(12)]
+    pts += [Point(600_000 + 40_000 * i, 6_900_000 + 25_000 * (i % 3)) for i in range(6)]
+    g = gpd.GeoDataFrame({"nom_qpv": [f"Q{i}" for i in range(18)],
+                          "population": [5000.0] * 12 + [1500.0] * 6},
+                         geometry=[p.buffer(150) for p in pts], crs=2154)
+    zoom = dense_area(g, "population")
+    assert zoom is not None
+    x0, y0, x1, y1 = zoom
+    assert x0 < 700_000 and x1 > 700_000 + 400 * 11 and x1 - x0 < 20_000
+    fig = plot_symbols(g, "population", zoom=zoom, zoom_label="Zoom", title="Titre",
+                       sources="essai")
+    assert any(a.get_gid() == "zoom" for a in fig.axes)
+    assert furniture_overlaps(fig) == []

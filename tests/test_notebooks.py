@@ -40,6 +40,15 @@ def _text(book: nbformat.NotebookNode) -> str:
     return "\n".join(parts)
 
 
+def _count(book: nbformat.NotebookNode, mime: str) -> int:
+    return sum(mime in o.get("data", {}) for c in book.cells for o in c.get("outputs", []))
+
+
+def _html(book: nbformat.NotebookNode) -> str:
+    return "\n".join(str(o.get("data", {}).get("text/html", "")) for c in book.cells
+                     for o in c.get("outputs", []))
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_notebooks_are_stored_clean(name):
     book = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
@@ -64,6 +73,13 @@ def test_notebooks_are_stored_clean(name):
 def test_notebook_runs_on_the_demo(name, tmp_path):
     book = _execute(name, tmp_path, **({} if name == "00_demarrage" else {"demo": True}))
     text = _text(book)
+    if name in {"00_demarrage", "01_population_qpv", "03_diagnostic_territoire"}:
+        # figures shown in the notebook itself, tables formatted for people
+        assert _count(book, "image/png") >= (2 if name == "00_demarrage" else 1)
+        tables = _html(book)
+        assert "NaN" not in tables and "<th>Quartier prioritaire</th>" in tables \
+            or name == "01_population_qpv"
+        assert "\u202f%" in tables  # 30,8 % — not 0.3075
     if name == "00_demarrage":
         assert (tmp_path / "processed" / "diagnostic-demo" / "index.html").is_file()
     if name == "01_population_qpv":

@@ -5,7 +5,9 @@ and on the real files (expected values recomputed here with plain pandas from th
 from __future__ import annotations
 
 import dataclasses
+import html
 import json
+import re
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -146,7 +148,13 @@ def test_demo_tables_hold_the_demo_figures(demo_report):
     assert table["population"].sum() == d.indicators["population"].sum() == 54_628
     total = d.commune_population["population"].sum()  # 177,622
     # every demo QPV lies inside the demo region: the shares add up to QPV pop / region pop
-    assert table["part_qpv"].sum() == pytest.approx(54_628 / total, rel=1e-12)
+    # the CSV rounds shares to 6 digits: 4 QPV, at most 5e-7 each
+    assert table["part_qpv"].sum() == pytest.approx(54_628 / total, abs=4 * 5e-7)
+    # counts are whole numbers in the CSV (no 15931,096993417836)
+    assert (table["population"] == table["population"].round()).all()
+    # the nearest site by its name, beside its code
+    sites = d.sites.set_index("code_site")["nom_site"]
+    assert (table["nom_site_plus_proche"] == table["site_plus_proche"].map(sites)).all()
     communes = _csv(demo_report / "tableau_communes.csv")
     assert communes["population_qpv"].sum() == pytest.approx(54_628, rel=1e-12)
     layers = pyogrio.list_layers(demo_report / "diagnostic.gpkg")[:, 0].tolist()
@@ -222,7 +230,9 @@ def test_missing_layers_are_reported_not_fatal(tmp_path):
     assert not diag.sections["profil_environs"].ok
     out = write_report(diag, tmp_path / "d", dpi=40)
     page = (out / "index.html").read_text(encoding="utf-8")
-    assert "espaces verts absente des données" in page
+    assert "Espaces verts absente des données" in page
+    # a layer absent from the data is not "hors couverture" (read, but not reaching)
+    assert page.count("hors couverture</td>") == 0
     # no layer at all: the exposure section says it is unavailable, the rest is written
     diag = build_diagnostic(dataclasses.replace(data, layers={}), "commune:99003")
     assert not diag.sections["exposition"].ok
@@ -277,6 +287,116 @@ def test_index_opens_offline_in_chromium(browser, demo_report):
         # the static maps are shown from the folder itself
         assert page.locator("img[src='carte_population.png']").evaluate(
             "img => img.naturalWidth") > 0
+    finally:
+        page.close()
+
+
+def test_demo_page_reads_like_a_publication(demo_report):
+    d = demo()
+    page = (demo_report / "index.html").read_text(encoding="utf-8")
+    nn = "\u202f"
+    # the headline states the figures: QPV population, its share (54,628 / 177,622)
+    chapeau = page.split('id="chapeau"', 1)[1].split("</div>", 1)[0]
+    assert f"54{nn}628 habitants" in chapeau and f"30,8{nn}%" in chapeau
+    assert "4 quartiers prioritaires" in chapeau
+    # the most exposed QPV of the burden synthesis is named
+    assert "le plus exposé" in chapeau
+    # no raw code for the territory, a French date
+    assert "region:99" not in page.split("<main>", 1)[0]
+    assert re.search(r"produit le (1er|\d{1,2}) (janvier|février|mars|avril|mai|juin|juillet|"
+                     r"août|septembre|octobre|novembre|décembre) 20\d\d", page)
+    # table of contents, charts as inline SVG, maps before the tables
+    assert 'id="sommaire"' in page
+    for chart in ("graphique-parts", "graphique-pauvrete", "graphique-cumul"):
+        assert re.search(rf'<figure id="{chart}"><svg ', page), chart
+    assert page.index('id="cartes"') < page.index('id="tableau-qpv"')
+    # the reference a key figure is read against (demo: no national reference, said so)
+    assert "Pas de référence nationale" in page
+    # a fiche per QPV, linked from the index, with the QPV's figures
+    for code, name in zip(d.qpv["code_qpv"], d.qpv["nom_qpv"], strict=True):
+        fiche = demo_report / "quartiers" / f"{code}.html"
+        assert f'href="quartiers/{code}.html"' in page
+        text = fiche.read_text(encoding="utf-8")
+        assert f"<h1>{html.escape(name, quote=False)}</h1>" in text
+        assert "<svg viewBox" in text and 'href="../index.html"' in text
+    fiche = (demo_report / "quartiers" / "QN09904M.html").read_text(encoding="utf-8")
+    assert f"52,3{nn}%" in fiche  # taux de pauvreté of Cité des Essais (demo SOURCE)
+    # grouped like SIG Ville's fiches: population, profile, one group per layer, synthesis
+    for group in ("Population", "Profil socio-économique", *(layer.label for layer in
+                  __import__("qpvgeo.exposure", fromlist=["LAYERS"]).LAYERS.values()),
+                  "Synthèse des expositions"):
+        assert f'scope="rowgroup">{html.escape(group).replace("&#x27;", "&#39;")}' in fiche
+    # every layer is listed in the exposure table, none named by hand: the registry's
+    from qpvgeo.exposure import LAYERS
+
+    for layer in LAYERS.values():
+        assert f"<td>{html.escape(layer.label).replace('&#x27;', '&#39;')}</td>" in page
+
+
+def test_dictionary_from_the_column_catalogue(demo_report):
+    dictionary = _csv(demo_report / "dictionnaire.csv").set_index("colonne")
+    assert dictionary.loc["taux_pauvrete", "libelle"] == "Taux de pauvreté (seuil 60 %)"
+    assert dictionary.loc["part_qpv", "unite"].startswith("% (fraction 0-1")
+    assert dictionary.loc["taux_pauvrete", "sens"] == "plus élevé = plus défavorable"
+    # the exposure columns come from the registry's catalogue, with French typography
+    no_raw = dictionary["libelle"].dropna()
+    assert not no_raw.str.contains(r">=|\bno2\b|frequent\b").any()
+
+
+def test_offline_maps_without_assets_fails_with_every_asset_named(tmp_path, monkeypatch):
+    monkeypatch.setenv("QPVGEO_DATA_DIR", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("QPVGEO_MIRROR", "http://127.0.0.1:9")  # closed loopback port
+    result = CliRunner().invoke(main, ["diagnose", "--demo", "--offline-maps", "--quiet",
+                                       "--out", str(tmp_path / "d"), "--dpi", "30"])
+    assert result.exit_code == 1, result.output
+    assert "11 web asset(s) missing" in result.output
+    assert "leaflet.js" in result.output and "jquery-3.7.1.min.js" in result.output
+    assert not (tmp_path / "d").exists()
+    # and `qpvgeo assets` says the same, at once
+    result = CliRunner().invoke(main, ["assets", "--dest", str(tmp_path / "c"),
+                                       "--from", str(tmp_path)])
+    assert result.exit_code == 1 and "11 web asset(s) missing" in result.output
+
+
+def test_assets_command_fills_the_cache_from_a_folder(tmp_path, monkeypatch):
+    if not (NODE_MODULES / "leaflet" / "dist" / "leaflet.js").is_file():
+        skip_or_fail(f"{NODE_MODULES} missing: run `npm ci --prefix tests/web_assets`")
+    result = CliRunner().invoke(main, ["assets", "--dest", str(tmp_path / "cache"),
+                                       "--from", NODE_MODULES.as_uri()])
+    assert result.exit_code == 0, result.output
+    monkeypatch.setenv("QPVGEO_DATA_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("QPVGEO_MIRROR", raising=False)
+    # the assets at hand: diagnose writes the offline map by default
+    out = diagnose("commune:99001", demo=True, out=tmp_path / "d", progress=False, dpi=30)
+    page = (out / "carte_interactive.html").read_text(encoding="utf-8")
+    assert 'src="https://cdn.jsdelivr.net' not in page and "/* https://" in page
+
+
+@pytest.mark.browser
+def test_page_in_chromium_headline_charts_and_a4_print(browser, demo_report):
+    page, errors, blocked = _open(browser, demo_report / "index.html")
+    try:
+        assert errors == [] and blocked == []
+        # the first screen holds the headline, the key figures and the top of the maps
+        assert page.locator("#chapeau").bounding_box()["y"] < 400
+        assert page.locator("#chiffres-cles .card").count() >= 3
+        first_map = page.locator("#cartes img").first.bounding_box()
+        assert first_map["y"] < 2 * 900
+        for chart in ("#graphique-parts svg", "#graphique-pauvrete svg"):
+            box = page.locator(chart).bounding_box()
+            assert box and box["width"] > 300 and box["height"] > 100, chart
+        # sticky table headers
+        assert page.locator("#tableau-qpv thead th").first.evaluate(
+            "th => getComputedStyle(th).position") == "sticky"
+        # printed on A4 (210 mm − 2 × 12 mm margins = 186 mm = 703 CSS px): nothing wider
+        page.emulate_media(media="print")
+        page.set_viewport_size({"width": 703, "height": 1000})
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 703, width
+        assert page.locator("#sommaire").is_hidden()
+        pdf = page.pdf(format="A4", margin={"top": "14mm", "bottom": "14mm",
+                                            "left": "12mm", "right": "12mm"})
+        assert pdf[:5] == b"%PDF-"
     finally:
         page.close()
 
@@ -363,6 +483,26 @@ def test_diagnose_hauts_de_france_2024(shared_data, tmp_path_factory):
     assert "noise" in prov["missing_layers"]  # no noise map for HdF in this data directory
     assert {r["role"] for r in prov["sources"]} >= {"qpv2024", "population", "flood"}
     assert prov["millesimes"]["population"] == "Insee, populations légales 2023, COG 2025"
+    # References, recomputed with plain pandas from the raw files: metropolitan France
+    # (regions 11 and above) and the rank of HdF among the 13 metropolitan regions.
+    metro = sig[sig["insee_reg"] >= 11].drop_duplicates("codeQPV")
+    metro_pop = pop[pop["REG"].astype(int) >= 11]
+    france = metro["popMuniQPV"].sum() / metro_pop["PMUN"].sum()  # 5,307,455 / 66,165,815
+    by_region = (metro.groupby("insee_reg")["popMuniQPV"].sum()
+                 / metro_pop.groupby(metro_pop["REG"].astype(int))["PMUN"].sum())
+    rank = int((by_region > by_region[32]).sum()) + 1
+    assert (rank, len(by_region)) == (2, 13)  # after Île-de-France (13.7 %)
+    page = (out / "index.html").read_text(encoding="utf-8")
+    chapeau = page.split('id="chapeau"', 1)[1].split("</div>", 1)[0]
+    nn = "\u202f"
+    assert f"753{nn}115 habitants" in chapeau and f"12,6{nn}%" in chapeau
+    assert f"contre {france * 100:.1f}".replace(".", ",") + f"{nn}% en France" in chapeau
+    assert "au 2e rang des 13 régions métropolitaines" in chapeau
+    # the map and the charts are there; every QPV has its fiche
+    assert (out / "carte_population.png").is_file()
+    assert len(list((out / "quartiers").glob("QN*.html"))) == 204
+    # the CSVs are rounded: no 15931,096993417836 inhabitants
+    assert (table["population"] == table["population"].round()).all()
 
 
 @pytest.mark.slow

@@ -265,3 +265,113 @@ def inline_assets(
         )
     out = _SCRIPT_TAG.sub(script, html)
     return _LINK_TAG.sub(style, out)
+
+
+def _npm_file(asset: Asset, folder: Path) -> Path | None:
+    """Where a local folder holds an asset: npm layout (``leaflet@1.9.3/dist/leaflet.js``
+    as ``leaflet/dist/leaflet.js``, a ``node_modules`` folder or its parent works), or
+    the CDN layout of a mirror (``cdn.jsdelivr.net/npm/leaflet@1.9.3/…``)."""
+    from urllib.parse import urlsplit
+
+    package_at, _, rest = asset.npm.partition("/")
+    package = package_at.rsplit("@", 1)[0] if not package_at.startswith("@") else package_at
+    parts = urlsplit(asset.url)
+    candidates = [
+        folder / package / rest, folder / "node_modules" / package / rest,
+        folder / package_at / rest,
+        folder / parts.netloc / parts.path.lstrip("/"),
+    ]
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def fetch_all_assets(
+    *, mirror: str | None = None, source: str | os.PathLike | None = None,
+    cache: str | os.PathLike | None = None,
+) -> dict[str, Path]:
+    """Fetch every pinned asset into the cache at once (``qpvgeo assets``).
+
+    Parameters
+    ----------
+    mirror : str, optional
+        Mirror base URL (default ``$QPVGEO_MIRROR``), as for the data.
+    source : path or ``file://`` URL, optional
+        A local folder holding the files instead (npm layout — ``node_modules`` from
+        ``npm ci`` of ``tests/web_assets`` — or a mirror's ``<host>/<path>`` layout);
+        each file is checked against its pinned sha256 before it enters the cache.
+    cache : path, optional
+        Cache root; default :func:`qpvgeo.fetch.cache_dir`.
+
+    Returns
+    -------
+    dict
+        Address -> cached file.
+
+    Raises
+    ------
+    QpvgeoError
+        One message listing **every** asset that could not be had, and why.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> fetch_all_assets(source=tempfile.mkdtemp(), cache=tempfile.mkdtemp())
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    qpvgeo.errors.QpvgeoError: 11 web asset(s) missing...
+    """
+    import hashlib
+    import shutil
+    from urllib.parse import unquote, urlsplit
+
+    fetch = importlib.import_module("qpvgeo.fetch")
+    root = Path(cache).expanduser() if cache is not None else fetch.cache_dir()
+    folder = None
+    if source is not None:
+        text = str(source)
+        folder = Path(unquote(urlsplit(text).path)) if text.startswith("file:") else Path(text)
+        folder = folder.expanduser()
+    got: dict[str, Path] = {}
+    failed: list[str] = []
+    for url, asset in ASSETS.items():
+        try:
+            if folder is not None:
+                found = _npm_file(asset, folder)
+                if found is None:
+                    raise QpvgeoError(f"not in {folder} (looked for {asset.npm})")
+                digest = hashlib.sha256(found.read_bytes()).hexdigest()
+                if digest != asset.sha256:
+                    raise QpvgeoError(f"{found}: sha256 {digest[:12]}…, expected "
+                                      f"{asset.sha256[:12]}…")
+                target = fetch._target_path(url, root, None, None)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                from qpvgeo._atomic import atomic_path
+
+                with atomic_path(target) as tmp:
+                    shutil.copyfile(found, tmp)
+            got[url] = Path(fetch.fetch_file(url, sha256=asset.sha256, dest=root,
+                                             mirror=mirror, progress=False))
+        except Exception as exc:  # every failure is collected, then reported at once
+            failed.append(f"  {url}: {type(exc).__name__}: {exc}")
+    if failed:
+        raise QpvgeoError(
+            f"{len(failed)} web asset(s) missing for the offline maps (of {len(ASSETS)}):\n"
+            + "\n".join(failed)
+            + "\nGive a mirror (--mirror or $QPVGEO_MIRROR) or a folder holding them "
+              "(--from DIR: `npm ci --prefix tests/web_assets` makes one)."
+        )
+    return got
+
+
+def assets_available(*, cache: str | os.PathLike | None = None) -> bool:
+    """True when every pinned asset is already in the cache (no network needed).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> assets_available(cache=tempfile.mkdtemp())
+    False
+    """
+    fetch = importlib.import_module("qpvgeo.fetch")
+    root = Path(cache).expanduser() if cache is not None else fetch.cache_dir()
+    return all(fetch._target_path(u, root, None, None).is_file() for u in ASSETS)

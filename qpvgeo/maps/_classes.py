@@ -114,6 +114,7 @@ def classify(
     cmap: str = "YlOrRd",
     column: str | None = None,
     decimals: int | None = None,
+    rounded: bool = False,
 ) -> Classes:
     """Classify a numeric column with mapclassify.
 
@@ -133,6 +134,11 @@ def classify(
         Column name, for error messages.
     decimals : int, optional
         Digits of the legend labels (default: chosen from the magnitude).
+    rounded : bool, default False
+        Round the inner bounds to a readable step (``38,2`` → ``38``) and label the
+        classes as half-open intervals, ``[36 ; 38[`` … ``[42 ; 45]`` (Insee's notation):
+        a value equal to a bound goes to the class above. Bounds that round together
+        merge, so there are never more classes than distinct values.
 
     Returns
     -------
@@ -176,6 +182,10 @@ def classify(
     edges = np.asarray(c.bins, dtype="float64")
     yb = np.full(y.size, -1, dtype="int64")
     yb[present] = np.asarray(c.yb, dtype="int64")
+    if rounded and key != "user_defined":
+        return _rounded_classes(data, present, edges, y.size, cmap=cmap, decimals=decimals,
+                                scheme="natural_breaks" if _SCHEMES[key] == "FisherJenks"
+                                else key)
     colors = class_colors(cmap, edges.size)
     labels = _format.class_labels(float(data.min()), edges, decimals)
     counts = np.bincount(yb[yb >= 0], minlength=edges.size).tolist()
@@ -183,4 +193,96 @@ def classify(
     return Classes(
         scheme=canonical, lower=float(data.min()), bins=edges, yb=yb, colors=colors,
         labels=labels, counts=counts, n_missing=int((~present).sum()),
+    )
+
+
+def round_bounds(bounds: np.ndarray, *, digits: int = 2) -> tuple[np.ndarray, int]:
+    """Bounds rounded to ``digits`` significant digits, and the decimals that print them.
+
+    Examples
+    --------
+    >>> b, d = round_bounds(np.array([38.2, 42.04, 1363.0]))
+    >>> b.tolist(), d
+    ([38.0, 42.0, 1400.0], 0)
+    >>> round_bounds(np.array([0.348, 0.52]))[0].tolist()
+    [0.35, 0.52]
+    """
+    b = np.asarray(bounds, dtype="float64")
+    out = b.copy()
+    dec = 0
+    for i, v in enumerate(b.tolist()):
+        if v == 0 or not np.isfinite(v):
+            continue
+        places = digits - 1 - int(np.floor(np.log10(abs(v))))
+        out[i] = round(v, places)
+        dec = max(dec, places)
+    # decimals that the rounded bounds really need ("38,0" is printed "38")
+    need = 0
+    for v in out.tolist():
+        while need < max(dec, 0) and abs(round(v, need) - v) > 1e-9:
+            need += 1
+    return out, need
+
+
+def roundest_between(low: float, high: float) -> tuple[float, int]:
+    """The roundest number in ``]low ; high]`` and the decimals that print it.
+
+    Examples
+    --------
+    >>> roundest_between(12930, 13870), roundest_between(38.21, 38.3)
+    ((13000.0, 0), (38.3, 1))
+    """
+    import math
+
+    if high <= low:
+        return float(high), 0
+    for power in range(int(math.floor(math.log10(max(abs(high), 1e-12)))) + 1, -7, -1):
+        step = 10.0 ** power
+        for mult in (10, 5, 2, 1):
+            unit = step * mult / 10
+            candidate = math.floor(low / unit) * unit + unit
+            if low < candidate <= high + 1e-12:
+                d = max(0, -int(math.floor(math.log10(unit) + 1e-9)))
+                return round(candidate, d), d
+    return float(high), 6
+
+
+def _rounded_classes(data, present, edges, n, *, cmap, decimals, scheme) -> Classes:
+    """Classes with mapclassify's very membership, their bounds made round: between the
+    largest value of a class and the smallest of the next, the roundest number."""
+    import math
+
+    lo, hi = float(data.min()), float(data.max())
+    cls = np.searchsorted(edges, data, side="left")  # mapclassify: x <= bin
+    cls = np.minimum(cls, edges.size - 1)
+    used = np.unique(cls)
+    remap = {old: new for new, old in enumerate(used.tolist())}
+    yb = np.full(n, -1, dtype="int64")
+    yb[present] = [remap[v] for v in cls.tolist()]
+    inner, need = [], 0
+    for i in range(len(used) - 1):
+        top = float(data[cls == used[i]].max())
+        nxt = float(data[cls == used[i + 1]].min())
+        b, d = roundest_between(top, nxt)
+        inner.append(b)
+        need = max(need, d)
+    if decimals is not None:
+        need = decimals
+    elif not inner:
+        need = _format.auto_decimals([lo, hi])
+    scale = 10 ** need
+    # the printed extremes enclose the data (floor / ceil at the printed precision)
+    bounds = [math.floor(lo * scale + 1e-9) / scale, *inner,
+              math.ceil(hi * scale - 1e-9) / scale]
+    labels = []
+    for i in range(len(bounds) - 1):
+        a = _format.format_number(bounds[i], need)
+        b = _format.format_number(bounds[i + 1], need)
+        last = i == len(bounds) - 2
+        labels.append(f"[{a} ; {b}{']' if last else '['}")
+    k = len(labels)
+    return Classes(
+        scheme=scheme, lower=lo, bins=np.asarray([*inner, hi], dtype="float64"), yb=yb,
+        colors=class_colors(cmap, k), labels=labels,
+        counts=np.bincount(yb[yb >= 0], minlength=k).tolist(), n_missing=int((~present).sum()),
     )

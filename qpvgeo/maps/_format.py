@@ -26,6 +26,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import math
 from numbers import Real
 
@@ -214,35 +215,9 @@ def class_labels(lower: float, bins: object, decimals: int | None = None) -> lis
     return [format_bounds(a, b, d) for a, b in zip(edges[:-1], edges[1:], strict=True)]
 
 
-#: How a column is named for people (tooltips, legends); others get their name with
-#: underscores as spaces and a capital letter.
+#: Names of the fields of the map layers (not columns of the QPV tables, so not in the
+#: column catalogue); every QPV column is named by :func:`qpvgeo.schema.column_info`.
 LABELS: dict[str, str] = {
-    "code_qpv": "Code du quartier",
-    "nom_qpv": "Quartier prioritaire",
-    "code_commune": "Code commune",
-    "nom_commune": "Commune",
-    "noms_communes": "Commune(s)",
-    "nom_epci": "EPCI",
-    "code_epci": "Code EPCI",
-    "population": "Population",
-    "taux_pauvrete": "Taux de pauvreté au seuil de 60 %",
-    "revenu_disponible_median": "Revenu disponible médian",
-    "revenu_declare_median": "Revenu déclaré médian",
-    "taux_emploi": "Taux d'emploi",
-    "taux_emploi_femmes": "Taux d'emploi des femmes",
-    "demandeurs_emploi": "Demandeurs d'emploi",
-    "indice_jeunesse": "Indice de jeunesse",
-    "part_moins_25_ans": "Part des moins de 25 ans",
-    "part_60_ans_plus": "Part des 60 ans et plus",
-    "part_etrangers": "Part des étrangers",
-    "part_immigres": "Part des immigrés",
-    "allocataires_caf": "Allocataires CAF",
-    "logements_sociaux": "Logements sociaux",
-    "taux_logements_sociaux": "Taux de logements sociaux",
-    "no2": "NO₂ (moyenne annuelle, µg/m³)",
-    "pm10": "PM10 (moyenne annuelle, µg/m³)",
-    "pm25": "PM2,5 (moyenne annuelle, µg/m³)",
-    "score_chaleur": "Score de vulnérabilité à la chaleur",
     "scenario": "Scénario d'inondation",
     "seveso": "Statut Seveso",
     "nom_site": "Site",
@@ -250,21 +225,57 @@ LABELS: dict[str, str] = {
     "lden_min": "Niveau (dB(A))",
     "indicateur": "Indicateur",
     "source": "Source de bruit",
+    "no2": "NO₂ (moyenne annuelle, µg/m³)",
+    "pm10": "PM10 (moyenne annuelle, µg/m³)",
+    "pm25": "PM2,5 (moyenne annuelle, µg/m³)",
+    "score_chaleur": "Score de sensibilité à la chaleur",
 }
 
 
+def catalogue_extra(columns=None) -> tuple:
+    """The exposure side's catalogue entries (``extra=`` of :func:`schema.column_info`):
+    every layer's columns, coverage, surroundings, ratios and the burden composites,
+    concrete for ``columns`` when given."""
+    try:
+        from qpvgeo.exposure import column_catalogue
+    except ImportError:
+        return ()
+    return tuple(column_catalogue(columns))
+
+
+@functools.lru_cache(maxsize=4096)
+def _info_cached(column: str):
+    return schema.column_info(column, extra=catalogue_extra([column]))
+
+
+def info_of(column: str):
+    """The catalogue entry of ``column`` (population, profile and exposure columns).
+
+    Examples
+    --------
+    >>> info_of("taux_pauvrete").unit
+    '%'
+    >>> info_of("no2_ratio").kind
+    'ratio'
+    """
+    return _info_cached(str(column))
+
+
 def label_of(column: str) -> str:
-    """Label of a column for people.
+    """Label of a column for people (the column catalogue, then the layer fields).
 
     Examples
     --------
     >>> label_of("taux_emploi"), label_of("part_menages_1p")
-    ("Taux d'emploi", 'Part menages 1p')
+    ("Taux d'emploi des 15-64 ans", 'Part menages 1p')
     """
+    info = info_of(column)
+    if info is not None:
+        return typography(info.label)
     if column in LABELS:
         return LABELS[column]
     text = str(column).replace("_", " ").strip()
-    return text[:1].upper() + text[1:]
+    return typography(text[:1].upper() + text[1:])
 
 
 def legend_title(column: str) -> str:
@@ -273,12 +284,234 @@ def legend_title(column: str) -> str:
     Examples
     --------
     >>> legend_title("taux_emploi"), legend_title("revenu_disponible_median")
-    ("Taux d'emploi (en %)", 'Revenu disponible médian (€ par UC et par an)')
+    ("Taux d'emploi des 15-64 ans (en %)", 'Revenu disponible médian par UC (€ par an)')
     """
-    unit = unit_of(column)
+    info = info_of(column)
     label = label_of(column)
-    if not unit:
-        return label
-    if unit.startswith("%"):
-        return f"{label} (en %)"
-    return f"{label} ({unit})"
+    if info is None:
+        unit = unit_of(column)
+        if not unit:
+            return label
+        return f"{label} (en %)" if unit.startswith("%") else f"{label} ({unit})"
+    if info.kind in {"share", "percent"}:
+        return label if "%" in label else f"{label} (en %)"
+    if info.kind == "distance":
+        return f"{label} (m)"
+    return f"{label} ({info.unit})" if info.unit and info.kind != "ratio" else label
+
+
+# -- formatting driven by the column catalogue (qpvgeo.schema.Column) --------------------
+
+
+def format_distance(value: object, decimals: int = 0) -> str:
+    """A distance in metres, in km beyond 1,000 m (``850 m``, ``26,7 km``).
+
+    Examples
+    --------
+    >>> [format_distance(v).replace("\u00a0", " ") for v in (850.4, 26702.2, None)]
+    ['850 m', '26,7 km', 'n.d.']
+    """
+    if _is_missing(value):
+        return MISSING
+    x = float(value)  # type: ignore[arg-type]
+    if abs(x) >= 1000:
+        return f"{format_number(x / 1000, 1)}{NBSP}km"
+    return f"{format_number(x, decimals)}{NBSP}m"
+
+
+def format_column(value: object, info: object | None, *, with_unit: bool = True) -> str:
+    """Format ``value`` as the catalogue entry ``info`` says (kind, unit, decimals).
+
+    ``info`` is a :class:`qpvgeo.schema.Column` (or None: a plain number). Shares
+    (fractions 0–1) and INSEE percentages print as ``12,5 %``; counts with grouped
+    thousands; distances in m or km; euros with ``€``; other units after the number
+    when ``with_unit``.
+
+    Examples
+    --------
+    >>> from qpvgeo.schema import column_info
+    >>> fmt = lambda v, c: format_column(v, column_info(c)).replace("\u202f", " ")
+    >>> fmt(15931.096993417836, "population"), fmt(0.3075, "part_qpv")
+    ('15 931', '30,8 %')
+    >>> fmt(82.09, "taux_logements_sociaux").replace("\u00a0", " ")
+    '82,1 pour 100 ménages'
+    """
+    if isinstance(value, str):
+        return value
+    if _is_missing(value):
+        return MISSING
+    if info is None:
+        x = float(value)  # type: ignore[arg-type]
+        return format_number(x, 0 if x.is_integer() else 2)
+    kind, unit, decimals = info.kind, info.unit, info.decimals  # type: ignore[attr-defined]
+    if kind == "share":
+        return format_percent(value, decimals, fraction=True)
+    if kind == "percent":
+        return format_percent(value, decimals)
+    if kind == "distance":
+        return format_distance(value)
+    if kind == "count":
+        return format_number(value, 0)
+    if kind == "text":
+        return str(value)
+    if unit.startswith("€"):
+        return format_euros(value, decimals)
+    text = format_number(value, decimals)
+    if with_unit and unit and kind not in {"ratio", "score"}:
+        return f"{text}{NBSP}{unit}"
+    return text
+
+
+def column_unit(info: object | None) -> str:
+    """The unit printed under a table header ("" for shares in %, text and ratios)."""
+    if info is None or info.kind in {"text", "ratio", "score"}:  # type: ignore[attr-defined]
+        return ""
+    if info.kind in {"share", "percent"}:  # type: ignore[attr-defined]
+        return "%"
+    if info.kind == "distance":  # type: ignore[attr-defined]
+        return "m ou km"
+    return info.unit  # type: ignore[attr-defined]
+
+
+def round_column(values: pd.Series, info: object | None) -> pd.Series:
+    """Round a numeric column for a CSV: counts to units, shares (0–1) to 6 digits (a
+    QPV's share of a region's population is often under 0,1 %), distances to the metre,
+    others to the catalogue's decimals plus one (nothing a page prints is lost).
+
+    Examples
+    --------
+    >>> from qpvgeo.schema import column_info
+    >>> round_column(pd.Series([15931.096993417836]), column_info("population")).tolist()
+    [15931.0]
+    """
+    if info is None or info.kind == "text" or not pd.api.types.is_numeric_dtype(values):  # type: ignore[attr-defined]
+        return values
+    kind, decimals = info.kind, info.decimals  # type: ignore[attr-defined]
+    if kind == "count":
+        return values.round(0)
+    if kind == "share":
+        return values.round(6)
+    if kind == "distance":
+        return values.round(0)
+    return values.round(decimals + 1)
+
+
+#: Typography of labels for people: chemical formulas, comparison signs, accents the
+#: sources drop.
+_TYPO = (
+    (r"\bno2\b", "NO₂"), (r"\bNO2\b", "NO₂"), (r"\bpm25\b", "PM2,5"), (r"\bPM2\.5\b", "PM2,5"),
+    (r"\bpm10\b", "PM10"), (r">=", "≥"), (r"<=", "≤"), (r"\bfrequent\b", "fréquent"),
+    (r"\bextreme\b", "extrême"), (r"\bmoyen\b", "moyen"),
+)
+
+
+def typography(text: str) -> str:
+    """French typography of a label: ``NO₂``, ``PM2,5``, ``≥``, accents restored.
+
+    Examples
+    --------
+    >>> typography("part de la population, Lden >= 73 dB(A), scénario frequent")
+    'part de la population, Lden ≥ 73 dB(A), scénario fréquent'
+    """
+    import re
+
+    for pattern, repl in _TYPO:
+        text = re.sub(pattern, repl, text)
+    return text
+
+
+_SMALL_WORDS = {"De", "Des", "Du", "La", "Le", "Les", "Et", "À", "Au", "Aux", "En", "Sur",
+                "Sous", "D'", "L'", "Dit", "Dite"}
+
+
+def place_name(name: object) -> str:
+    """A QPV or place name with French capitalisation: articles and prepositions in lower
+    case inside the name ("Terre Des Fleurs" → "Terre des Fleurs").
+
+    Examples
+    --------
+    >>> place_name("Grande Reyssouze Terre Des Fleurs"), place_name("Le Pont De L'Arche")
+    ('Grande Reyssouze Terre des Fleurs', "Le Pont de l'Arche")
+    """
+    import re
+
+    if not isinstance(name, str):
+        return MISSING if _is_missing(name) else str(name)
+    words = re.split(r"(\s+|-)", name.strip())
+    out = []
+    for i, w in enumerate(words):
+        if i > 0 and w in _SMALL_WORDS:
+            w = w.lower()
+        elif i > 0 and re.match(r"^(D|L)'\w", w):
+            w = w[0].lower() + w[1:]
+        out.append(w)
+    return "".join(out)
+
+
+_MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
+           "septembre", "octobre", "novembre", "décembre")
+
+
+def french_date(day: object) -> str:
+    """``1er décembre 2026`` from a date or an ISO string.
+
+    Examples
+    --------
+    >>> french_date("2026-12-01T12:58:00+00:00"), french_date("2026-03-15")
+    ('1er décembre 2026', '15 mars 2026')
+    """
+    import datetime as dt
+
+    d = dt.date.fromisoformat(str(day)[:10]) if not isinstance(day, dt.date) else day
+    return f"{'1er' if d.day == 1 else d.day} {_MONTHS[d.month - 1]} {d.year}"
+
+
+def rank_text(rank: int, *, feminine: bool = False) -> str:
+    """``1er`` / ``1re`` / ``2e``…
+
+    Examples
+    --------
+    >>> rank_text(1), rank_text(1, feminine=True), rank_text(3)
+    ('1er', '1re', '3e')
+    """
+    if rank == 1:
+        return "1re" if feminine else "1er"
+    return f"{rank}e"
+
+
+def french_table(frame: pd.DataFrame, *, index: str | None = None) -> pd.DataFrame:
+    """A table for people: every value formatted as the column catalogue says (``12,5 %``,
+    ``1 234``, ``n.d.``), the columns named by their French labels — what a notebook
+    shows instead of raw fractions, floats and ``NaN``.
+
+    Parameters
+    ----------
+    frame : DataFrame
+    index : str, optional
+        A column to use as the (labelled) index.
+
+    Examples
+    --------
+    >>> t = french_table(pd.DataFrame({"nom_qpv": ["Les Tours Du Port"],
+    ...                                "part_qpv": [0.3075], "population": [15931.09]}))
+    >>> list(t.columns), t.iloc[0].str.replace("\u202f", " ").tolist()
+    (['Quartier prioritaire', 'Part de la population vivant en QPV', 'Population'], \
+['Les Tours du Port', '30,8 %', '15 931'])
+    """
+    data = pd.DataFrame(frame).copy()
+    if "geometry" in data.columns:
+        data = data.drop(columns="geometry")
+    if index is not None:
+        data = data.set_index(index)
+    out = pd.DataFrame(index=data.index)
+    for col in data.columns:
+        info = info_of(str(col))
+        if col == schema.NOM_QPV:
+            out[label_of(col)] = [place_name(v) for v in data[col].tolist()]
+        elif info is not None:
+            out[label_of(col)] = [format_column(v, info) for v in data[col].tolist()]
+        else:
+            out[label_of(col)] = [format_value(v, str(col)) for v in data[col].tolist()]
+    if data.index.name:
+        out.index.name = label_of(data.index.name)
+    return out

@@ -77,6 +77,10 @@ _CSS = """
 table.qpvgeo-detail {border-collapse:collapse; font:12px/1.35 sans-serif;}
 table.qpvgeo-detail th {text-align:left; padding-right:8px; font-weight:normal; color:#555;}
 table.qpvgeo-detail td {font-weight:bold;}
+.qpvgeo-search input, .qpvgeo-switch select {font:13px sans-serif; padding:4px 6px; max-width:300px;
+  border:none; border-radius:4px; min-width:220px; background:#fff;}
+.qpvgeo-switch label {display:block; font:bold 11px sans-serif; padding:3px 6px 0 6px;
+  background:#fff; border-radius:4px 4px 0 0;}
 </style>
 """
 
@@ -141,6 +145,9 @@ class Legend(MacroElement):
     position : str, default "bottomright"
     kind : str, default "fill"
         ``"fill"`` (square swatches) or ``"line"`` (outline swatches) or ``"point"``.
+    layer : folium layer, optional
+        The layer the legend explains: the legend is shown only while that layer is on
+        the map (it follows the layer control and the indicator switcher).
     """
 
     _template = Template(
@@ -169,7 +176,18 @@ class Legend(MacroElement):
                 L.DomEvent.disableClickPropagation(div);
                 return div;
             };
-            legend.addTo({{ this._parent.get_name() }});
+            var map = {{ this._parent.get_name() }};
+            legend.addTo(map);
+            {%- if this.layer_name %}
+            var layer = {{ this.layer_name }};
+            var box = legend.getContainer();
+            box.setAttribute("data-layer", {{ this.title|tojson }});
+            function sync() { box.style.display = map.hasLayer(layer) ? "" : "none"; }
+            layer.on("add", sync);
+            layer.on("remove", sync);
+            map.whenReady(sync);
+            sync();
+            {%- endif %}
         })();
         {% endmacro %}
         """
@@ -177,13 +195,126 @@ class Legend(MacroElement):
 
     def __init__(
         self, title: str, rows: Sequence[tuple[str, str]], *, position: str = "bottomright",
-        kind: str = "fill",
+        kind: str = "fill", layer: Any = None,
     ) -> None:
         super().__init__()
         self._name = "QpvgeoLegend"
+        self.layer_name = layer.get_name() if layer is not None else ""
         self.title = str(title)
         self.rows = [(str(c), str(t)) for c, t in rows]
         self.spec = {"title": self.title, "rows": self.rows, "position": position, "kind": kind}
+
+
+class _Search(MacroElement):
+    """A search box on QPV names (an input with the names as suggestions): the map zooms
+    to the QPV found and outlines it; ``data-found`` on the box says which one."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function() {
+            var map = {{ this._parent.get_name() }};
+            var layer = {{ this.layer_name }};
+            var names = {{ this.names|tojson }};
+            var ctl = L.control({position: "topleft"});
+            ctl.onAdd = function() {
+                var div = L.DomUtil.create("div", "qpvgeo-search leaflet-bar");
+                var input = L.DomUtil.create("input", "", div);
+                input.type = "search";
+                input.placeholder = "Rechercher un quartier…";
+                input.setAttribute("aria-label", "Rechercher un quartier prioritaire");
+                var list = L.DomUtil.create("datalist", "", div);
+                list.id = "qpvgeo-noms-" + Math.random().toString(36).slice(2);
+                input.setAttribute("list", list.id);
+                names.forEach(function(n) {
+                    var o = document.createElement("option"); o.value = n; list.appendChild(o);
+                });
+                var last = null;
+                function find(q, exact) {
+                    var hit = null;
+                    layer.eachLayer(function(l) {
+                        var v = l.feature && String(l.feature.properties.n || "").toLowerCase();
+                        if (!hit && v && (exact ? v === q : v.indexOf(q) >= 0)) { hit = l; }
+                    });
+                    return hit;
+                }
+                function go() {
+                    var q = input.value.trim().toLowerCase();
+                    if (!q) { return; }
+                    var hit = find(q, true) || find(q, false);
+                    if (last) { layer.resetStyle(last); last = null; }
+                    if (!hit) { div.setAttribute("data-found", ""); return; }
+                    map.fitBounds(hit.getBounds(), {maxZoom: 15});
+                    hit.setStyle({weight: 4, color: "#000000"});
+                    hit.bringToFront();
+                    last = hit;
+                    div.setAttribute("data-found", hit.feature.properties.n);
+                }
+                input.addEventListener("change", go);
+                input.addEventListener("keydown", function(e) { if (e.key === "Enter") { go(); } });
+                L.DomEvent.disableClickPropagation(div);
+                L.DomEvent.disableScrollPropagation(div);
+                return div;
+            };
+            ctl.addTo(map);
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, layer: Any, names: Sequence[str]) -> None:
+        super().__init__()
+        self._name = "QpvgeoSearch"
+        self.layer_name = layer.get_name()
+        self.names = [str(n) for n in names]
+
+
+class _Switcher(MacroElement):
+    """A select control that shows one indicator layer at a time (the legends follow)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function() {
+            var map = {{ this._parent.get_name() }};
+            var layers = [{% for n in this.layer_names %}{{ n }}{{ ", " if not loop.last }}
+                          {%- endfor %}];
+            var labels = {{ this.labels|tojson }};
+            var ctl = L.control({position: "topright"});
+            ctl.onAdd = function() {
+                var div = L.DomUtil.create("div", "qpvgeo-switch leaflet-bar");
+                var lab = L.DomUtil.create("label", "", div);
+                lab.textContent = "Indicateur";
+                var sel = L.DomUtil.create("select", "", div);
+                sel.setAttribute("aria-label", "Indicateur représenté");
+                labels.forEach(function(t, i) {
+                    var o = document.createElement("option"); o.value = String(i);
+                    o.textContent = t; sel.appendChild(o);
+                });
+                function show(i) {
+                    layers.forEach(function(l, j) {
+                        if (j === i) { if (!map.hasLayer(l)) { l.addTo(map); } }
+                        else if (map.hasLayer(l)) { map.removeLayer(l); }
+                    });
+                    div.setAttribute("data-shown", labels[i]);
+                }
+                sel.addEventListener("change", function() { show(parseInt(sel.value, 10)); });
+                map.whenReady(function() { show(0); });
+                show(0);
+                L.DomEvent.disableClickPropagation(div);
+                return div;
+            };
+            ctl.addTo(map);
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, layers: Sequence[Any], labels: Sequence[str]) -> None:
+        super().__init__()
+        self._name = "QpvgeoSwitcher"
+        self.layer_names = [layer.get_name() for layer in layers]
+        self.labels = [str(t) for t in labels]
 
 
 class _Banner(MacroElement):
@@ -357,10 +488,15 @@ def _formatted(frame: pd.DataFrame, columns: Sequence[str]) -> list[list[str]]:
     for c in columns:
         series = frame[c]
         if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
-            cols.append([_format.format_value(v, c) for v in series.tolist()])
+            info = _format.info_of(c)
+            if info is not None:
+                cols.append([_format.format_column(v, info) for v in series.tolist()])
+            else:
+                cols.append([_format.format_value(v, c) for v in series.tolist()])
         else:
-            cols.append([_format.MISSING if _format._is_missing(v) else str(v)
-                         for v in series.tolist()])
+            name = c in (schema.NOM_QPV, "nom", "nom_site")
+            cols.append([_format.MISSING if _format._is_missing(v) else
+                         (_format.place_name(v) if name else str(v)) for v in series.tolist()])
     return [list(r) for r in zip(*cols, strict=True)] if cols else [[] for _ in range(len(frame))]
 
 
@@ -414,6 +550,8 @@ def qpv_map(
     attribution: str | None = _AUTO,
     sources: str | None = None,
     name: str = "Quartiers prioritaires (QPV)",
+    search: bool = True,
+    outline_only: bool = False,
 ) -> folium.Map:
     """Interactive map of the QPV, optionally a choropleth of one indicator.
 
@@ -433,7 +571,8 @@ def qpv_map(
     tooltip : sequence of str, optional
         Indicators shown on hover under the QPV name and commune; default ``[column]``.
     popup : sequence of str or bool, optional
-        Indicators shown on click (with the code); default the tooltip's; False for none.
+        Indicators shown on click (with the code); default none (the tooltip shows the
+        same on hover); True for the tooltip's.
     layers : sequence of (kind, GeoDataFrame), optional
         Extra layers passed to :func:`add_layer` (``("communes", communes)``…).
     tiles : str or None, default "OpenStreetMap"
@@ -451,6 +590,11 @@ def qpv_map(
         Extra text appended to the default attribution.
     name : str
         Name of the QPV layer in the layer control.
+    search : bool, default True
+        A search box on the QPV names (zooms to the QPV found).
+    outline_only : bool, default False
+        Draw the QPV as outlines only (the indicators then come from
+        :func:`add_indicator_switcher`, drawn beneath); the tooltip stays.
 
     Returns
     -------
@@ -478,7 +622,7 @@ def qpv_map(
             f"available: {[c for c in frame.columns if c != frame.geometry.name]}"
         )
     shown = list(tooltip) if tooltip is not None else ([column] if column else [])
-    popup_cols = shown if popup is None or popup is True else (list(popup) if popup else [])
+    popup_cols = shown if popup is True else (list(popup) if popup else [])
     missing = [c for c in [*shown, *popup_cols] if c not in frame.columns]
     if missing:
         raise SchemaError(f"qpv_map: tooltip/popup column(s) {missing} not found")
@@ -509,10 +653,12 @@ def qpv_map(
         props["p"] = [a + b for a, b in zip(heads, _formatted(frame, popup_cols), strict=True)]
     fill = classes.color_of() if classes is not None else ["#e6550d"] * len(frame)
     props["c"] = fill
+    props["n"] = [_format.place_name(v) for v in frame[schema.NOM_QPV].tolist()]
     codes = frame[schema.CODE_QPV].astype(str).tolist()
     ids = codes if len(set(codes)) == len(codes) else [str(i) for i in range(len(codes))]
     data = _feature_collection(web, props, ids)
-    opacity = 0.75 if classes is not None else 0.25
+    # outline only: a near-zero fill keeps the hover inside the polygon
+    opacity = 0.75 if classes is not None else (0.01 if outline_only else 0.25)
 
     def style(feature: dict) -> dict:
         return {"fillColor": feature["properties"]["c"], "color": "#333333", "weight": 1.2,
@@ -531,9 +677,11 @@ def qpv_map(
         rows = list(zip(classes.colors, classes.labels, strict=True))
         if classes.n_missing:
             rows.append((MISSING_COLOR, f"{_format.MISSING} ({classes.n_missing})"))
-        Legend(_format.legend_title(column), rows).add_to(m)
-    else:
-        Legend(name, [("#e6550d", f"{len(frame)} quartiers")]).add_to(m)
+        Legend(_format.legend_title(column), rows, layer=layer).add_to(m)
+    elif not outline_only:
+        Legend(name, [("#e6550d", f"{len(frame)} quartiers")], layer=layer).add_to(m)
+    if search:
+        _Search(layer, sorted(set(props["n"]))).add_to(m)
 
     if title:
         _Banner(title, "qpvgeo-title").add_to(m)
@@ -690,7 +838,8 @@ def add_flood_layer(
         weight=0.5, fill_opacity=0.45, show=show, css_class="qpvgeo-flood",
     )
     present = [s for s in ("frequent", "moyen", "extreme") if s in set(scen)]
-    Legend(name, [_FLOOD_STYLE[s] for s in present], position="bottomleft").add_to(m)
+    Legend(name, [_FLOOD_STYLE[s] for s in present], position="bottomleft",
+           layer=layer).add_to(m)
     return layer
 
 
@@ -775,7 +924,7 @@ def add_sites_layer(
     group.add_to(m)
     present = [s for s in ("haut", "bas", "non", "nd") if s in set(status)]
     Legend(name, [_SEVESO_STYLE[s] for s in present], position="bottomleft",
-           kind="point").add_to(m)
+           kind="point", layer=group).add_to(m)
     return group
 
 
@@ -826,8 +975,80 @@ def _legend_layer(
         labels=[_format.label_of(c) for c in cols], values=_formatted(gdf, cols),
         stroke="#777777", weight=0.3, fill_opacity=opacity, show=show, css_class=css_class,
     )
-    Legend(title, rows, position="bottomleft").add_to(m)
+    Legend(title, rows, position="bottomleft", layer=layer).add_to(m)
     return layer
+
+
+def add_indicator_switcher(
+    m: folium.Map,
+    qpv: gpd.GeoDataFrame,
+    columns: Sequence[str],
+    *,
+    palettes: dict[str, str] | None = None,
+    k: int = 5,
+    simplify: float = 5.0,
+    precision: int = 5,
+) -> list[folium.GeoJson]:
+    """One choropleth of the QPV per indicator, shown one at a time by a select control
+    (poverty, burden, each exposure…); each has its legend, shown with it.
+
+    Parameters
+    ----------
+    m : folium.Map
+        From :func:`qpv_map` (``outline_only=True`` keeps the QPV hover on top).
+    qpv : GeoDataFrame
+        The QPV with the indicator columns.
+    columns : sequence of str
+        Indicators, in the order of the select; those without any value are left out.
+    palettes : dict, optional
+        Column -> matplotlib colormap (one family per layer); default ``YlOrRd``.
+
+    Examples
+    --------
+    >>> from qpvgeo.datasets import demo
+    >>> d = demo()
+    >>> g = d.qpv.merge(d.indicators, left_on="code_qpv", right_index=True)
+    >>> m = qpv_map(g, tiles=None, outline_only=True)
+    >>> [layer.qpvgeo_column for layer in add_indicator_switcher(m, g, ["taux_pauvrete",
+    ...                                                                "taux_emploi"])]
+    ['taux_pauvrete', 'taux_emploi']
+    """
+    _check_map(m)
+    _ensure_panes(m)
+    g = schema.to_canonical_crs(qpv, what="indicator switcher")
+    web = web_geometry(g, tolerance=simplify, precision=precision, what="QPV")
+    layers, labels = [], []
+    for col in columns:
+        if col not in g or not pd.to_numeric(g[col], errors="coerce").notna().any():
+            continue
+        info = _format.info_of(col)
+        values = pd.to_numeric(g[col], errors="coerce")
+        if info is not None and info.kind == "share":
+            values = values * 100
+        cmap = (palettes or {}).get(col, "YlOrRd")
+        n = int(values.notna().sum())
+        classes = classify(values, k=max(1, min(k, n)), cmap=cmap, column=col, rounded=True)
+        data = _feature_collection(web, {"c": classes.color_of()})
+
+        def style(feature: dict) -> dict:
+            return {"fillColor": feature["properties"]["c"], "color": "#555555",
+                    "weight": 0.6, "fillOpacity": 0.8, "className": "qpvgeo-indicator"}
+
+        title = _format.legend_title(col)
+        layer = folium.GeoJson(data, name=html.escape(title), style_function=style,
+                               control=False, pane="qpvgeo-expositions")
+        layer.add_to(m)
+        rows = list(zip(classes.colors, classes.labels, strict=True))
+        if classes.n_missing:
+            rows.append((MISSING_COLOR, f"{_format.MISSING} ({classes.n_missing})"))
+        Legend(title, rows, layer=layer).add_to(m)
+        layer.qpvgeo_column = col  # type: ignore[attr-defined]
+        layer.qpvgeo_classes = classes  # type: ignore[attr-defined]
+        layers.append(layer)
+        labels.append(_format.label_of(col))
+    if layers:
+        _Switcher(layers, labels).add_to(m)
+    return layers
 
 
 def add_air_layer(m: folium.Map, air: gpd.GeoDataFrame, *, pollutant: str = "no2",
@@ -933,7 +1154,7 @@ def add_green_spaces_layer(
         labels=["Nom", "Surface"], values=values, stroke="#006d2c", weight=0.5,
         fill_opacity=0.5, show=show, css_class="qpvgeo-green",
     )
-    Legend(name, [("#31a354", name)], position="bottomleft").add_to(m)
+    Legend(name, [("#31a354", name)], position="bottomleft", layer=layer).add_to(m)
     return layer
 
 
@@ -963,7 +1184,7 @@ def add_noise_layer(
         stroke="#54278f", weight=0.5, fill_opacity=0.4, show=show, css_class="qpvgeo-noise",
     )
     Legend(name, [("#9e9ac8", "Dépassement Lden"), ("#6a51a3", "Dépassement Ln")],
-           position="bottomleft").add_to(m)
+           position="bottomleft", layer=layer).add_to(m)
     return layer
 
 
@@ -1024,7 +1245,8 @@ def finish(m: folium.Map) -> folium.Map:
     """Add the layer control (once) after the last layer; :func:`save_html` calls it."""
     _check_map(m)
     if not getattr(m, "_qpvgeo_control", False):
-        folium.LayerControl(collapsed=False).add_to(m)
+        # collapsed: the list of layers opens on hover and never hides the data for good
+        folium.LayerControl(collapsed=True).add_to(m)
         m._qpvgeo_control = True  # type: ignore[attr-defined]
     return m
 
@@ -1135,3 +1357,61 @@ def save_html(
         tmp.write_text(page, encoding="utf-8")
     target = Path(path)
     return SavedMap(path=target, size_bytes=target.stat().st_size, offline=offline)
+
+
+class NotebookMap:
+    """A map for a notebook cell that works offline: the page with every script inlined,
+    shown in an ``<iframe srcdoc>`` (see :func:`notebook_map`)."""
+
+    def __init__(self, page: str, height: int) -> None:
+        self.page = page
+        self.height = height
+
+    def _repr_html_(self) -> str:
+        return (f'<iframe srcdoc="{html.escape(self.page, quote=True)}" '
+                f'style="width:100%;height:{self.height}px;border:1px solid #ccc" '
+                'title="Carte interactive"></iframe>')
+
+
+def notebook_map(m: folium.Map, *, height: int = 520, mirror: str | None = None,
+                 cache: str | None = None):
+    """Show ``m`` in a notebook with its scripts inlined, so that it works offline.
+
+    Needs the web assets in the cache (``qpvgeo assets``, or through ``mirror``); when
+    they cannot be had, returns ``m`` itself (it then needs the network) with a
+    :class:`~qpvgeo.errors.QpvgeoWarning` saying so.
+
+    Examples
+    --------
+    >>> import tempfile, warnings
+    >>> from qpvgeo.datasets import demo
+    >>> with warnings.catch_warnings(record=True) as w:
+    ...     warnings.simplefilter("always")
+    ...     shown = notebook_map(qpv_map(demo().qpv, tiles=None), cache=tempfile.mkdtemp(),
+    ...                          mirror="http://127.0.0.1:9")
+    >>> isinstance(shown, folium.Map), "qpvgeo assets" in str(w[-1].message)
+    (True, True)
+    """
+    import os
+    import warnings
+
+    from qpvgeo.errors import QpvgeoWarning
+
+    _check_map(m)
+    finish(m)
+    try:
+        # nothing is downloaded unless a mirror says where from: a notebook cell must not
+        # reach a CDN behind the analyst's back
+        if not (mirror or os.environ.get("QPVGEO_MIRROR")) and \
+                not _assets.assets_available(cache=cache):
+            raise QpvgeoError("web assets not in the cache")
+        page = _assets.inline_assets(m.get_root().render(), mirror=mirror, cache=cache)
+    except Exception as exc:  # no asset at hand: the ordinary (online) map, said so
+        warnings.warn(
+            f"carte affichée en ligne (elle charge Leaflet depuis Internet) : ressources "
+            f"hors ligne indisponibles ({type(exc).__name__}) ; lancer `qpvgeo assets` une "
+            "fois pour des cartes qui marchent sans réseau",
+            QpvgeoWarning, stacklevel=2,
+        )
+        return m
+    return NotebookMap(page, height)
