@@ -149,8 +149,8 @@ def write_folder(
     >>> from qpvgeo.diagnostic import build_diagnostic, demo_data
     >>> diag = build_diagnostic(demo_data(), "commune:99001")
     >>> p = write_report(diag, pathlib.Path(tempfile.mkdtemp()) / "d", dpi=50)
-    >>> sorted(x.name for x in p.iterdir())[:3]
-    ['carte_interactive.html', 'carte_pauvrete.pdf', 'carte_pauvrete.png']
+    >>> sorted(x.name for x in p.iterdir())[:3]  # the manifest lists what qpvgeo wrote
+    ['.qpvgeo-manifest.json', 'carte_interactive.html', 'carte_pauvrete.pdf']
     """
     step = progress or (lambda _name: None)
     created = _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()

@@ -1188,6 +1188,78 @@ def add_noise_layer(
     return layer
 
 
+#: Columns shown on hover by :func:`add_registry_layer`, first present first.
+_HOVER_COLUMNS = ("nom", "nom_site", "groupe", "education_prioritaire", "etiquette_dpe",
+                  "etiquette_ges", "code_iris", "chaleur_reseau_mwh", "contenu_co2_kg_kwh",
+                  "taux_enrr")
+
+
+def add_registry_layer(
+    m: folium.Map, gdf: gpd.GeoDataFrame, *, layer: str, simplify: float = 5.0,
+    precision: int = 5, show: bool = False,
+) -> folium.GeoJson:
+    """Draw a layer of the exposure registry that has no dedicated helper, from its style.
+
+    Points (``MapStyle.kind == "points"``) are drawn as small disks, polygons filled with
+    the layer's colour; the tooltip shows the names, groups and labels the layer carries.
+    A new layer of :data:`qpvgeo.exposure.LAYERS` is thus on the map with no map code.
+
+    Parameters
+    ----------
+    m : folium.Map
+        A map made by :func:`qpv_map`.
+    gdf : GeoDataFrame
+        The layer's data, as its reader returns it.
+    layer : str
+        Its name in :data:`qpvgeo.exposure.LAYERS`.
+    simplify, precision : float, int
+        Web-weight geometry (see :func:`web_geometry`).
+    show : bool, default False
+        Shown when the map opens.
+
+    Examples
+    --------
+    >>> from qpvgeo.datasets import demo
+    >>> d = demo()
+    >>> m = qpv_map(d.qpv, tiles=None)
+    >>> _ = add_registry_layer(m, d.layers["acces_education"], layer="acces_education")
+    """
+    from qpvgeo.exposure import LAYERS
+
+    _check_map(m)
+    _ensure_panes(m)
+    entry = LAYERS[layer]
+    style = entry.style
+    name = entry.label
+    g = schema.to_canonical_crs(gdf, what=name)
+    g = g[~(g.geometry.isna() | g.geometry.is_empty)]
+    cols = [c for c in _HOVER_COLUMNS if c in g.columns]
+    labels = [_format.label_of(c) for c in cols] or [name]
+    values = _formatted(g, cols) if cols else [[name]] * len(g)
+    points = set(g.geom_type.dropna()) <= {"Point"}
+    web = web_geometry(g, tolerance=0 if points else simplify, precision=precision, what=name)
+    data = _feature_collection(web, {"t": values, "c": [style.color] * len(g)})
+    if points:
+        layer_obj = folium.GeoJson(
+            data, name=html.escape(name), show=show,
+            marker=folium.CircleMarker(radius=4, pane="qpvgeo-points"),
+            style_function=lambda f: {"color": "#000000", "weight": 0.8, "fill": True,
+                                      "fillColor": f["properties"]["c"], "fillOpacity": 0.85,
+                                      "className": "qpvgeo-point"},
+        )
+        _Detail(labels, "t", "tooltip").add_to(layer_obj)
+        layer_obj.add_to(m)
+    else:
+        layer_obj = _geojson_layer(
+            m, web, name=name, pane="qpvgeo-expositions", fill=[style.color] * len(g),
+            labels=labels, values=values, stroke=style.color, weight=0.5, fill_opacity=0.35,
+            show=show, css_class="qpvgeo-area",
+        )
+    Legend(name, [(style.color, style.legend or name)], position="bottomleft",
+           kind="point" if points else "fill", layer=layer_obj).add_to(m)
+    return layer_obj
+
+
 def add_layer(m: folium.Map, gdf: gpd.GeoDataFrame, *, kind: str, **kwargs: Any):
     """Add a layer by kind: one entry point for :data:`LAYER_KINDS`.
 
@@ -1204,8 +1276,10 @@ def add_layer(m: folium.Map, gdf: gpd.GeoDataFrame, *, kind: str, **kwargs: Any)
         noise zones).
     kind : str
         One of :data:`LAYER_KINDS`: ``"communes"``, ``"epci"``, ``"territory"``,
-        ``"flood"``, ``"sites"``, ``"air"``, ``"green_spaces"``, ``"heat"``, ``"noise"``;
-        any other value raises :class:`~qpvgeo.errors.QpvgeoError`.
+        ``"flood"``, ``"sites"``, ``"air"``, ``"green_spaces"``, ``"heat"``, ``"noise"``,
+        or the name of any other layer of :data:`qpvgeo.exposure.LAYERS` (drawn by
+        :func:`add_registry_layer`); any other value raises
+        :class:`~qpvgeo.errors.QpvgeoError`.
     **kwargs
         Passed to the helper (e.g. ``radius=`` for ``sites``, ``pollutant=`` for
         ``air``). ``communes`` defaults ``name="Communes"``; ``epci`` defaults
@@ -1236,9 +1310,14 @@ def add_layer(m: folium.Map, gdf: gpd.GeoDataFrame, *, kind: str, **kwargs: Any)
                "sites": add_sites_layer, "air": add_air_layer,
                "green_spaces": add_green_spaces_layer, "heat": add_heat_layer,
                "noise": add_noise_layer}
-    if kind not in helpers:
-        raise QpvgeoError(f"unknown layer kind {kind!r}; use one of {list(LAYER_KINDS)}")
-    return helpers[kind](m, gdf, **kwargs)
+    if kind in helpers:
+        return helpers[kind](m, gdf, **kwargs)
+    from qpvgeo.exposure import LAYERS
+
+    if kind in LAYERS:  # any other layer of the registry is drawn from its style
+        return add_registry_layer(m, gdf, layer=kind, **kwargs)
+    raise QpvgeoError(f"unknown layer kind {kind!r}; use one of "
+                      f"{[*LAYER_KINDS, *[k for k in LAYERS if k not in LAYER_KINDS]]}")
 
 
 def finish(m: folium.Map) -> folium.Map:
