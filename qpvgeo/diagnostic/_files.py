@@ -84,5 +84,10 @@ LAYER_FILES: dict[str, tuple[str, ...]] = {
     ),
     "green_spaces": ("green_spaces_toulouse/*.geojson", "green_spaces_montpellier/*.geojson"),
     "noise": ("noise_*/N_BRUIT_ZBRD_INFRA_*_C_*.shp", "noise_*/*/N_BRUIT_ZBRD_INFRA_*_C_*.shp"),
+    "acces_education": ("education_academie_lille/*.geojson",
+                        "education_annuaire/*.csv"),
+    "acces_gares": ("stations_sncf/gares-de-voyageurs.geojson", "sncf_gares/*.geojson"),
+    # No "dpe" files on purpose: the only DPE file we hold is a non-random sample (layout
+    # tests only); a report must not publish its statistics.
 }
 
