@@ -46,7 +46,7 @@ def test_index_and_column_names_are_escaped_too():
 
 
 def test_the_diagnose_tables_escape_formulas(tmp_path):
-    from qpvgeo.report import _write_csv
+    from qpvgeo.diagnostic._write import _write_csv
 
     _write_csv(pd.DataFrame({"nom_qpv": ["=cmd|' /C calc'!A0"], "n": [3]}), tmp_path / "q.csv")
     assert _read(tmp_path / "q.csv").loc[0, "nom_qpv"] == "'=cmd|' /C calc'!A0"
