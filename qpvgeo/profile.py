@@ -47,31 +47,6 @@ PROFILE_INDICATORS: tuple[str, ...] = (
     "taux_logements_sociaux",
 )
 
-#: Column -> (French label, unit) of every column :func:`socio_economic_profile` returns.
-PROFILE_COLUMNS: dict[str, tuple[str, str]] = {
-    "population": ("Population municipale du QPV", "habitants"),
-    "taux_pauvrete": ("Taux de pauvreté (seuil 60 %)", "%"),
-    "revenu_disponible_median": ("Revenu disponible médian par UC", "€ par an"),
-    "revenu_declare_median": ("Revenu déclaré médian par UC", "€ par an"),
-    "taux_emploi": ("Taux d'emploi des 15-64 ans", "%"),
-    "taux_emploi_femmes": ("Taux d'emploi des femmes de 15-64 ans", "%"),
-    "demandeurs_emploi": ("Demandeurs d'emploi (cat. A à E)", "personnes"),
-    "indice_jeunesse": ("Indice de jeunesse (moins de 20 ans / 60 ans et plus)", "ratio"),
-    "part_moins_25_ans": ("Part des moins de 25 ans", "%"),
-    "part_60_ans_plus": ("Part des 60 ans et plus", "%"),
-    "part_etrangers": ("Part des étrangers", "%"),
-    "allocataires_caf": ("Allocataires CAF", "allocataires"),
-    "taux_logements_sociaux": ("Logements sociaux pour 100 ménages", "%"),
-    "population_communes": ("Population de la (des) commune(s) du QPV", "habitants"),
-    "part_qpv_communes": ("Part de la population de la (des) commune(s) vivant en QPV", "0-1"),
-    "part_menages_pauvres_qpv": ("Ménages pauvres dans le QPV (carroyage)", "0-1"),
-    "part_menages_pauvres_environs": ("Ménages pauvres dans les environs (carroyage)", "0-1"),
-    "ratio_menages_pauvres": ("Ménages pauvres : rapport QPV / environs", "ratio"),
-    "niveau_vie_moyen_qpv": ("Niveau de vie moyen dans le QPV (carroyage)", "€ par an"),
-    "niveau_vie_moyen_environs": ("Niveau de vie moyen dans les environs (carroyage)", "€ par an"),
-    "ratio_niveau_vie": ("Niveau de vie moyen : rapport QPV / environs", "ratio"),
-}
-
 _GRID_COLUMNS = ("ind", "men", "men_pauv", "ind_snv")
 #: The columns :func:`socio_economic_profile` computes from a Filosofi grid.
 GRID_PROFILE_COLUMNS: tuple[str, ...] = (
@@ -197,8 +172,8 @@ def socio_economic_profile(
         Indexed by ``code_qpv``: ``population`` then the :data:`PROFILE_INDICATORS`
         the tables carry (a column that is NA for every QPV is left out), then
         ``population_communes`` / ``part_qpv_communes`` when the tables carry INSEE's
-        commune figures, then the grid columns. Labels and units are in
-        :data:`PROFILE_COLUMNS`. Secret values stay NA.
+        commune figures, then the grid columns. Labels, units and rounding are in the
+        column catalogue (:func:`qpvgeo.schema.column_info`). Secret values stay NA.
 
     Raises
     ------
