@@ -14,6 +14,7 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from qpvgeo import schema
 from qpvgeo.crosswalk import TYPE_LABELS, crosswalk_summary, qpv_crosswalk
@@ -67,6 +68,15 @@ EVOLUTION_COLUMNS: dict[str, schema.Column] = {
         kind="count", source="Insee, Filosofi 200 m"),
 }
 
+#: Columns of the table by type on the page (with :data:`EVOLUTION_COLUMNS`).
+PAGE_COLUMNS: dict[str, schema.Column] = {
+    **EVOLUTION_COLUMNS,
+    "libelle": schema.Column("libelle", "Type d’évolution", "", kind="text",
+                             source="ANCT, calcul qpvgeo"),
+    "qpv_2015": schema.Column("qpv_2015", "QPV 2015", "", kind="count", source="ANCT"),
+    "qpv_2024": schema.Column("qpv_2024", "QPV 2024", "", kind="count", source="ANCT"),
+}
+
 #: Words of the generated sentence: (singular, plural) per type of a 2024 QPV.
 _WORDS_2024 = {
     "inchange": ("inchangé", "inchangés"),
@@ -92,7 +102,7 @@ def _territory_codes(qpv: gpd.GeoDataFrame, communes: set[str],
         listed = listed.assign(_c=listed[col].astype(str).str.split(r"\s*,\s*")).explode("_c")
         codes |= set(listed.loc[listed["_c"].isin(communes), schema.CODE_QPV].astype(str))
     if outlines is not None and len(outlines):
-        ok = qpv.geometry.notna() & ~qpv.geometry.is_empty
+        ok = _drawn(qpv)
         points = qpv.loc[ok].geometry.representative_point()
         # a spatial index, not a union of the outlines (a region has thousands)
         hit, _ = outlines.sindex.query(points.to_numpy(), predicate="within")
@@ -100,10 +110,15 @@ def _territory_codes(qpv: gpd.GeoDataFrame, communes: set[str],
     return codes
 
 
+def _drawn(layer: gpd.GeoDataFrame) -> np.ndarray:
+    """QPV with an outline (a degenerate contour is repaired to empty by the reader)."""
+    g = layer.geometry.to_numpy()
+    return ~shapely.is_missing(g) & ~shapely.is_empty(g)
+
+
 def _near(layer: gpd.GeoDataFrame, bounds: np.ndarray) -> gpd.GeoDataFrame:
     x0, y0, x1, y1 = bounds
-    ok = layer.geometry.notna() & ~layer.geometry.is_empty
-    return layer[ok].cx[x0 - _MARGIN:x1 + _MARGIN, y0 - _MARGIN:y1 + _MARGIN]
+    return layer[_drawn(layer)].cx[x0 - _MARGIN:x1 + _MARGIN, y0 - _MARGIN:y1 + _MARGIN]
 
 
 def _restricted(crosswalk: dict, keep: dict[int, set[str]]) -> dict:
@@ -233,5 +248,22 @@ def evolution_sentence(summary: dict[str, object]) -> str:
     return f"{first} {second}"
 
 
-__all__ = ["EVOLUTION_COLUMNS", "EVOLUTION_TITLE", "evolution_sentence", "evolution_summary",
-           "TYPE_LABELS"]
+def population_sentence(summary: dict[str, object]) -> str:
+    """The inhabitants kept, added and left (grid estimates), or "" without a grid."""
+    from qpvgeo.maps._format import format_number
+
+    f = summary["chiffres"]
+    if "population_maintenue" not in f:  # type: ignore[operator]
+        return ""
+    kept, added, left = (f[c] for c in ("population_maintenue", "population_entree",  # type: ignore[index]
+                                         "population_sortie"))
+    if any(pd.isna(v) for v in (kept, added, left)):
+        return ""
+    return (f"Estimation carroyée : environ {format_number(round(kept, -1))} habitants des "
+            f"QPV 2024 vivaient déjà dans un QPV 2015, {format_number(round(added, -1))} y "
+            f"sont entrés ; {format_number(round(left, -1))} habitants des QPV 2015 en sont "
+            f"sortis ({f.get('methode', '')}).")  # type: ignore[union-attr]
+
+
+__all__ = ["EVOLUTION_COLUMNS", "EVOLUTION_TITLE", "PAGE_COLUMNS", "TYPE_LABELS",
+           "evolution_sentence", "evolution_summary", "population_sentence"]
