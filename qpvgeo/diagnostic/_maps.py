@@ -211,15 +211,12 @@ def _evolution_sources(diag: Diagnostic) -> str:
     return " ; ".join(parts) + f". Réalisation : qpvgeo {__version__}"
 
 
-def _evolution_map(diag: Diagnostic, out: Path, *, dpi: int) -> dict | None:
-    """The 2024 QPV coloured by type of evolution over the 2015 outlines (PNG and PDF);
-    None when the diagnostic has no evolution."""
+def evolution_figure(diag: Diagnostic):
+    """The 2024 QPV coloured by type of evolution over the 2015 outlines (the 2015 QPV
+    that left the geography in their own colour); None without an evolution."""
     if diag.evolution is None:
         return None
-    import matplotlib.pyplot as plt
-
     from qpvgeo.crosswalk import TYPE_LABELS
-    from qpvgeo.maps import save_figure
     from qpvgeo.maps.static import plot_categories
 
     rows = diag.evolution["qpv"]
@@ -233,13 +230,24 @@ def _evolution_map(diag: Diagnostic, out: Path, *, dpi: int) -> dict | None:
         bounds.append(diag.communes_geo.total_bounds)
     b = np.vstack(bounds)
     extent = (b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max())
-    fig = plot_categories(
+    return plot_categories(
         shown, "type_evolution", colors=EVOLUTION_COLORS, labels=labels,
         outlines=rows[mill == 2015], outlines_label="Contours des QPV 2015",
         title=f"Évolution des quartiers prioritaires 2015 → 2024 – {diag.selection.name}",
         legend_title="QPV 2024, par type d’évolution", sources=_evolution_sources(diag),
         context=_context(diag), extent=extent,
     )
+
+
+def _evolution_map(diag: Diagnostic, out: Path, *, dpi: int) -> dict | None:
+    """Write :func:`evolution_figure` as PNG and PDF; None without an evolution."""
+    import matplotlib.pyplot as plt
+
+    from qpvgeo.maps import save_figure
+
+    fig = evolution_figure(diag)
+    if fig is None:
+        return None
     try:
         save_figure(fig, out / "carte_evolution", dpi=dpi, formats=("png", "pdf"))
     finally:
