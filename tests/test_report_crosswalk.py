@@ -79,6 +79,10 @@ def test_demo_with_2015_counts_sentence_csv_and_map(demo_with_2015, tmp_path):
     section = _section(page)
     assert ("Sur les 4 QPV 2024 du territoire : 1 inchangé, 1 agrandi, 2 nouveaux. "
             "1 QPV 2015 est sorti de la géographie prioritaire.") in _text(section)
+    # the demo carries a population grid: inhabitants kept, added and left, estimated
+    figures = diag.evolution["chiffres"]
+    assert figures["population_maintenue"] > 0 and figures["population_entree"] > 0
+    assert "Estimation carroyée, pas la population officielle" in _text(section)
     assert _type_table(section) == {"Inchangé": (1, 1), "Agrandi": (1, 1),
                                     "Nouveau en 2024": (0, 2),
                                     "Sorti de la géographie prioritaire": (1, 0)}

@@ -259,10 +259,14 @@ def population_sentence(summary: dict[str, object]) -> str:
                                          "population_sortie"))
     if any(pd.isna(v) for v in (kept, added, left)):
         return ""
-    return (f"Estimation carroyée : environ {format_number(round(kept, -1))} habitants des "
-            f"QPV 2024 vivaient déjà dans un QPV 2015, {format_number(round(added, -1))} y "
-            f"sont entrés ; {format_number(round(left, -1))} habitants des QPV 2015 en sont "
-            f"sortis ({f.get('methode', '')}).")  # type: ignore[union-attr]
+    def people(x: float) -> str:
+        n = round(float(x), -1)  # an estimate: to the ten
+        return "aucun habitant" if n == 0 else f"environ {format_number(n)} habitants"
+
+    method = str(f.get("methode", "")).replace("estimation carroyée de ", "")  # type: ignore[union-attr]
+    return (f"Estimation carroyée, pas la population officielle : {people(kept)} des QPV 2024 "
+            f"vivaient déjà dans un QPV 2015, {people(added)} y sont entrés ; "
+            f"{people(left)} des QPV 2015 en sont sortis. Méthode : {method}.")
 
 
 __all__ = ["EVOLUTION_COLUMNS", "EVOLUTION_TITLE", "PAGE_COLUMNS", "TYPE_LABELS",

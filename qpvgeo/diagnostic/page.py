@@ -510,7 +510,7 @@ def evolution_section(diag: Diagnostic, *, figure: dict | None = None, csv: str 
     out = {"title": EVOLUTION_TITLE, "status": "", "sentences": [], "by_type": None,
            "per_qpv": None, "figure": figure}
     if diag.evolution is None:
-        out["status"] = F.typography((sec.status if sec else "indisponible"))
+        out["status"] = F.typography(sec.status if sec else "indisponible")
         out["status"] = out["status"][:1].upper() + out["status"][1:] + "."
         return out
     summary = diag.evolution
