@@ -9,6 +9,8 @@ directory, or the fetch layer), selects a territory, and writes one folder::
     carte_pauvrete.png/pdf    (when the poverty rate is available)
     tableau_qpv.csv           one row per QPV (``;``, UTF-8 with BOM, for Excel)
     tableau_communes.csv      QPV population and share per commune of the territory
+    evolution_qpv.csv         2015 → 2024 type of each QPV of both geographies, and
+    carte_evolution.png/pdf   its map (when the data hold the contours of both geographies)
     dictionnaire.csv          label, unit and source of every column of the tables
     diagnostic.gpkg           layers ``qpv`` (every column of tableau_qpv) and ``communes``
     provenance.json           sources (sha256), millésimes, qpvgeo version, parameters
@@ -49,6 +51,10 @@ cache layout (:data:`ROLE_SOURCES`: ``qpv2024/…``, ``insee_population_2023/…
 ``epci2025/epcicom2025.xlsx``…). When no data directory is given and
 ``$QPVGEO_DATA_DIR`` is unset, the fetch cache is used and a missing required source is
 downloaded through :func:`qpvgeo.fetch.fetch` (``qpvgeo fetch NAME`` does it beforehand).
+
+The contours of the *other* geography (2015 for a 2024 diagnostic, and the reverse),
+when found under the names above, feed the section on the 2015 → 2024 evolution
+(:mod:`qpvgeo.diagnostic.evolution`); without them the page says so in one line.
 
 For the 2015 geography an indicator column is taken whole from the first file that
 carries it (editions are never mixed within a column). The environmental layers are

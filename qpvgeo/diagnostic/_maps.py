@@ -187,3 +187,70 @@ def _sources_line(diag: Diagnostic, *, indicator: str | None = None) -> str:
     if com:
         parts.append(str(com))
     return " ; ".join(parts) + f". Réalisation : qpvgeo {__version__}"
+
+
+#: Colour of each type of the evolution map (2024 QPV; ``sorti``: the 2015 QPV left out).
+EVOLUTION_COLORS = {
+    "inchange": "#bdbdbd",
+    "agrandi": "#1a9850",
+    "reduit": "#f46d43",
+    "redessine": "#8073ac",
+    "fusionne": "#2166ac",
+    "scinde": "#67a9cf",
+    "nouveau": "#d73027",
+    "sorti": "#fee090",
+}
+
+
+def _evolution_sources(diag: Diagnostic) -> str:
+    """Sources line of the evolution map: both geographies, with their millésimes."""
+    mil = {r.get("role"): r.get("millesime") for r in diag.sources if r.get("millesime")}
+    parts = [f"ANCT, {mil.get(f'qpv{y}') or f'QPV {y}'}" for y in (2015, 2024)]
+    if mil.get("communes"):
+        parts.append(str(mil["communes"]))
+    return " ; ".join(parts) + f". Réalisation : qpvgeo {__version__}"
+
+
+def evolution_figure(diag: Diagnostic):
+    """The 2024 QPV coloured by type of evolution over the 2015 outlines (the 2015 QPV
+    that left the geography in their own colour); None without an evolution."""
+    if diag.evolution is None:
+        return None
+    from qpvgeo.crosswalk import TYPE_LABELS
+    from qpvgeo.maps.static import plot_categories
+
+    rows = diag.evolution["qpv"]
+    mill = rows[schema.MILLESIME]
+    shown = rows[(mill == 2024) | (rows["type_evolution"] == "sorti")]
+    if not len(shown):
+        return None
+    labels = {**TYPE_LABELS, "sorti": "Sorti (QPV 2015 seulement)"}
+    bounds = [rows.total_bounds]
+    if diag.communes_geo is not None:
+        bounds.append(diag.communes_geo.total_bounds)
+    b = np.vstack(bounds)
+    extent = (b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max())
+    return plot_categories(
+        shown, "type_evolution", colors=EVOLUTION_COLORS, labels=labels,
+        outlines=rows[mill == 2015], outlines_label="Contours des QPV 2015",
+        title=f"Évolution des quartiers prioritaires 2015 → 2024 – {diag.selection.name}",
+        legend_title="QPV 2024, par type d’évolution", sources=_evolution_sources(diag),
+        context=_context(diag), extent=extent,
+    )
+
+
+def _evolution_map(diag: Diagnostic, out: Path, *, dpi: int) -> dict | None:
+    """Write :func:`evolution_figure` as PNG and PDF; None without an evolution."""
+    import matplotlib.pyplot as plt
+
+    from qpvgeo.maps import save_figure
+
+    fig = evolution_figure(diag)
+    if fig is None:
+        return None
+    try:
+        save_figure(fig, out / "carte_evolution", dpi=dpi, formats=("png", "pdf"))
+    finally:
+        plt.close(fig)
+    return {"png": "carte_evolution.png", "pdf": "carte_evolution.pdf",
+            "label": "Évolution de la géographie prioritaire 2015 → 2024"}

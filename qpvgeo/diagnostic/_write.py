@@ -19,8 +19,9 @@ import pandas as pd
 from qpvgeo import __version__, schema
 from qpvgeo._atomic import atomic_path
 from qpvgeo._output import ReportFolder
-from qpvgeo.diagnostic._maps import _interactive_map, _static_maps
+from qpvgeo.diagnostic._maps import _evolution_map, _interactive_map, _static_maps
 from qpvgeo.diagnostic.analysis import Diagnostic
+from qpvgeo.diagnostic.evolution import EVOLUTION_COLUMNS
 from qpvgeo.diagnostic.page import FICHES_DIR, render_fiche, render_index
 from qpvgeo.errors import QpvgeoError
 from qpvgeo.geoparquet import to_geoparquet
@@ -81,6 +82,26 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
         escape_formulas(frame).to_csv(tmp, sep=";", index=False, encoding="utf-8-sig",
                                       decimal=",")
 
+
+
+#: Name of the per-QPV table of the 2015 → 2024 evolution (written when both geographies
+#: are in the data).
+EVOLUTION_CSV = "evolution_qpv.csv"
+
+
+def evolution_frame(diag: Diagnostic) -> pd.DataFrame | None:
+    """The per-QPV evolution table as written to :data:`EVOLUTION_CSV` (rounded as the
+    catalogue says, no geometry), or None without an evolution."""
+    from qpvgeo.maps._format import round_column
+
+    if diag.evolution is None:
+        return None
+    table = diag.evolution["tableau"]
+    cols = [c for c in EVOLUTION_COLUMNS if c in table.columns]
+    out = pd.DataFrame(table[cols]).reset_index(drop=True)
+    for col in cols:
+        out[col] = round_column(out[col], EVOLUTION_COLUMNS[col])
+    return out
 
 
 def _provenance(diag: Diagnostic, parameters: dict, created: str) -> dict:
@@ -170,6 +191,9 @@ def write_folder(
                      "description"],
         )
         _write_csv(dictionary, work / "dictionnaire.csv")
+        evolution = evolution_frame(diag)
+        if evolution is not None:
+            _write_csv(evolution, work / EVOLUTION_CSV)
         with atomic_path(work / "diagnostic.gpkg") as tmp:
             qpv.to_file(tmp, layer="qpv", driver="GPKG")
             if diag.communes_geo is not None:
@@ -192,6 +216,8 @@ def write_folder(
             {"href": "qpv.parquet", "label": "GeoParquet : couche qpv"},
             *([{"href": "communes.parquet", "label": "GeoParquet : couche communes"}]
               if diag.communes_geo is not None else []),
+            *([{"href": EVOLUTION_CSV, "label": "évolution 2015 → 2024 de chaque QPV (CSV)"}]
+              if evolution is not None else []),
             {"href": "provenance.json", "label": "sources, empreintes et paramètres"},
         ]
         step("carte interactive")
@@ -221,13 +247,20 @@ def write_folder(
         except (ImportError, QpvgeoError) as exc:
             figures = []
             unavailable.append(f"Cartes statiques indisponibles : {exc}")
-        for fig in figures:
+        evolution_figure = None
+        try:
+            evolution_figure = _evolution_map(diag, work, dpi=dpi)
+        except (ImportError, QpvgeoError) as exc:
+            unavailable.append(f"Carte de l’évolution 2015 → 2024 indisponible : {exc}")
+        for fig in [*figures, *([evolution_figure] if evolution_figure else [])]:
             files += [{"href": fig["png"], "label": f"{fig['label']} (PNG)"},
                       {"href": fig["pdf"], "label": f"{fig['label']} (PDF)"}]
         step("page")
         files.append({"href": f"{FICHES_DIR}/", "label": "une fiche par quartier prioritaire"})
         page = render_index(diag, figures=figures, map_links=map_links,
-                            maps_notes=unavailable, files=files, created=created)
+                            maps_notes=unavailable, files=files, created=created,
+                            evolution_figure=evolution_figure,
+                            evolution_csv=EVOLUTION_CSV if evolution is not None else "")
         with atomic_path(work / "index.html") as tmp:
             tmp.write_text(page, encoding="utf-8")
         step("fiches")

@@ -50,6 +50,9 @@ class Diagnostic:
     references: References | None = None
     catalogue: dict[str, schema.Column] = field(default_factory=dict)
     burden: pd.DataFrame | None = None
+    #: The 2015 → 2024 evolution (:func:`qpvgeo.diagnostic.evolution.evolution_summary`),
+    #: None when the data hold one geography only.
+    evolution: dict | None = None
 
 
 def _population_step(sel: TerritorySelection, data: DiagnosticData):
@@ -243,6 +246,7 @@ def build_diagnostic(
         ].reset_index(drop=True)
         if not len(communes_geo):
             communes_geo = None
+    evolution, sections["evolution"] = _evolution_step(sel, data, communes_geo)
     try:
         refs = territory_references(
             data.qpv, data.indicators, data.commune_population, level=territory.level,
@@ -258,8 +262,31 @@ def build_diagnostic(
         selection=sel, millesime=data.millesime, key_figures=key, qpv_table=qpv_table,
         communes_table=communes_table, columns=columns, sections=sections, layers=layers,
         missing=missing, sources=sources, synthetic=data.synthetic, communes_geo=communes_geo,
-        references=refs, catalogue=catalogue, burden=burden,
+        references=refs, catalogue=catalogue, burden=burden, evolution=evolution,
     )
+
+
+def _evolution_step(sel: TerritorySelection, data: DiagnosticData,
+                    communes_geo: gpd.GeoDataFrame | None) -> tuple[dict | None, Section]:
+    """The 2015 → 2024 crosswalk of the territory's QPV, or why there is none."""
+    from qpvgeo.diagnostic.evolution import EVOLUTION_TITLE, evolution_summary
+
+    other = 2015 if data.millesime == 2024 else 2024
+    if data.other_qpv is None:
+        return None, Section(EVOLUTION_TITLE, False,
+                             f"indisponible : les contours des QPV {other} ne figurent pas "
+                             "dans les données")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", QpvgeoWarning)
+            summary = evolution_summary(
+                data.qpv, data.other_qpv, millesime=data.millesime, territory_qpv=sel.qpv,
+                communes=set(sel.communes), commune_outlines=communes_geo,
+                population=data.grid,
+            )
+    except (ImportError, QpvgeoError) as exc:
+        return None, Section(EVOLUTION_TITLE, False, f"indisponible : {exc}")
+    return summary, Section(EVOLUTION_TITLE, True, "disponible")
 
 
 def _kind_of(column: str, unit: str) -> str:

@@ -68,6 +68,9 @@ class DiagnosticData:
         Provenance records of the files read.
     synthetic : str or None
         Set to the demo's label when the data are synthetic.
+    other_qpv : GeoDataFrame or None
+        Contours of the *other* QPV geography (2015 for a 2024 diagnostic and the
+        reverse), when the data directory holds them: the 2015 → 2024 evolution section.
     """
 
     millesime: int
@@ -83,6 +86,7 @@ class DiagnosticData:
     missing: dict[str, str] = field(default_factory=dict)
     sources: list[dict] = field(default_factory=list)
     synthetic: str | None = None
+    other_qpv: gpd.GeoDataFrame | None = None
 
 
 def demo_data() -> DiagnosticData:
@@ -296,12 +300,17 @@ def local_data(
         membership = _membership_from_contours(qpv)
     indicator_paths = files(f"qpv{millesime}_indicators", required=True)
     indicators = _merge_indicators([readers.read_qpv_indicators(p) for p in indicator_paths])
+    # The other geography's contours, when present, feed the 2015 -> 2024 evolution; absent,
+    # the page says so (never a crosswalk against a guessed geography).
+    other = 2015 if millesime == 2024 else 2024
+    other_paths = files(f"qpv{other}", required=False)
+    other_qpv = readers.read_qpv(other_paths[0]) if other_paths else None
 
     return DiagnosticData(
         millesime=millesime, qpv=qpv, indicators=indicators,
         commune_population=commune_population, membership=membership,
         communes=communes, epci=epci, missing=missing, sources=sources,
-        layer_files=_layer_files(root),
+        layer_files=_layer_files(root), other_qpv=other_qpv,
     )
 
 

@@ -54,7 +54,9 @@ def _env():
 
 
 def _info(diag: Diagnostic, col: str) -> schema.Column | None:
-    return diag.catalogue.get(col) or F.info_of(col)
+    from qpvgeo.diagnostic.evolution import PAGE_COLUMNS
+
+    return diag.catalogue.get(col) or F.info_of(col) or PAGE_COLUMNS.get(col)
 
 
 def _fmt(diag: Diagnostic, col: str, value: object) -> str:
@@ -492,11 +494,83 @@ def _sources(diag: Diagnostic) -> list[dict]:
     return out
 
 
+# -- the 2015 → 2024 evolution ------------------------------------------------------------------
+
+
+def evolution_section(diag: Diagnostic, *, figure: dict | None = None, csv: str = "") -> dict:
+    """The evolution section: its sentence(s), the table by type, the per-QPV table (top
+    rows, the CSV linked) and the map; or the one line saying why there is none."""
+    from qpvgeo.diagnostic.evolution import (
+        EVOLUTION_TITLE,
+        evolution_sentence,
+        population_sentence,
+    )
+
+    sec = diag.sections.get("evolution")
+    out = {"title": EVOLUTION_TITLE, "status": "", "sentences": [], "by_type": None,
+           "per_qpv": None, "figure": figure}
+    if diag.evolution is None:
+        out["status"] = F.typography(sec.status if sec else "indisponible")
+        out["status"] = out["status"][:1].upper() + out["status"][1:] + "."
+        return out
+    summary = diag.evolution
+    out["sentences"] = [s for s in (evolution_sentence(summary), population_sentence(summary))
+                        if s]
+    by_type = summary["par_type"]
+    by_type = by_type[(by_type["qpv_2015"] > 0) | (by_type["qpv_2024"] > 0)]
+    out["by_type"] = table(diag, by_type[["libelle", "qpv_2015", "qpv_2024"]],
+                           table_id="tableau-evolution-types", title="QPV par type d’évolution",
+                           intro="Nombre de QPV de chaque géographie selon leur évolution.")
+    rows = pd.DataFrame(summary["tableau"].drop(columns="geometry"))
+    cols = [c for c in (schema.MILLESIME, schema.CODE_QPV, schema.NOM_QPV, "libelle",
+                        "codes_correspondants", "surface_ha", "part_gagnee", "part_perdue")
+            if c in rows]
+    shown = rows[cols].head(TOP)
+    # a geography is a label, not a number; a QPV with no partner has none (known, not NA)
+    shown = shown.assign(**{schema.MILLESIME: shown[schema.MILLESIME].astype(str),
+                            "codes_correspondants": shown["codes_correspondants"]
+                            .astype("object").where(shown["codes_correspondants"].notna(),
+                                                    "aucun")})
+    t = table(diag, shown, table_id="tableau-evolution-qpv",
+              title=f"Les {min(TOP, len(rows))} premiers QPV ({len(rows)} au total, 2024 d’abord)",
+              intro="Type d’évolution de chaque QPV et QPV correspondants de l’autre "
+                    "géographie ; surfaces gagnée et perdue hors bande de 20 m, en part de la "
+                    "surface 2015 (paires un pour un).", full=csv)
+    # only the QPV of the diagnostic's geography have a fiche
+    own = set(diag.qpv_table[schema.CODE_QPV].astype(str))
+    name_at = cols.index(schema.NOM_QPV)
+    for cells, (_, row) in zip(t["rows"], shown.iterrows(), strict=True):
+        if int(row[schema.MILLESIME]) == diag.millesime and str(row[schema.CODE_QPV]) in own:
+            cells[name_at]["href"] = fiche_href(str(row[schema.CODE_QPV]))
+    out["per_qpv"] = t
+    return out
+
+
+def _fiche_evolution(diag: Diagnostic, code: str) -> str:
+    """One line for the fiche: the QPV's type of evolution and its partners."""
+    if diag.evolution is None:
+        return ""
+    rows = diag.evolution["tableau"]
+    hit = rows[(rows[schema.MILLESIME] == diag.millesime)
+               & (rows[schema.CODE_QPV].astype(str) == code)]
+    if not len(hit):
+        return ""
+    row = hit.iloc[0]
+    partners = row.get("codes_correspondants")
+    other = 2015 if diag.millesime == 2024 else 2024
+    text = str(row["libelle"])
+    if isinstance(partners, str) and partners:
+        many = "," in partners
+        text += f" (QPV {other} correspondant{'s' if many else ''} : {partners})"
+    return text
+
+
 # -- the index ----------------------------------------------------------------------------------
 
 
 def render_index(diag: Diagnostic, *, figures: list[dict], map_links: list[dict],
-                 maps_notes: list[str], files: list[dict], created: str) -> str:
+                 maps_notes: list[str], files: list[dict], created: str,
+                 evolution_figure: dict | None = None, evolution_csv: str = "") -> str:
     """The index page of the diagnose folder."""
     qpv = pd.DataFrame(diag.qpv_table.drop(columns="geometry"))
     sel = diag.selection
@@ -569,6 +643,7 @@ def render_index(diag: Diagnostic, *, figures: list[dict], map_links: list[dict]
         if exp_cols else None,
         sections=list(diag.sections.values()), sources=_sources(diag), files=files,
         qpv_list=qpv_list,
+        evolution=evolution_section(diag, figure=evolution_figure, csv=evolution_csv),
     )
 
 
@@ -686,4 +761,5 @@ def render_fiche(diag: Diagnostic, code: str, *, created: str) -> str:
         millesime=diag.millesime, created=F.french_date(created), synthetic=diag.synthetic,
         svg=_svg_outline(row.geometry, diag.communes_geo), groups=groups,
         double=str(classe) if isinstance(classe, str) else "", n_qpv=len(qpv),
+        evolution=_fiche_evolution(diag, code),
     )

@@ -383,6 +383,98 @@ def plot_choropleth(
     return fig
 
 
+def plot_categories(
+    gdf: gpd.GeoDataFrame,
+    column: str,
+    *,
+    colors: dict[str, str],
+    labels: dict[str, str] | None = None,
+    outlines: gpd.GeoDataFrame | None = None,
+    outlines_label: str = "Contours",
+    title: str | None = None,
+    legend_title: str | None = None,
+    sources: str | None = None,
+    context: Context | None = None,
+    extent: gpd.GeoDataFrame | Sequence[float] | None = None,
+    edgecolor: str = "#444444",
+) -> Figure:
+    """Polygons coloured by a category (a type, a class), other outlines drawn on top.
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame
+        Polygons (any CRS; drawn in Lambert-93).
+    column : str
+        Category of each polygon; every value must have a colour in ``colors``.
+    colors : dict
+        Category -> colour, in legend order (only the categories present are listed,
+        each with its count).
+    labels : dict, optional
+        Category -> legend label (default: the category).
+    outlines : GeoDataFrame, optional
+        Polygons drawn as dashed outlines above the colours (another geography).
+    outlines_label : str
+        Legend label of ``outlines``.
+    title, legend_title, sources, context, extent
+        As in :func:`plot_choropleth`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    SchemaError
+        A category without a colour.
+
+    Examples
+    --------
+    >>> from qpvgeo.datasets import demo
+    >>> q = demo().qpv.assign(t=["a", "b", "a", "b"])
+    >>> fig = plot_categories(q, "t", colors={"a": "#1b9e77", "b": "#d95f02"},
+    ...                       outlines=q.iloc[:1], title="Types")
+    >>> furniture_overlaps(fig)
+    []
+    """
+    schema.require_columns(gdf, [column], what="plot_categories")
+    g = schema.to_canonical_crs(gdf, what="plot_categories")
+    values = g[column].astype("string")
+    unknown = sorted(set(values.dropna()) - set(colors))
+    if unknown or values.isna().any():
+        raise SchemaError(f"plot_categories: column {column!r} has values without a colour: "
+                          f"{unknown or ['<NA>']}")
+    labels = labels or {}
+    ext = _extent_of(g, extent)
+    fig, ax, side, band, map_w = _page(ext, title=bool(title))
+    _draw_context(ax, context, None)
+    g.plot(ax=ax, color=values.map(colors).to_numpy(), edgecolor=edgecolor, linewidth=0.4,
+           zorder=3)
+    handles: list = []
+    counts = values.value_counts()
+    for key, color in colors.items():
+        if counts.get(key, 0):
+            handles.append(Patch(facecolor=color, edgecolor=edgecolor, linewidth=0.4,
+                                 label=f"{labels.get(key, key)} ({int(counts[key])})"))
+    if outlines is not None and len(outlines):
+        o = schema.to_canonical_crs(outlines, what="plot_categories outlines")
+        o.boundary.plot(ax=ax, color="#111111", linewidth=0.9, linestyle=(0, (3, 2)),
+                        zorder=4)
+        handles.append(Line2D([], [], color="#111111", linewidth=0.9, linestyle=(0, (3, 2)),
+                              label=f"{outlines_label} ({len(o)})"))
+    ext = _set_extent(ax, ext)
+    _draw_names(ax, context, ext)
+    _direct_labels(ax, g)
+    _finish(fig, ax, side, band, map_w, handles=handles, heading=legend_title or column,
+            title=title, sources=sources, scalebar=True, north_arrow=True, inset=None,
+            ext=ext)
+    bounds = g.total_bounds if outlines is None or not len(outlines) else np.vstack(
+        [g.total_bounds, schema.to_canonical_crs(outlines, what="outlines").total_bounds])
+    b = np.atleast_2d(bounds)
+    fig.qpvgeo_data_bounds = (b[:, 0].min(), b[:, 1].min(),  # type: ignore[attr-defined]
+                              b[:, 2].max(), b[:, 3].max())
+    return fig
+
+
 def _finish(fig, ax, side, band, map_w, *, handles, heading, title, sources, scalebar,
             north_arrow, inset, ext) -> None:
     _legend(side, handles, heading)
