@@ -370,7 +370,7 @@ def _with_site_names(exposure: pd.DataFrame, layers: dict[str, gpd.GeoDataFrame]
 def _with_geometry(qpv: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """The QPV that have an outline (a degenerate contour, repaired to empty by the
     reader, cannot be cut out of anyone's surroundings)."""
-    keep = qpv.geometry.notna() & ~qpv.geometry.is_empty
+    keep = ~(qpv.geometry.isna() | qpv.geometry.is_empty)
     return qpv.loc[keep, [schema.CODE_QPV, "geometry"]]
 
 
