@@ -300,6 +300,36 @@ def _population_columns(out: dict[str, Any], zones: _Zones, ctx: _PopulationCont
     return {**head, **out}
 
 
+def _clip_to_parts(
+    zone_geoms: np.ndarray, geom: shapely.Geometry | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The polygons of zone ∩ ``geom`` for every zone, as (zone index, polygon) pairs.
+
+    ``geom`` is a dissolved layer (one multipolygon over the whole territory): its parts
+    do not overlap, so zone ∩ geom is the disjoint union of the zone ∩ part pieces.
+    Each zone is intersected with the few parts an STRtree pairs it with, never with the
+    national multipolygon (whose every vertex GEOS would otherwise walk for each zone).
+    Boundary contacts leave lines and points: they carry no area or population.
+    """
+    empty = (np.zeros(0, dtype=np.intp), np.zeros(0, dtype=object))
+    if geom is None or shapely.is_empty(geom) or not len(zone_geoms):
+        return empty
+    parts = shapely.get_parts(geom)
+    parts = parts[~shapely.is_empty(parts)]
+    if not len(parts):
+        return empty
+    zi, pi = STRtree(parts).query(zone_geoms, predicate="intersects")
+    if not len(zi):
+        return empty
+    inter = shapely.intersection(zone_geoms[zi], parts[pi])
+    # collections (polygons with lines or points) and multipolygons, down to polygons
+    sub, owner = shapely.get_parts(inter, return_index=True)
+    sub2, owner2 = shapely.get_parts(sub, return_index=True)
+    owner = owner[owner2]
+    keep = (shapely.get_type_id(sub2) == 3) & (shapely.area(sub2) > 0)
+    return zi[owner[keep]], sub2[keep]
+
+
 def _measure_inside(
     zones: _Zones,
     pieces_by_label: Mapping[str, shapely.Geometry],
@@ -308,30 +338,37 @@ def _measure_inside(
     ctx: _PopulationContext,
     with_area: bool = True,
 ) -> dict[str, np.ndarray]:
-    """Area and population of zone ∩ geometry, for each (already dissolved) geometry."""
+    """Area and population of zone ∩ geometry, for each (already dissolved) geometry.
+
+    The pieces of every label go to the population estimator in one call, and areas and
+    populations are summed per zone: the pieces of one zone and label do not overlap and
+    both estimators (area and calibrated weights) are linear in the pieces' cell shares,
+    so the sums are those of zone ∩ geometry (to float round-off).
+    """
+    n = len(zones.geoms)
+    labels = list(pieces_by_label)
+    owners, polys = [], []
+    for k, label in enumerate(labels):
+        zi, sub = _clip_to_parts(zones.geoms, pieces_by_label[label])
+        owners.append(k * n + zi)
+        polys.append(sub)
+    owner = np.concatenate(owners) if owners else np.zeros(0, dtype=np.intp)
+    polys = np.concatenate(polys) if polys else np.zeros(0, dtype=object)
+    size = n * len(labels)
+    area_all = np.bincount(owner, weights=shapely.area(polys), minlength=size)
+    pop_all = None
+    if ctx.population is not None:
+        pop_all = _population_sum(polys, owner, size, ctx)
     out: dict[str, np.ndarray] = {}
     with np.errstate(invalid="ignore", divide="ignore"):
-        for label, geom in pieces_by_label.items():
+        for k, label in enumerate(labels):
             name = f"{stem}_{label}" if label else stem
-            pieces = np.full(len(zones.geoms), shapely.Polygon(), dtype=object)
-            if geom is not None and not shapely.is_empty(geom):
-                shapely.prepare(geom)
-                hit = shapely.intersects(geom, zones.geoms)
-                if hit.any():
-                    pieces[hit] = shapely.intersection(zones.geoms[hit], geom)
-                    # Boundary contacts leave lines/points: they carry no area or population.
-                    pieces[hit] = np.where(
-                        shapely.area(pieces[hit]) > 0, pieces[hit], shapely.Polygon()
-                    )
-            area_in = shapely.area(pieces)
+            area_in = area_all[k * n:(k + 1) * n]
             if with_area:
                 out[f"surface_{name}_m2"] = area_in
             out[f"part_surface_{name}"] = np.where(zones.area > 0, area_in / zones.area, np.nan)
-            if ctx.population is not None:
-                pop_in = _population_of(pieces, zones.index, ctx.population,
-                                        method=ctx.method, qpv=ctx.qpv)[
-                    "population"
-                ].to_numpy()
+            if pop_all is not None:
+                pop_in = pop_all[k * n:(k + 1) * n]
                 share = np.where(
                     ctx.zone_total > 0, np.minimum(pop_in / ctx.zone_total, 1.0), np.nan
                 )
@@ -340,6 +377,18 @@ def _measure_inside(
                     share * zones.official if zones.official is not None else pop_in
                 )
     return out
+
+
+def _population_sum(
+    polys: np.ndarray, owner: np.ndarray, size: int, ctx: _PopulationContext
+) -> np.ndarray:
+    """Population inside disjoint polygons, summed by ``owner`` (0 where none)."""
+    if not len(polys):
+        return np.zeros(size)
+    est = _population_of(polys, pd.RangeIndex(len(polys)), ctx.population,
+                         method=ctx.method, qpv=ctx.qpv)["population"].to_numpy()
+    # a NaN piece (a grid cell without a value) makes its zone NaN, as a NaN cell would
+    return np.bincount(owner, weights=est, minlength=size)
 
 
 def _frame(out: Mapping[str, Any], zones: _Zones, *, layer: str) -> pd.DataFrame:
@@ -419,7 +468,13 @@ def _weighted_by_population(
     """
     source, col, _ = _population_source(ctx.population)
     pop = pd.to_numeric(source[col], errors="coerce").to_numpy(dtype=float)
-    vals = source_values(np.asarray(source.geometry.array, dtype=object))
+    # Only the population polygons that meet a zone can weigh in a zone's mean: the
+    # values of the others (all of France's cells but those near the zones) are never
+    # used, so they are not measured (NaN, which leaves them out of every sum).
+    near = _near_rows(source, zones.geoms)
+    vals = np.full((len(source), len(names)), np.nan)
+    if len(near):
+        vals[near] = source_values(np.asarray(source.geometry.array, dtype=object)[near])
     extra = {}
     for j, name in enumerate(names):
         v = vals[:, j]
@@ -444,6 +499,22 @@ def _weighted_by_population(
     if above is None:
         return out
     return out, shares
+
+
+def _near_rows(source: gpd.GeoDataFrame, geoms: np.ndarray) -> np.ndarray:
+    """Rows of ``source`` whose bounding box meets a zone's box grown by 100 m, sorted.
+
+    A superset of the rows the estimators pair with a zone: a grid's cells are shared in
+    EPSG:3035 from their corners, and the squares the frame carries in EPSG:2154 lie
+    within millimetres of them (100 m is far more than any such difference). The spatial
+    index is geopandas' own, kept with the frame: one per run, not one per call.
+    """
+    geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
+    if not len(geoms) or not len(source):
+        return np.zeros(0, dtype=np.intp)
+    b = shapely.bounds(geoms)
+    boxes = shapely.box(b[:, 0] - 100, b[:, 1] - 100, b[:, 2] + 100, b[:, 3] + 100)
+    return np.unique(source.geometry.array.sindex.query(boxes)[1])
 
 
 def zones_population(zones: _Zones, ctx: _PopulationContext) -> np.ndarray:
