@@ -332,7 +332,7 @@ def _clip_to_parts(
     zi, pi = STRtree(parts).query(zone_geoms, predicate="intersects")
     if not len(zi):
         return empty
-    inter = shapely.intersection(zone_geoms[zi], parts[pi])
+    inter = _overlay(shapely.intersection, zone_geoms[zi], parts[pi])
     # collections (polygons with lines or points) and multipolygons, down to polygons
     sub, owner = shapely.get_parts(inter, return_index=True)
     sub2, owner2 = shapely.get_parts(sub, return_index=True)
@@ -477,8 +477,16 @@ def _pair_areas(target: np.ndarray, ti: np.ndarray, source: np.ndarray,
     a[t_in_s] = shapely.area(target[ti[t_in_s]])
     a[s_in_t] = shapely.area(source[si[s_in_t]])
     rest = ~(t_in_s | s_in_t)
-    a[rest] = shapely.area(shapely.intersection(target[ti[rest]], source[si[rest]]))
+    a[rest] = _overlay(lambda x, y: shapely.area(shapely.intersection(x, y)),
+                       target[ti[rest]], source[si[rest]])
     return a
+
+
+def _overlay(func: Callable[..., np.ndarray], *arrays: np.ndarray) -> np.ndarray:
+    """``func(*arrays)`` in threads (GEOS overlays release the GIL), as interpolate does."""
+    from qpvgeo.interpolate import _threads  # data flows readers -> interpolate -> exposure
+
+    return _threads(func, *arrays)
 
 
 def _weighted_by_population(
@@ -534,18 +542,20 @@ def _weighted_by_population(
 
 
 def _near_rows(source: gpd.GeoDataFrame, geoms: np.ndarray) -> np.ndarray:
-    """Rows of ``source`` within 100 m of one of ``geoms``, sorted.
+    """Rows of ``source`` whose box meets the box of one of ``geoms`` grown by 100 m, sorted.
 
     A superset of the rows the estimators pair with a zone: a grid's cells are shared in
     EPSG:3035 from their corners, and the squares the frame carries in EPSG:2154 lie
-    within millimetres of them (100 m is far more than any such difference). The spatial
+    within millimetres of them (100 m is far more than any such difference). Boxes only:
+    a ``dwithin`` query on the polygons costs more than the cells it saves. The spatial
     index is geopandas' own, kept with the frame: one per run, not one per call.
     """
     geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
     if not len(geoms) or not len(source):
         return np.zeros(0, dtype=np.intp)
-    hits = source.geometry.array.sindex.query(geoms, predicate="dwithin", distance=100.0)
-    return np.unique(hits[1])
+    b = shapely.bounds(geoms)
+    boxes = shapely.box(b[:, 0] - 100, b[:, 1] - 100, b[:, 2] + 100, b[:, 3] + 100)
+    return np.unique(source.geometry.array.sindex.query(boxes)[1])
 
 
 def zones_population(zones: _Zones, ctx: _PopulationContext) -> np.ndarray:
