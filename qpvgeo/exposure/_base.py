@@ -246,6 +246,8 @@ def _population_of(
     from qpvgeo import interpolate  # data flows readers -> interpolate -> exposure
 
     if is_grid:
+        if qpv is not None and len(qpv):
+            qpv = _near_mask_polygons(qpv, geoms[keep])
         rows = _near_rows(source, geoms[keep])
         cells = np.asarray(source.geometry.array, dtype=object)
         if len(rows) < len(source) and not (shapely.is_missing(cells)
@@ -539,6 +541,30 @@ def _weighted_by_population(
     if above is None:
         return out
     return out, shares
+
+
+#: Beyond this distance (m) from a polygon, a QPV of the calibrated estimator's mask
+#: cannot touch a grid cell the polygon meets: two cells of the coarsest grid (1 km),
+#: with room to spare.
+_MASK_REACH = 2500.0
+
+
+def _near_mask_polygons(qpv: gpd.GeoDataFrame, geoms: np.ndarray) -> gpd.GeoDataFrame:
+    """The QPV of the calibrated mask whose box lies within :data:`_MASK_REACH` of a polygon.
+
+    The estimator weighs a cell by the share of it inside the QPV: only the cells that
+    meet the polygons count, so only the QPV that can reach them (a national mask of
+    1,362 QPV would otherwise be reprojected and rasterised for every call).
+    """
+    mask = np.asarray(qpv.geometry.array, dtype=object)
+    geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
+    if not len(geoms):
+        return qpv
+    b = shapely.bounds(geoms)
+    r = _MASK_REACH
+    boxes = shapely.box(b[:, 0] - r, b[:, 1] - r, b[:, 2] + r, b[:, 3] + r)
+    hits = np.unique(STRtree(shapely.envelope(mask)).query(boxes)[1])
+    return qpv if len(hits) == len(qpv) else qpv.iloc[hits]
 
 
 def _near_rows(source: gpd.GeoDataFrame, geoms: np.ndarray) -> np.ndarray:
