@@ -1018,3 +1018,20 @@ def test_population_weighted_means_from_the_cells_near_the_zones_only():
     np.testing.assert_allclose(means[:, 0], est["pv"] / est["w"], rtol=1e-12)
     np.testing.assert_allclose(above[:, 0], np.minimum(est["up"] / est["w"], 1), rtol=1e-12)
     assert np.isfinite(means).all()
+
+
+def test_air_grid_extent_from_its_cells_with_or_without_overlaps():
+    """A grid of cells that do not overlap goes through the coverage union: same ground
+    as the plain union; overlapping cells take the plain union (still the same ground)."""
+    from qpvgeo.datasets import demo
+    from qpvgeo.exposure.air import air_extent
+
+    cells = demo().layers["air"]
+    union = shapely.union_all(cells.geometry.array)
+    got = air_extent(cells)
+    assert shapely.symmetric_difference(got, union).area == pytest.approx(0, abs=1e-6)
+    assert got.area == pytest.approx(float(cells.area.sum()), rel=1e-12)
+    shifted = cells.copy()
+    shifted.geometry = cells.geometry.translate(100, 0)  # overlaps the first cells
+    both = gpd.GeoDataFrame(pd.concat([cells, shifted.iloc[:3]]), crs=cells.crs)
+    assert air_extent(both).area == pytest.approx(union.area, rel=1e-12)
