@@ -1035,3 +1035,26 @@ def test_air_grid_extent_from_its_cells_with_or_without_overlaps():
     shifted.geometry = cells.geometry.translate(100, 0)  # overlaps the first cells
     both = gpd.GeoDataFrame(pd.concat([cells, shifted.iloc[:3]]), crs=cells.crs)
     assert air_extent(both).area == pytest.approx(union.area, rel=1e-12)
+
+
+def test_grid_with_centre_points_gives_the_population_of_the_squares():
+    """The estimator reads the cells' corners; a grid whose geometry is each cell's centre
+    (not its square) must not lose the cells whose centre lies off the zones' boxes: with
+    1 km cells, a centre lies up to 500 m from a zone the cell covers."""
+    xs, ys = np.meshgrid(X0 + 1000.0 * np.arange(6), Y0 + 1000.0 * np.arange(6))
+    xs, ys = xs.ravel(), ys.ravel()
+    squares = gpd.GeoDataFrame({"x_laea": xs, "y_laea": ys, "ind": np.arange(36.0) + 1},
+                               geometry=cell_squares(xs, ys, 1000.0).values, crs=2154)
+    squares.attrs["cell_size"] = 1000.0
+    centres = squares.copy()
+    centres.geometry = squares.geometry.centroid
+    centres.attrs["cell_size"] = 1000.0
+    # a zone over the corner of four cells, away from their centres, and a flood strip
+    c = squares.geometry.iloc[14].exterior.coords[0]
+    zones = zones_of(box(c[0] - 150, c[1] - 150, c[0] + 150, c[1] + 150))
+    flood = gpd.GeoDataFrame(geometry=[box(c[0] - 150, c[1] - 150, c[0], c[1] + 150)], crs=2154)
+    a = flood_exposure(zones, flood, population=squares)
+    b = flood_exposure(zones, flood, population=centres)
+    assert a["population_inondable"].iloc[0] > 0
+    cols = [c for c in a.columns if c.startswith(("population", "part_population"))]
+    pd.testing.assert_frame_equal(a[cols], b[cols], rtol=1e-12)

@@ -250,8 +250,7 @@ def _population_of(
             qpv = _near_mask_polygons(qpv, geoms[keep])
         rows = _near_rows(source, geoms[keep])
         cells = np.asarray(source.geometry.array, dtype=object)
-        if len(rows) < len(source) and not (shapely.is_missing(cells)
-                                            | shapely.is_empty(cells)).any():
+        if len(rows) < len(source) and _cells_are_squares(cells):
             # Only the cells near the polygons can give them population: a national grid
             # is cut down to them (the estimator would otherwise scan and copy its 2.3
             # million rows for every call of a profile).
@@ -541,6 +540,16 @@ def _weighted_by_population(
     if above is None:
         return out
     return out, shares
+
+
+def _cells_are_squares(cells: np.ndarray) -> bool:
+    """Whether every row of a grid carries its square (not a centre point, not nothing).
+
+    The grid estimator reads the cells' corners, not their geometry: the geometry can
+    only say which cells lie near a zone when it covers each cell.
+    """
+    kinds = shapely.get_type_id(cells)
+    return bool(np.isin(kinds, (3, 6)).all() and not shapely.is_empty(cells).any())
 
 
 #: Beyond this distance (m) from a polygon, a QPV of the calibrated estimator's mask
