@@ -227,11 +227,14 @@ def _population_of(
     method: str,
     extra: Mapping[str, np.ndarray] | None = None,
     qpv: gpd.GeoDataFrame | None = None,
+    squares: bool | None = None,
 ) -> pd.DataFrame:
     """Population (and population-weighted products) inside each polygon: one call to interpolate.
 
     ``extra`` adds source columns (e.g. population x concentration) estimated the same way.
-    Empty polygons get 0.
+    Empty polygons get 0. ``squares``: whether every grid row carries its square
+    (:func:`_cells_are_squares`, computed once per run by the population context;
+    measured here when ``None``).
     """
     source, col, is_grid = _population_source(population)
     names = ["population", *(extra or {})]
@@ -249,8 +252,9 @@ def _population_of(
         if qpv is not None and len(qpv):
             qpv = _near_mask_polygons(qpv, geoms[keep])
         rows = _near_rows(source, geoms[keep])
-        cells = np.asarray(source.geometry.array, dtype=object)
-        if len(rows) < len(source) and _cells_are_squares(cells):
+        if squares is None:
+            squares = _cells_are_squares(np.asarray(source.geometry.array, dtype=object))
+        if len(rows) < len(source) and squares:
             # Only the cells near the polygons can give them population: a national grid
             # is cut down to them (the estimator would otherwise scan and copy its 2.3
             # million rows for every call of a profile).
@@ -283,6 +287,7 @@ class _PopulationContext:
     method: str
     zone_total: np.ndarray | None = None
     qpv: gpd.GeoDataFrame | None = None
+    squares: bool | None = None  # every grid row carries its square (see _population_of)
 
 
 def _population_context(zones: _Zones, population, method: str, *,
@@ -296,9 +301,11 @@ def _population_context(zones: _Zones, population, method: str, *,
         # The calibrated estimator needs the QPV contours; for QPV zones they are the zones.
         qpv = (_check_geodataframe(ancillary, what="ancillary") if ancillary is not None
                else gpd.GeoDataFrame(geometry=zones.geoms, crs=schema.CRS))
-    ctx = _PopulationContext(population, method, qpv=qpv)
+    source, _, is_grid = _population_source(population)
+    squares = is_grid and _cells_are_squares(np.asarray(source.geometry.array, dtype=object))
+    ctx = _PopulationContext(population, method, qpv=qpv, squares=squares)
     ctx.zone_total = _population_of(zones.geoms, zones.index, population, method=method,
-                                    qpv=qpv)["population"].to_numpy()
+                                    qpv=qpv, squares=squares)["population"].to_numpy()
     return ctx
 
 
@@ -398,7 +405,8 @@ def _population_sum(
     if not len(polys):
         return np.zeros(size)
     est = _population_of(polys, pd.RangeIndex(len(polys)), ctx.population,
-                         method=ctx.method, qpv=ctx.qpv)["population"].to_numpy()
+                         method=ctx.method, qpv=ctx.qpv, squares=ctx.squares)[
+        "population"].to_numpy()
     # a NaN piece (a grid cell without a value) makes its zone NaN, as a NaN cell would
     return np.bincount(owner, weights=est, minlength=size)
 
@@ -526,7 +534,7 @@ def _weighted_by_population(
         v = vals[:, list(names).index(var)]
         extra[f"_above_{k}"] = np.where(np.isnan(v), 0.0, pop * (np.nan_to_num(v) > t))
     est = _population_of(zones.geoms, zones.index, ctx.population, method=ctx.method,
-                         extra=extra, qpv=ctx.qpv)
+                         extra=extra, qpv=ctx.qpv, squares=ctx.squares)
     out = np.full((len(zones.geoms), len(names)), np.nan)
     shares = np.full((len(zones.geoms), len(above or ())), np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
