@@ -65,6 +65,7 @@ GROUPS = {
                             "grid_population_ids.qpvgeo", "grid_population_ids.tobler"],
     "exposure": ["exposure_profile"],
     "points": ["points_1m.qpvgeo", "points_1m.sjoin", "points_10m.qpvgeo"],
+    "points_1m": ["points_1m.qpvgeo", "points_1m.sjoin"],  # without the 10 M (~7 min, 7 GB)
     "diagnose": ["diagnose.real32"],
     "map": ["map.synthetic", "map.real2015"],
 }

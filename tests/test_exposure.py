@@ -941,3 +941,120 @@ def test_surroundings_comparison_zone_and_unite_urbaine():
     p = exposure_profile(d.qpv, layers={"noise": d.noise}, surroundings=zone)
     assert p.attrs["environs"] == "zone"
     assert p["part_surface_bruit_route_lden_68_environs"].nunique() == 1
+
+
+# -- the fast paths give the numbers of the direct computation (issue 15) -----------------
+
+
+def _demo_run():
+    from qpvgeo.datasets import demo
+    from qpvgeo.exposure._base import _population_context, _prepare_zones
+
+    d = demo()
+    z = _prepare_zones(d.qpv, "code_qpv")
+    ctx = _population_context(z, d.grid, "calibrated")
+    return d, z, ctx
+
+
+def test_measure_inside_by_parts_equals_the_whole_layer_intersection():
+    """Zone ∩ parts of a dissolved layer, summed per zone, is zone ∩ the layer.
+
+    Reference: the direct computation (each zone intersected with the whole dissolved
+    multipolygon, one population estimate per label). Parts do not overlap and the
+    estimators are linear, so only float round-off may differ: rtol 1e-9.
+    """
+    from qpvgeo.exposure._base import _measure_inside, _population_of
+
+    d, z, ctx = _demo_run()
+    # several labels, each a multipolygon of many parts, some meeting no zone, one empty
+    sites = np.asarray(d.layers["sites"].geometry.array, dtype=object)
+    parks = np.asarray(d.layers["green_spaces"].geometry.array, dtype=object)
+    x0, y0, x1, y1 = z.frame.total_bounds  # vertical bands that cut the zones
+    layers = {
+        "sites": shapely.union_all(shapely.buffer(sites, 800.0)),
+        "parks": shapely.union_all(shapely.buffer(parks, 300.0)),
+        "bands": shapely.union_all([box(x, y0 - 500, x + 400, y1 + 500)
+                                    for x in np.arange(x0, x1, 700.0)]),
+        "none": shapely.Polygon(),
+    }
+    got = _measure_inside(z, layers, stem="t", ctx=ctx)
+    for label, geom in layers.items():
+        pieces = np.array([shapely.intersection(g, geom) for g in z.geoms], dtype=object)
+        area = shapely.area(pieces)
+        pop = _population_of(pieces, z.index, d.grid, method="calibrated",
+                             qpv=ctx.qpv)["population"].to_numpy()
+        np.testing.assert_allclose(got[f"surface_t_{label}_m2"], area, rtol=1e-9, atol=1e-6)
+        np.testing.assert_allclose(got[f"population_t_{label}"], pop, rtol=1e-9, atol=1e-9)
+    assert (got["surface_t_parks_m2"] > 0).any() and (got["population_t_sites"] > 0).any()
+    assert (got["surface_t_none_m2"] == 0).all()
+
+
+def test_population_weighted_means_from_the_cells_near_the_zones_only():
+    """Values measured only for the grid cells near the zones give the same means as
+    values measured for every cell (the far cells weigh in no zone): rtol 1e-12."""
+    from qpvgeo.exposure._base import _population_of, _weighted_by_population, _zonal_mean
+
+    d, z, ctx = _demo_run()
+    air = d.layers["air"]
+    src = np.asarray(air.geometry.array, dtype=object)
+    vals = air[["no2", "pm10"]].to_numpy(dtype=float)
+    seen = []
+
+    def values_of(polys):
+        seen.append(len(polys))
+        return _zonal_mean(polys, src, vals)[0]
+
+    means, above = _weighted_by_population(z, ctx, values_of, ["no2", "pm10"],
+                                           above=[("oms", "no2", 20.0)])
+    assert seen[0] < len(d.grid)  # the fast path was taken
+    cells = np.asarray(d.grid.geometry.array, dtype=object)
+    every = _zonal_mean(cells, src, vals)[0]
+    pop = d.grid["ind"].to_numpy(dtype=float)
+    extra = {"w": np.where(np.isnan(every[:, 0]), 0, pop),
+             "pv": np.where(np.isnan(every[:, 0]), 0, pop * np.nan_to_num(every[:, 0])),
+             "up": np.where(np.isnan(every[:, 0]), 0, pop * (np.nan_to_num(every[:, 0]) > 20))}
+    est = _population_of(z.geoms, z.index, d.grid, method="calibrated", qpv=ctx.qpv,
+                         extra=extra)
+    np.testing.assert_allclose(means[:, 0], est["pv"] / est["w"], rtol=1e-12)
+    np.testing.assert_allclose(above[:, 0], np.minimum(est["up"] / est["w"], 1), rtol=1e-12)
+    assert np.isfinite(means).all()
+
+
+def test_air_grid_extent_from_its_cells_with_or_without_overlaps():
+    """A grid of cells that do not overlap goes through the coverage union: same ground
+    as the plain union; overlapping cells take the plain union (still the same ground)."""
+    from qpvgeo.datasets import demo
+    from qpvgeo.exposure.air import air_extent
+
+    cells = demo().layers["air"]
+    union = shapely.union_all(cells.geometry.array)
+    got = air_extent(cells)
+    assert shapely.symmetric_difference(got, union).area == pytest.approx(0, abs=1e-6)
+    assert got.area == pytest.approx(float(cells.area.sum()), rel=1e-12)
+    shifted = cells.copy()
+    shifted.geometry = cells.geometry.translate(100, 0)  # overlaps the first cells
+    both = gpd.GeoDataFrame(pd.concat([cells, shifted.iloc[:3]]), crs=cells.crs)
+    assert air_extent(both).area == pytest.approx(union.area, rel=1e-12)
+
+
+def test_grid_with_centre_points_gives_the_population_of_the_squares():
+    """The estimator reads the cells' corners; a grid whose geometry is each cell's centre
+    (not its square) must not lose the cells whose centre lies off the zones' boxes: with
+    1 km cells, a centre lies up to 500 m from a zone the cell covers."""
+    xs, ys = np.meshgrid(X0 + 1000.0 * np.arange(6), Y0 + 1000.0 * np.arange(6))
+    xs, ys = xs.ravel(), ys.ravel()
+    squares = gpd.GeoDataFrame({"x_laea": xs, "y_laea": ys, "ind": np.arange(36.0) + 1},
+                               geometry=cell_squares(xs, ys, 1000.0).values, crs=2154)
+    squares.attrs["cell_size"] = 1000.0
+    centres = squares.copy()
+    centres.geometry = squares.geometry.centroid
+    centres.attrs["cell_size"] = 1000.0
+    # a zone over the corner of four cells, away from their centres, and a flood strip
+    c = squares.geometry.iloc[14].exterior.coords[0]
+    zones = zones_of(box(c[0] - 150, c[1] - 150, c[0] + 150, c[1] + 150))
+    flood = gpd.GeoDataFrame(geometry=[box(c[0] - 150, c[1] - 150, c[0], c[1] + 150)], crs=2154)
+    a = flood_exposure(zones, flood, population=squares)
+    b = flood_exposure(zones, flood, population=centres)
+    assert a["population_inondable"].iloc[0] > 0
+    cols = [c for c in a.columns if c.startswith(("population", "part_population"))]
+    pd.testing.assert_frame_equal(a[cols], b[cols], rtol=1e-12)

@@ -227,11 +227,14 @@ def _population_of(
     method: str,
     extra: Mapping[str, np.ndarray] | None = None,
     qpv: gpd.GeoDataFrame | None = None,
+    squares: bool | None = None,
 ) -> pd.DataFrame:
     """Population (and population-weighted products) inside each polygon: one call to interpolate.
 
     ``extra`` adds source columns (e.g. population x concentration) estimated the same way.
-    Empty polygons get 0.
+    Empty polygons get 0. ``squares``: whether every grid row carries its square
+    (:func:`_cells_are_squares`, computed once per run by the population context;
+    measured here when ``None``).
     """
     source, col, is_grid = _population_source(population)
     names = ["population", *(extra or {})]
@@ -246,6 +249,19 @@ def _population_of(
     from qpvgeo import interpolate  # data flows readers -> interpolate -> exposure
 
     if is_grid:
+        if qpv is not None and len(qpv):
+            qpv = _near_mask_polygons(qpv, geoms[keep])
+        rows = _near_rows(source, geoms[keep])
+        if squares is None:
+            squares = _cells_are_squares(np.asarray(source.geometry.array, dtype=object))
+        if len(rows) < len(source) and squares:
+            # Only the cells near the polygons can give them population: a national grid
+            # is cut down to them (the estimator would otherwise scan and copy its 2.3
+            # million rows for every call of a profile).
+            attrs = dict(source.attrs)
+            source = source.iloc[rows]
+            source.attrs = attrs
+            extra_values = {k: v[rows] for k, v in extra_values.items()}
         # grid_population locates cells from x_laea / y_laea or idcar_200m: keep them.
         src = source.assign(**extra_values)
         est = interpolate.grid_population(
@@ -271,6 +287,7 @@ class _PopulationContext:
     method: str
     zone_total: np.ndarray | None = None
     qpv: gpd.GeoDataFrame | None = None
+    squares: bool | None = None  # every grid row carries its square (see _population_of)
 
 
 def _population_context(zones: _Zones, population, method: str, *,
@@ -284,9 +301,11 @@ def _population_context(zones: _Zones, population, method: str, *,
         # The calibrated estimator needs the QPV contours; for QPV zones they are the zones.
         qpv = (_check_geodataframe(ancillary, what="ancillary") if ancillary is not None
                else gpd.GeoDataFrame(geometry=zones.geoms, crs=schema.CRS))
-    ctx = _PopulationContext(population, method, qpv=qpv)
+    source, _, is_grid = _population_source(population)
+    squares = is_grid and _cells_are_squares(np.asarray(source.geometry.array, dtype=object))
+    ctx = _PopulationContext(population, method, qpv=qpv, squares=squares)
     ctx.zone_total = _population_of(zones.geoms, zones.index, population, method=method,
-                                    qpv=qpv)["population"].to_numpy()
+                                    qpv=qpv, squares=squares)["population"].to_numpy()
     return ctx
 
 
@@ -300,6 +319,36 @@ def _population_columns(out: dict[str, Any], zones: _Zones, ctx: _PopulationCont
     return {**head, **out}
 
 
+def _clip_to_parts(
+    zone_geoms: np.ndarray, geom: shapely.Geometry | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The polygons of zone ∩ ``geom`` for every zone, as (zone index, polygon) pairs.
+
+    ``geom`` is a dissolved layer (one multipolygon over the whole territory): its parts
+    do not overlap, so zone ∩ geom is the disjoint union of the zone ∩ part pieces.
+    Each zone is intersected with the few parts an STRtree pairs it with, never with the
+    national multipolygon (whose every vertex GEOS would otherwise walk for each zone).
+    Boundary contacts leave lines and points: they carry no area or population.
+    """
+    empty = (np.zeros(0, dtype=np.intp), np.zeros(0, dtype=object))
+    if geom is None or shapely.is_empty(geom) or not len(zone_geoms):
+        return empty
+    parts = shapely.get_parts(geom)
+    parts = parts[~shapely.is_empty(parts)]
+    if not len(parts):
+        return empty
+    zi, pi = STRtree(parts).query(zone_geoms, predicate="intersects")
+    if not len(zi):
+        return empty
+    inter = _overlay(shapely.intersection, zone_geoms[zi], parts[pi])
+    # collections (polygons with lines or points) and multipolygons, down to polygons
+    sub, owner = shapely.get_parts(inter, return_index=True)
+    sub2, owner2 = shapely.get_parts(sub, return_index=True)
+    owner = owner[owner2]
+    keep = (shapely.get_type_id(sub2) == 3) & (shapely.area(sub2) > 0)
+    return zi[owner[keep]], sub2[keep]
+
+
 def _measure_inside(
     zones: _Zones,
     pieces_by_label: Mapping[str, shapely.Geometry],
@@ -308,30 +357,37 @@ def _measure_inside(
     ctx: _PopulationContext,
     with_area: bool = True,
 ) -> dict[str, np.ndarray]:
-    """Area and population of zone ∩ geometry, for each (already dissolved) geometry."""
+    """Area and population of zone ∩ geometry, for each (already dissolved) geometry.
+
+    The pieces of every label go to the population estimator in one call, and areas and
+    populations are summed per zone: the pieces of one zone and label do not overlap and
+    both estimators (area and calibrated weights) are linear in the pieces' cell shares,
+    so the sums are those of zone ∩ geometry (to float round-off).
+    """
+    n = len(zones.geoms)
+    labels = list(pieces_by_label)
+    owners, polys = [], []
+    for k, label in enumerate(labels):
+        zi, sub = _clip_to_parts(zones.geoms, pieces_by_label[label])
+        owners.append(k * n + zi)
+        polys.append(sub)
+    owner = np.concatenate(owners) if owners else np.zeros(0, dtype=np.intp)
+    polys = np.concatenate(polys) if polys else np.zeros(0, dtype=object)
+    size = n * len(labels)
+    area_all = np.bincount(owner, weights=shapely.area(polys), minlength=size)
+    pop_all = None
+    if ctx.population is not None:
+        pop_all = _population_sum(polys, owner, size, ctx)
     out: dict[str, np.ndarray] = {}
     with np.errstate(invalid="ignore", divide="ignore"):
-        for label, geom in pieces_by_label.items():
+        for k, label in enumerate(labels):
             name = f"{stem}_{label}" if label else stem
-            pieces = np.full(len(zones.geoms), shapely.Polygon(), dtype=object)
-            if geom is not None and not shapely.is_empty(geom):
-                shapely.prepare(geom)
-                hit = shapely.intersects(geom, zones.geoms)
-                if hit.any():
-                    pieces[hit] = shapely.intersection(zones.geoms[hit], geom)
-                    # Boundary contacts leave lines/points: they carry no area or population.
-                    pieces[hit] = np.where(
-                        shapely.area(pieces[hit]) > 0, pieces[hit], shapely.Polygon()
-                    )
-            area_in = shapely.area(pieces)
+            area_in = area_all[k * n:(k + 1) * n]
             if with_area:
                 out[f"surface_{name}_m2"] = area_in
             out[f"part_surface_{name}"] = np.where(zones.area > 0, area_in / zones.area, np.nan)
-            if ctx.population is not None:
-                pop_in = _population_of(pieces, zones.index, ctx.population,
-                                        method=ctx.method, qpv=ctx.qpv)[
-                    "population"
-                ].to_numpy()
+            if pop_all is not None:
+                pop_in = pop_all[k * n:(k + 1) * n]
                 share = np.where(
                     ctx.zone_total > 0, np.minimum(pop_in / ctx.zone_total, 1.0), np.nan
                 )
@@ -340,6 +396,19 @@ def _measure_inside(
                     share * zones.official if zones.official is not None else pop_in
                 )
     return out
+
+
+def _population_sum(
+    polys: np.ndarray, owner: np.ndarray, size: int, ctx: _PopulationContext
+) -> np.ndarray:
+    """Population inside disjoint polygons, summed by ``owner`` (0 where none)."""
+    if not len(polys):
+        return np.zeros(size)
+    est = _population_of(polys, pd.RangeIndex(len(polys)), ctx.population,
+                         method=ctx.method, qpv=ctx.qpv, squares=ctx.squares)[
+        "population"].to_numpy()
+    # a NaN piece (a grid cell without a value) makes its zone NaN, as a NaN cell would
+    return np.bincount(owner, weights=est, minlength=size)
 
 
 def _frame(out: Mapping[str, Any], zones: _Zones, *, layer: str) -> pd.DataFrame:
@@ -388,7 +457,7 @@ def _zonal_mean(
     ti, si = STRtree(source).query(target, predicate="intersects")
     if not len(ti):
         return means, covered
-    a = shapely.area(shapely.intersection(target[ti], source[si]))
+    a = _pair_areas(target, ti, source, si)
     covered = np.bincount(ti, weights=a, minlength=len(target))
     with np.errstate(invalid="ignore", divide="ignore"):
         for j in range(k):
@@ -398,6 +467,35 @@ def _zonal_mean(
             s = np.bincount(ti[ok], weights=a[ok] * v[ok], minlength=len(target))
             means[:, j] = np.where(w > 0, s / w, np.nan)
     return means, covered
+
+
+def _pair_areas(target: np.ndarray, ti: np.ndarray, source: np.ndarray,
+                si: np.ndarray) -> np.ndarray:
+    """``area(target[ti] ∩ source[si])``, the overlay only where neither holds the other.
+
+    A 200 m population cell inside a 500 m air cell or an IRIS shares its own area (most
+    pairs): a prepared ``contains`` costs far less than GEOS's overlay.
+    """
+    a = np.empty(len(ti))
+    if not len(ti):
+        return a
+    shapely.prepare(source)
+    t_in_s = shapely.contains_properly(source[si], target[ti])
+    s_in_t = np.zeros(len(ti), dtype=bool)
+    s_in_t[~t_in_s] = shapely.within(source[si[~t_in_s]], target[ti[~t_in_s]])
+    a[t_in_s] = shapely.area(target[ti[t_in_s]])
+    a[s_in_t] = shapely.area(source[si[s_in_t]])
+    rest = ~(t_in_s | s_in_t)
+    a[rest] = _overlay(lambda x, y: shapely.area(shapely.intersection(x, y)),
+                       target[ti[rest]], source[si[rest]])
+    return a
+
+
+def _overlay(func: Callable[..., np.ndarray], *arrays: np.ndarray) -> np.ndarray:
+    """``func(*arrays)`` in threads (GEOS overlays release the GIL), as interpolate does."""
+    from qpvgeo.interpolate import _threads  # data flows readers -> interpolate -> exposure
+
+    return _threads(func, *arrays)
 
 
 def _weighted_by_population(
@@ -419,7 +517,13 @@ def _weighted_by_population(
     """
     source, col, _ = _population_source(ctx.population)
     pop = pd.to_numeric(source[col], errors="coerce").to_numpy(dtype=float)
-    vals = source_values(np.asarray(source.geometry.array, dtype=object))
+    # Only the population polygons that meet a zone can weigh in a zone's mean: the
+    # values of the others (all of France's cells but those near the zones) are never
+    # used, so they are not measured (NaN, which leaves them out of every sum).
+    near = _near_rows(source, zones.geoms)
+    vals = np.full((len(source), len(names)), np.nan)
+    if len(near):
+        vals[near] = source_values(np.asarray(source.geometry.array, dtype=object)[near])
     extra = {}
     for j, name in enumerate(names):
         v = vals[:, j]
@@ -430,7 +534,7 @@ def _weighted_by_population(
         v = vals[:, list(names).index(var)]
         extra[f"_above_{k}"] = np.where(np.isnan(v), 0.0, pop * (np.nan_to_num(v) > t))
     est = _population_of(zones.geoms, zones.index, ctx.population, method=ctx.method,
-                         extra=extra, qpv=ctx.qpv)
+                         extra=extra, qpv=ctx.qpv, squares=ctx.squares)
     out = np.full((len(zones.geoms), len(names)), np.nan)
     shares = np.full((len(zones.geoms), len(above or ())), np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -444,6 +548,57 @@ def _weighted_by_population(
     if above is None:
         return out
     return out, shares
+
+
+def _cells_are_squares(cells: np.ndarray) -> bool:
+    """Whether every row of a grid carries its square (not a centre point, not nothing).
+
+    The grid estimator reads the cells' corners, not their geometry: the geometry can
+    only say which cells lie near a zone when it covers each cell.
+    """
+    kinds = shapely.get_type_id(cells)
+    return bool(np.isin(kinds, (3, 6)).all() and not shapely.is_empty(cells).any())
+
+
+#: Beyond this distance (m) from a polygon, a QPV of the calibrated estimator's mask
+#: cannot touch a grid cell the polygon meets: two cells of the coarsest grid (1 km),
+#: with room to spare.
+_MASK_REACH = 2500.0
+
+
+def _near_mask_polygons(qpv: gpd.GeoDataFrame, geoms: np.ndarray) -> gpd.GeoDataFrame:
+    """The QPV of the calibrated mask whose box lies within :data:`_MASK_REACH` of a polygon.
+
+    The estimator weighs a cell by the share of it inside the QPV: only the cells that
+    meet the polygons count, so only the QPV that can reach them (a national mask of
+    1,362 QPV would otherwise be reprojected and rasterised for every call).
+    """
+    mask = np.asarray(qpv.geometry.array, dtype=object)
+    geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
+    if not len(geoms):
+        return qpv
+    b = shapely.bounds(geoms)
+    r = _MASK_REACH
+    boxes = shapely.box(b[:, 0] - r, b[:, 1] - r, b[:, 2] + r, b[:, 3] + r)
+    hits = np.unique(STRtree(shapely.envelope(mask)).query(boxes)[1])
+    return qpv if len(hits) == len(qpv) else qpv.iloc[hits]
+
+
+def _near_rows(source: gpd.GeoDataFrame, geoms: np.ndarray) -> np.ndarray:
+    """Rows of ``source`` whose box meets the box of one of ``geoms`` grown by 100 m, sorted.
+
+    A superset of the rows the estimators pair with a zone: a grid's cells are shared in
+    EPSG:3035 from their corners, and the squares the frame carries in EPSG:2154 lie
+    within millimetres of them (100 m is far more than any such difference). Boxes only:
+    a ``dwithin`` query on the polygons costs more than the cells it saves. The spatial
+    index is geopandas' own, kept with the frame: one per run, not one per call.
+    """
+    geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
+    if not len(geoms) or not len(source):
+        return np.zeros(0, dtype=np.intp)
+    b = shapely.bounds(geoms)
+    boxes = shapely.box(b[:, 0] - 100, b[:, 1] - 100, b[:, 2] + 100, b[:, 3] + 100)
+    return np.unique(source.geometry.array.sindex.query(boxes)[1])
 
 
 def zones_population(zones: _Zones, ctx: _PopulationContext) -> np.ndarray:

@@ -158,7 +158,8 @@ def _covered_zones(
         if part.any():
             # Only the partly covered zones need a new estimate: the others keep the base.
             total[part] = _population_of(
-                geoms[part], idx[part], run.population, method=run.method, qpv=z.ctx.qpv
+                geoms[part], idx[part], run.population, method=run.method, qpv=z.ctx.qpv,
+                squares=z.ctx.squares,
             )["population"].to_numpy()
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = np.where(z.ctx.zone_total[covered] > 0,
@@ -167,7 +168,8 @@ def _covered_zones(
         pop_share[~covered] = 0.0
         if official is not None:
             official = official * np.where(part, ratio, 1.0)
-        ctx = _PopulationContext(run.population, run.method, zone_total=total, qpv=z.ctx.qpv)
+        ctx = _PopulationContext(run.population, run.method, zone_total=total, qpv=z.ctx.qpv,
+                                 squares=z.ctx.squares)
     frame = gpd.GeoDataFrame({run.key: idx.to_numpy()}, geometry=geoms, crs=schema.CRS)
     sub = _Zones(frame, run.key, idx, geoms, shapely.area(geoms), official, ctx)
     return sub, share, pop_share

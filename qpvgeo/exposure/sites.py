@@ -166,12 +166,14 @@ def industrial_exposure(
                 if level not in tiers:
                     counts[:] = pd.NA  # the source does not list this tier: unknown, not 0
                 out[f"n_seveso_{level}_{lab}m"] = counts
+    reaches = {}
     for r in rs:
         near = _near(layer, z, r) if len(layer) else geoms
-        reach = _dissolve(shapely.buffer(near, r, quad_segs=_QUAD_SEGS)) if len(near) else None
-        out.update(
-            _measure_inside(z, {f"{_label(r)}m": reach}, stem="sites", ctx=ctx, with_area=False)
+        reaches[f"{_label(r)}m"] = (
+            _dissolve(shapely.buffer(near, r, quad_segs=_QUAD_SEGS)) if len(near) else None
         )
+    # every radius in one call: one population estimate for all their pieces
+    out.update(_measure_inside(z, reaches, stem="sites", ctx=ctx, with_area=False))
     return _frame(_population_columns(out, z, ctx), z, layer="sites")
 
 
