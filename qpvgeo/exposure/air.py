@@ -265,12 +265,12 @@ def air_exposure(
         Stations only: farthest station used, metres from the zone's edge.
     thresholds
         ``{name: {pollutant: µg/m³}}``; default :data:`THRESHOLDS`; ``{}`` for none.
-
     coverage
         Where the layer is known to hold data (polygons or a shapely geometry): a zone
         outside gets NA, a partly covered zone is measured on its covered part, and
         ``part_couverte_air`` comes first (:func:`qpvgeo.exposure.exposure_profile`
         applies the same rule to every layer). Default: the layer measured as given.
+
     Returns
     -------
     pandas.DataFrame

@@ -119,12 +119,12 @@ def heat_exposure(
     ancillary
         QPV contours, the dense-housing layer of ``population_method="calibrated"``
         (default: the zones themselves, right when the zones are the QPV).
-
     coverage
         Where the layer is known to hold data (polygons or a shapely geometry): a zone
         outside gets NA, a partly covered zone is measured on its covered part, and
         ``part_couverte_heat`` comes first (:func:`qpvgeo.exposure.exposure_profile`
         applies the same rule to every layer). Default: the layer measured as given.
+
     Returns
     -------
     pandas.DataFrame

@@ -94,12 +94,12 @@ def industrial_exposure(
         Distances in metres.
     key, population, population_method
         As in :func:`flood_exposure`.
-
     coverage
         Where the layer is known to hold data (polygons or a shapely geometry): a zone
         outside gets NA, a partly covered zone is measured on its covered part, and
         ``part_couverte_sites`` comes first (:func:`qpvgeo.exposure.exposure_profile`
         applies the same rule to every layer). Default: the layer measured as given.
+
     Returns
     -------
     pandas.DataFrame
