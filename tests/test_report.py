@@ -567,3 +567,31 @@ def test_missing_required_file_names_the_layout(tmp_path):
     with pytest.raises(DataFormatError, match="qpvgeo fetch insee_population_2023"):
         diagnose("region:32", data_dir=tmp_path, out=tmp_path / "d", progress=False)
     assert not (tmp_path / "d").exists()
+
+
+
+def test_exposure_summary_counts_worse_off_qpv_by_the_columns_direction():
+    # Green-space access is "higher is better": a QPV is worse off than its surroundings
+    # when its ratio is below 1, not above (the count follows the catalogue's direction).
+    from qpvgeo.diagnostic.page import (
+        _headline_of,
+        _info,
+        _main_indicator,
+        exposure_summary,
+        layer_columns,
+    )
+    from qpvgeo.exposure import LAYERS
+
+    diag = build_diagnostic(demo_data(), "region:99")
+    rows = {r["layer"]: r for r in exposure_summary(diag)}
+    qpv = diag.qpv_table
+    directions = []
+    for name in ("green_spaces", "noise", "flood"):
+        cols = layer_columns(diag, name)
+        main = _headline_of(LAYERS[name], cols) or _main_indicator(cols)
+        direction = _info(diag, main).direction
+        r = pd.to_numeric(qpv[f"{main}_ratio"], errors="coerce").dropna()
+        worse = (r < 1) if direction < 0 else (r > 1)
+        assert rows[LAYERS[name].label]["above"] == f"{int(worse.sum())} sur {len(r)}"
+        directions.append(direction)
+    assert sorted(directions) == [-1, 1, 1]

@@ -429,8 +429,12 @@ def exposure_summary(diag: Diagnostic) -> list[dict]:
         ratio = f"{main}_ratio"
         if ratio in qpv:
             r = pd.to_numeric(qpv[ratio], errors="coerce").where(values.notna()).dropna()
-            if len(r):
-                row["above"] = f"{F.format_number(int((r > 1).sum()))} sur {len(r)}"
+            direction = info.direction if info is not None else 1
+            if len(r) and direction:
+                # "Worse than the surroundings" follows the column's direction: a higher
+                # NO2 is worse, a higher share near a park or a collège is better.
+                worse = (r > 1) if direction > 0 else (r < 1)
+                row["above"] = f"{F.format_number(int(worse.sum()))} sur {len(r)}"
         rows.append(row)
     return rows
 
