@@ -7,6 +7,7 @@ only replaced once the new one is complete.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -60,3 +61,21 @@ def atomic_path(path: str | os.PathLike, *, suffix: str | None = None) -> Iterat
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The sha256 of a file, read in 1 MiB blocks (downloads, caches and manifests share it).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
+    >>> _ = f.write_bytes(b"qpv")
+    >>> file_sha256(f)[:12]
+    'aada65b36276'
+    """
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import hashlib
 import json
 import os
 import shutil
@@ -48,7 +47,7 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
-from qpvgeo._atomic import atomic_path
+from qpvgeo._atomic import atomic_path, file_sha256
 from qpvgeo.errors import QpvgeoError
 
 __all__ = ["MANIFEST_NAME", "OutputFolderError", "ReportFolder", "check_output_folder",
@@ -88,12 +87,7 @@ def project_root(start: str | os.PathLike | None = None) -> Path | None:
     return None
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+_sha256 = file_sha256
 
 
 def _read_manifest(folder: Path) -> dict[str, dict] | None:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import hashlib
 import json
 import re
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qpvgeo._atomic import atomic_path
+from qpvgeo._atomic import atomic_path, file_sha256
 from qpvgeo.errors import FetchError
 
 if TYPE_CHECKING:
@@ -24,12 +23,7 @@ _LOCK_MUTEX = threading.Lock()
 _HASH_CACHE: dict[tuple[str, int, int], str] = {}
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+_sha256 = file_sha256
 
 
 def _file_sha256(path: Path) -> str:
