@@ -732,6 +732,8 @@ def _simplified_area_km2(path: Path):
     import geopandas as gpd
     import shapely
 
+    from qpvgeo.maps._pack import unpack_geojson
+
     text = path.read_text(encoding="utf-8", errors="replace")
     geoms = []
     # folium embeds each GeoJson layer as a JS object literal: {"type": "FeatureCollection", …}
@@ -742,6 +744,7 @@ def _simplified_area_km2(path: Path):
         except ValueError:
             continue
         if isinstance(obj, dict) and obj.get("type") == "FeatureCollection":
+            obj = unpack_geojson(obj)  # qpvgeo writes contours as integer deltas
             for feat in obj.get("features", []):
                 g = shapely.geometry.shape(feat["geometry"]) if feat.get("geometry") else None
                 if g is None:

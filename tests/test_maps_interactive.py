@@ -665,3 +665,70 @@ def test_no_popup_by_default_and_legends_bound_to_layers():
     assert html_text.count("layer.on(\"add\", sync)") == 2
     finish(m)
     assert '"collapsed": true' in m.get_root().render()
+
+
+# -- packed contours --------------------------------------------------------------------------
+
+
+def _rings(fc: dict) -> list:
+    # through JSON: folium's data holds tuples, the page and the unpacker lists
+    return json.loads(json.dumps([f["geometry"]["coordinates"] for f in fc["features"]]))
+
+
+def test_packed_contours_round_trip_exactly_and_weigh_less(tmp_path):
+    from qpvgeo.maps import _pack
+
+    d = demo()
+    m = qpv_map(d.qpv, tiles=None)
+    add_layer(m, d.communes, kind="communes")
+    add_layer(m, d.flood, kind="flood")
+    save_html(m, tmp_path / "m.html")
+    layers = [g for g in m._children.values() if isinstance(g, folium.GeoJson)]
+    packed = [g for g in layers if getattr(g, "_qpvgeo_packed", None)]
+    assert len(packed) >= 2  # QPV and communes at least
+    for g in packed:
+        back = _pack.unpack_geojson(json.loads(g._qpvgeo_packed))
+        assert _rings(back) == _rings(g.data)  # the same rounded coordinates, exactly
+        # the Python object is never changed: tests and users still read GeoJSON there
+        assert "coordinates" in g.data["features"][0]["geometry"]
+        # the contours (not the properties) in at most half the characters
+        packed_geoms = json.dumps([f["geometry"]["d"] for f in json.loads(g._qpvgeo_packed)[
+            "features"]], separators=(",", ":"))
+        assert len(packed_geoms) < 0.5 * len(json.dumps(_rings(g.data)))
+    text = (tmp_path / "m.html").read_text()
+    assert text.count("function qpvgeoUnpack") == 1
+
+
+def test_packing_refuses_coordinates_finer_than_its_grid():
+    from qpvgeo.maps import _pack
+
+    fc = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {},
+          "geometry": {"type": "LineString", "coordinates": [[3.1234567, 50.6], [3.2, 50.7]]}}]}
+    assert _pack.pack_geojson(fc, precision=5) is None  # would move a vertex: not packed
+    assert _pack.unpack_geojson(_pack.pack_geojson(fc, precision=7)) == fc
+    points = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {},
+              "geometry": {"type": "Point", "coordinates": [3.1, 50.6]}}]}
+    assert not _pack.packable(points)
+    assert "</script>" not in _pack.script_json({"n": "</script><b>"})
+    # a repaired contour can be a collection (polygon + stray line): packed member by member
+    gc = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {},
+          "geometry": {"type": "GeometryCollection", "geometries": [
+              {"type": "Polygon", "coordinates": [[[3.1, 50.6], [3.2, 50.6], [3.1, 50.7],
+                                                   [3.1, 50.6]]]},
+              {"type": "LineString", "coordinates": [[3.1, 50.6], [3.0, 50.5]]}]}}]}
+    assert _pack.packable(gc)
+    assert _pack.unpack_geojson(_pack.pack_geojson(gc, precision=4)) == gc
+
+
+@pytest.mark.browser
+def test_packed_contours_decode_in_the_page_to_the_same_coordinates(demo_page):
+    opened, m = demo_page
+    page = opened.page
+    page.wait_for_selector("path.qpvgeo-qpv")
+    layer = m.qpvgeo_qpv_layer
+    assert getattr(layer, "_qpvgeo_packed", None)  # the QPV layer was written packed
+    got = page.evaluate(
+        f"() => {{ var out = []; {layer.get_name()}.eachLayer(function (l) {{"
+        " out.push(l.feature.geometry.coordinates); }); return out; }")
+    assert got == _rings(layer.data)
+    assert opened.errors == []

@@ -22,9 +22,11 @@ otherwise), then projected to WGS84 and snapped to a grid of ``10**-precision`` 
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import os
+import textwrap
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,7 +46,7 @@ from jinja2 import Template
 from qpvgeo import schema
 from qpvgeo._atomic import atomic_path
 from qpvgeo.errors import QpvgeoError, QpvgeoWarning, SchemaError
-from qpvgeo.maps import _assets, _format
+from qpvgeo.maps import _assets, _format, _pack
 from qpvgeo.maps._classes import MISSING_COLOR, Classes, classify
 
 #: Default attribution when the caller does not give one (the millésime is added).
@@ -1321,13 +1323,78 @@ def add_layer(m: folium.Map, gdf: gpd.GeoDataFrame, *, kind: str, **kwargs: Any)
 
 
 def finish(m: folium.Map) -> folium.Map:
-    """Add the layer control (once) after the last layer; :func:`save_html` calls it."""
+    """Add the layer control (once) after the last layer and pack the contours.
+
+    :func:`save_html` calls it. Embedded line and polygon layers are written with
+    integer coordinate deltas (:mod:`qpvgeo.maps._pack`, decoded in the page): the same
+    rounded coordinates in about a third of the characters.
+    """
     _check_map(m)
     if not getattr(m, "_qpvgeo_control", False):
         # collapsed: the list of layers opens on hover and never hides the data for good
         folium.LayerControl(collapsed=True).add_to(m)
         m._qpvgeo_control = True  # type: ignore[attr-defined]
+    _pack_layers(m)
     return m
+
+
+_PACKED_CALL = "qpvgeoUnpack({{ this._qpvgeo_packed }})"
+
+
+@functools.cache
+def _geojson_template_source() -> str | None:
+    """The text of folium's GeoJson template (Jinja keeps only the compiled form)."""
+    import ast
+    import inspect
+
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(folium.GeoJson)))
+    except (OSError, TypeError, SyntaxError):
+        return None
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "_template"
+                                                  for t in node.targets)
+                and isinstance(node.value, ast.Call) and node.value.args
+                and isinstance(node.value.args[0], ast.Constant)):
+            return node.value.args[0].value
+    return None
+
+
+def _geojson_layers(element: Any) -> list[folium.GeoJson]:
+    found = []
+    for child in element._children.values():
+        if isinstance(child, folium.GeoJson):
+            found.append(child)
+        found += _geojson_layers(child)
+    return found
+
+
+def _pack_layers(m: folium.Map) -> None:
+    """Swap each embedded polygon/line layer's GeoJSON for its packed text (render time)."""
+    packed_any = False
+    for layer in _geojson_layers(m):
+        if getattr(layer, "_qpvgeo_packed", None) is not None or not layer.embed:
+            packed_any = packed_any or getattr(layer, "_qpvgeo_packed", None) is not None
+            continue
+        if not _pack.packable(layer.data):
+            continue
+        text = _geojson_template_source()
+        if text is None or "{{ this.data|tojson }}" not in text:
+            return  # an unknown folium template: leave every layer as folium writes it
+        # the coarsest grid the coordinates sit on exactly (communes: 4 decimals)
+        packed = next((pk for p in (4, 5, 6, 7)
+                       if (pk := _pack.pack_geojson(layer.data, precision=p)) is not None),
+                      None)
+        if packed is None:
+            continue
+        layer._qpvgeo_packed = _pack.script_json(packed)
+        # folium's own Template class: it carries the filters the text uses (tojavascript)
+        kind = type(folium.GeoJson._template)
+        layer._template = kind(text.replace("{{ this.data|tojson }}", _PACKED_CALL))
+        packed_any = True
+    if packed_any:
+        m.get_root().header.add_child(
+            Element(f"<script>{_pack.UNPACK_JS}</script>"), name="qpvgeo_unpack")
 
 
 # -- export -----------------------------------------------------------------------------
