@@ -504,6 +504,8 @@ def _exposure_inputs(data: Path, opts: dict):
     """Every QPV (the rings' holes), the QPV measured (``opts["regions"]``), layers, grid."""
     every = _qpv_plain(data)
     zones = every[every["insee_reg"].isin(opts["regions"])] if opts.get("regions") else every
+    if not len(zones):
+        raise NotAvailable(f"no QPV in the regions {opts['regions']} (--peer-regions)")
     return every, zones.reset_index(drop=True), _layers_for_profile(data), _grid(data)
 
 

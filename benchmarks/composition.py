@@ -55,17 +55,21 @@ POLLUTANTS = ("no2", "pm10", "pm25")
 THRESHOLDS = {"oms_2021": {"no2": 10.0, "pm25": 5.0, "pm10": 15.0},
               "ue_2030": {"no2": 20.0, "pm25": 10.0, "pm10": 20.0}}
 SCENARIOS = ("frequent", "moyen", "extreme")
-#: Columns where qpvgeo (as of 2026-12-01) departs from its own documented definition, which
-#: this composition follows; see the benchmarks README ("composition"):
-#: - air and heat, population-weighted: qpvgeo keeps only the layer's features whose
-#:   bounding box meets a zone's bounding box (``_prepare_layer(keep=0.0)``) before it takes
-#:   each grid cell's mean, so a cell straddling that box loses the features beyond it
-#:   (and a zone's value changes with the other zones of the call);
-#: - ``distance_espace_vert_m``: qpvgeo looks for the nearest green space among those within
-#:   2,300 m of some zone only (NA, or a farther one, when the nearest lies beyond).
-KNOWN_DIFFERENCES = re.compile(
-    r"^((no2|pm10|pm25|score_chaleur)(_environs|_ratio)?|(part_)?population_sup_.+"
-    r"|distance_espace_vert_m)$")
+#: Columns where qpvgeo (main at 07bf558, 2026-12-01) departs from its own documented
+#: definition, which this composition follows, by defect (README, "The composition"):
+KNOWN_DEFECTS = {
+    # air and heat, population-weighted: qpvgeo keeps only the layer's features whose
+    # bounding box meets a zone's bounding box (``_prepare_layer(keep=0.0)``) before it takes
+    # each grid cell's mean, so a cell straddling that box loses the features beyond it (and
+    # a zone's value changes with the other zones of the call). Fixed on h17-exposure
+    # (f02d88a): delete this entry when it is merged.
+    "air_heat_cell_means": r"(no2|pm10|pm25|score_chaleur)(_environs|_ratio)?"
+                           r"|(part_)?population_sup_.+",
+    # qpvgeo looks for the nearest green space among those within 2,300 m of some zone only
+    # (NA, or a farther one, when the nearest lies beyond)
+    "green_space_distance": r"distance_espace_vert_m",
+}
+KNOWN_DIFFERENCES = re.compile("^(" + "|".join(KNOWN_DEFECTS.values()) + ")$")
 
 
 # -- the grid ----------------------------------------------------------------------------
@@ -453,12 +457,15 @@ def exposure_composition(qpv: gpd.GeoDataFrame, layers: Mapping[str, gpd.GeoData
 # -- comparison ------------------------------------------------------------------------------
 
 
-def compare_profiles(ours: pd.DataFrame, peer: pd.DataFrame, *, floor: float = 1e-9) -> dict:
+def compare_profiles(ours: pd.DataFrame, peer: pd.DataFrame, *, floor: float = 1e-3) -> dict:
     """Column by column agreement of qpvgeo's profile with the composition's.
 
     For numbers: the NA patterns must be equal, and the relative difference is
-    ``|a - b| / max(|a|, |b|, floor x scale)``, ``scale`` the column's largest magnitude
-    (a share of 1e-15, the sliver two overlays cut differently, is not a relative error).
+    ``|a - b| / max(|a|, |b|, floor x scale)``, ``scale`` the column's largest magnitude: a
+    value below a thousandth of its column's largest (a 0.2 m² sliver of a QPV in a noise
+    zone, whose ~1e-10 m² of round-off is 1e-9 of it) is compared against that thousandth.
+    Float64 carries ~1e-9 m on Lambert-93 coordinates; two exact methods (GEOS overlays,
+    qpvgeo's cell fractions from the zone's edges) then differ by ~1e-10 relative.
     For text: equal, except in the zones where the peer found several nearest features.
 
     Returns
