@@ -370,9 +370,9 @@ def _composition_checks(results: dict) -> dict:
     others = [v for k, v in cmp["rel_diff_by_column"].items() if not KNOWN_DIFFERENCES.match(k)]
     rec["max_rel_diff_outside_known_differences"] = max(others, default=0.0)
     if known:
-        rec["why"] = (f"{len(known)} column(s) differ by qpvgeo's layer pre-filters "
-                      "(benchmarks.composition.KNOWN_DIFFERENCES): outside them the largest "
-                      f"difference is {rec['max_rel_diff_outside_known_differences']:.2g}")
+        rec["why"] = (f"{len(known)} column(s) differ by qpvgeo's known departures from its "
+                      "definitions (benchmarks.composition.KNOWN_DEFECTS): outside them the "
+                      f"largest difference is {rec['max_rel_diff_outside_known_differences']:.2g}")
     checks["exposure_vs_composition"] = rec
     return checks
 
