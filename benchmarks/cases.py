@@ -497,6 +497,60 @@ def case_exposure_profile(data: Path, work: Path, opts: dict) -> dict:
             "n_cells": len(grid)}
 
 
+# -- exposure_profile against a plain geopandas composition (issue 15) ----------------------
+
+
+def _exposure_inputs(data: Path, opts: dict):
+    """Every QPV (the rings' holes), the QPV measured (``opts["regions"]``), layers, grid."""
+    every = _qpv_plain(data)
+    zones = every[every["insee_reg"].isin(opts["regions"])] if opts.get("regions") else every
+    if not len(zones):
+        raise NotAvailable(f"no QPV in the regions {opts['regions']} (--peer-regions)")
+    return every, zones.reset_index(drop=True), _layers_for_profile(data), _grid(data)
+
+
+def _save_frame(work: Path, name: str, frame) -> str:
+    """A profile as Parquet beside the result (the parent compares the two frames)."""
+    path = work / f"{name}.parquet"
+    out = frame.copy()
+    out.attrs = {}
+    out.to_parquet(path)
+    return str(path)
+
+
+def case_exposure_profile_area(data: Path, work: Path, opts: dict) -> dict:
+    """exposure_profile(..., population_method="area"): the method its peer reproduces."""
+    (exposure_profile,) = _need("qpvgeo.exposure", "exposure_profile")
+    every, zones, layers, grid = _exposure_inputs(data, opts)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        prof, rec = measure(lambda: exposure_profile(
+            zones, layers=layers, population=grid, surroundings="ring", all_qpv=every,
+            population_method="area"), opts)
+    return {**rec, "n_zones": len(zones), "n_rows": int(len(prof)),
+            "n_columns": int(prof.shape[1]), "regions": opts.get("regions"),
+            "values": _save_frame(work, "exposure_profile.area", prof)}
+
+
+def case_exposure_composition(data: Path, work: Path, opts: dict) -> dict:
+    """The same indicators from overlay / sjoin / sjoin_nearest / dissolve / groupby.
+
+    :func:`benchmarks.composition.exposure_composition`: what an analyst writes with
+    geopandas alone (a full-size run takes minutes, so it is run once).
+    """
+    from benchmarks.composition import exposure_composition
+
+    every, zones, layers, grid = _exposure_inputs(data, opts)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        prof, rec = measure(lambda: exposure_composition(zones, layers, grid, all_qpv=every),
+                            opts)
+    return {**rec, "n_zones": len(zones), "n_rows": int(len(prof)),
+            "n_columns": int(prof.shape[1]), "regions": opts.get("regions"),
+            "ties": prof.attrs.get("ties", {}),
+            "values": _save_frame(work, "exposure_profile.composition", prof)}
+
+
 # -- grid_population from a GeoDataFrame with identifiers -----------------------------------
 
 
@@ -794,6 +848,8 @@ CASES = {
     "raster.exactextract": case_raster_exactextract,
     "raster.rasterstats": case_raster_rasterstats,
     "exposure_profile": case_exposure_profile,
+    "exposure_profile.area": case_exposure_profile_area,
+    "exposure_profile.composition": case_exposure_composition,
     "map.synthetic": case_map_synthetic,
     "map.real2015": case_map_real2015,
     "diagnose.real32": case_diagnose_real32,

@@ -46,6 +46,9 @@ TARGETS = {
     "grid_read_peak_mb": 1024.0,  # issue 15
     "exposure_seconds": 15.0,  # issue 15
     "exposure_peak_mb": 1024.0,  # issue 15
+    "exposure_speedup_vs_composition": 5.0,  # issue 15: vs a plain geopandas composition
+    # same numbers: both sides compute in float64 (see benchmarks.composition.compare_profiles)
+    "exposure_composition_rel_tol": 1e-9,
     "points_1m_seconds": 10.0,  # issue 15; and no slower than geopandas.sjoin
     "diagnose_seconds": 10.0,  # issue 15, region 32 on the real files
     "totals_rel_tol": 1e-9,
@@ -63,7 +66,7 @@ GROUPS = {
     "raster": ["raster.qpvgeo", "raster.exactextract", "raster.rasterstats"],
     "grid_population_ids": ["grid_population_ids_700k.qpvgeo", "grid_population_ids_700k.tobler",
                             "grid_population_ids.qpvgeo", "grid_population_ids.tobler"],
-    "exposure": ["exposure_profile"],
+    "exposure": ["exposure_profile", "exposure_profile.area", "exposure_profile.composition"],
     "points": ["points_1m.qpvgeo", "points_1m.sjoin", "points_10m.qpvgeo"],
     "points_1m": ["points_1m.qpvgeo", "points_1m.sjoin"],  # without the 10 M (~7 min, 7 GB)
     "diagnose": ["diagnose.real32"],
@@ -161,7 +164,7 @@ def run_case(name: str, data: Path, work: Path, *, opts: dict, timeout: float,
         proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True,
                               timeout=timeout)
     except subprocess.TimeoutExpired:
-        return {"case": name, "status": "timeout",
+        return {"case": name, "status": "timeout", "timeout_seconds": timeout,
                 "reason": f"did not finish within {timeout:.0f} s (process killed)"}
     wall = time.perf_counter() - t0
     if not out.is_file():
@@ -238,6 +241,7 @@ def assess(results: dict) -> dict:
     if _ok(e):
         checks["exposure_time"] = _check(e["seconds"], "<=", t["exposure_seconds"], "s")
         checks["exposure_memory"] = _check(e["peak_rss_mb"], "<=", t["exposure_peak_mb"], "MB")
+    checks.update(_composition_checks(results))
     pq, ps = results.get("points_1m.qpvgeo"), results.get("points_1m.sjoin")
     if _ok(pq):
         checks["points_1m_time"] = _check(pq["seconds"], "<=", t["points_1m_seconds"], "s")
@@ -315,6 +319,64 @@ def assess(results: dict) -> dict:
     return checks
 
 
+def _composition_checks(results: dict) -> dict:
+    """exposure_profile (population_method="area") against its geopandas composition.
+
+    The speed-up is the composition's time over qpvgeo's on the same QPV; a composition
+    stopped by ``--timeout`` still gives a lower bound (timeout / qpvgeo's time). The numbers
+    are compared column by column (:func:`benchmarks.composition.compare_profiles`).
+    """
+    q, c = results.get("exposure_profile.area"), results.get("exposure_profile.composition")
+    checks: dict = {}
+    if not _ok(q) or not c:
+        return checks
+    target = TARGETS["exposure_speedup_vs_composition"]
+    if c.get("status") == "timeout" and c.get("timeout_seconds"):
+        checks["exposure_speedup_vs_composition"] = {
+            **_check(c["timeout_seconds"] / q["seconds"], ">=", target, "x"),
+            "lower_bound": True, "why": "the composition did not finish within --timeout"}
+        return checks
+    if not _ok(c):
+        return checks
+    checks["exposure_speedup_vs_composition"] = {
+        **_check(c["seconds"] / q["seconds"], ">=", target, "x"),
+        "cpu_time_ratio": _cpu_ratio(c, q), "n_zones": q.get("n_zones"),
+        "regions": q.get("regions")}
+    import pandas as pd
+
+    from benchmarks.composition import KNOWN_DIFFERENCES, compare_profiles
+
+    if not (Path(q["values"]).is_file() and Path(c["values"]).is_file()):
+        # a merged report whose runs' work folders are gone: the speed-up still stands
+        checks["exposure_vs_composition"] = {"value": "profiles not found", "unit": "",
+                                             "files": [q["values"], c["values"]]}
+        return checks
+    ours, peer = pd.read_parquet(q["values"]), pd.read_parquet(c["values"])
+    peer.attrs["ties"] = c.get("ties", {})
+    cmp = compare_profiles(ours, peer)
+    tol = TARGETS["exposure_composition_rel_tol"]
+    over = sorted(k for k, v in cmp["rel_diff_by_column"].items() if v > tol)
+    same_shape = not (cmp["only_in_qpvgeo"] or cmp["only_in_peer"] or cmp["na_mismatch"]
+                      or cmp["text_mismatch"])
+    rec = {**_check(cmp["max_rel_diff"], "<=", tol, "relative"),
+           "max_rel_diff_column": cmp["max_rel_diff_column"],
+           "columns_compared": cmp["columns_compared"], "columns_over_tolerance": over,
+           **{k: cmp[k] for k in ("only_in_qpvgeo", "only_in_peer", "na_mismatch",
+                                  "text_mismatch", "ties")}}
+    if rec["met"] and not same_shape:
+        rec["met"] = False
+        rec["missed_by"] = "columns, NA patterns or nearest-site labels differ"
+    known = [k for k in over if KNOWN_DIFFERENCES.match(k)]
+    others = [v for k, v in cmp["rel_diff_by_column"].items() if not KNOWN_DIFFERENCES.match(k)]
+    rec["max_rel_diff_outside_known_differences"] = max(others, default=0.0)
+    if known:
+        rec["why"] = (f"{len(known)} column(s) differ by qpvgeo's known departures from its "
+                      "definitions (benchmarks.composition.KNOWN_DEFECTS): outside them the "
+                      f"largest difference is {rec['max_rel_diff_outside_known_differences']:.2g}")
+    checks["exposure_vs_composition"] = rec
+    return checks
+
+
 def _cpu_ratio(peer: dict, ours: dict) -> float | None:
     """Speed-up in CPU time (all threads counted), when both runs recorded it."""
     a, b = peer.get("cpu_seconds"), ours.get("cpu_seconds")
@@ -377,7 +439,7 @@ def table(results: dict, checks: dict) -> str:
         elif name == "grid_read.corners":
             note = (f"{rec['n_cells']:,} cells, geometry=False, frame {rec['frame_mb']:,} MB "
                     "in memory")
-        elif name == "exposure_profile":
+        elif name.startswith("exposure_profile"):
             note = f"{rec['n_rows']:,} rows x {rec['n_columns']} columns"
         lines.append(f"{name:35} {rec.get('status', '?'):14} {_fmt(rec.get('seconds')):>10} "
                      f"{_fmt(rec.get('peak_rss_mb'), ',.0f'):>9} {_delta(rec):>7}  {note}")
@@ -468,8 +530,10 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--cases", default=",".join(GROUPS),
                     help=f"comma-separated groups among {', '.join(GROUPS)}")
     ap.add_argument("--peer-regions", default="",
-                    help="run the grid_population comparison (qpvgeo, tobler, overlay) on the "
-                    "QPV of these region codes only, e.g. 11,32 (qpvgeo is also run on all)")
+                    help="run the grid_population comparison (qpvgeo, tobler, overlay) and the "
+                    "exposure one (exposure_profile.area, its composition) on the QPV of these "
+                    "region codes only, e.g. 11,32 (grid_population.qpvgeo and "
+                    "exposure_profile are also run on all)")
     ap.add_argument("--timeout", type=float, default=2400, help="seconds per case")
     ap.add_argument("--in-process", action="store_true",
                     help="run the cases in this process (fast correctness check; peak memory "
@@ -524,6 +588,8 @@ def main(argv: list[str] | None = None) -> dict:
             label = name
             if regions and name == "grid_population.qpvgeo_calibrated":
                 continue  # the subset only serves the comparison with the peers
+            if regions and name in ("exposure_profile.area", "exposure_profile.composition"):
+                case_opts["regions"] = regions  # both sides on the same QPV, for the ratio
             if regions and group == "grid_population":
                 case_opts["regions"] = regions
                 if name == "grid_population.qpvgeo":  # also the national figure
