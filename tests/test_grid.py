@@ -252,14 +252,17 @@ def test_duplicate_squares_are_found_by_every_path():
     assert not grid_module._all_distinct(far, 200.0)
 
 
-def test_squares_transformed_in_threads_are_bit_identical():
-    # the corners split between two threads give the same coordinates as one pyproj call
+def test_squares_built_by_blocks_in_threads_are_bit_identical(monkeypatch):
+    # the squares built by blocks in two threads have the coordinates of one pyproj call
     from pyproj import Transformer
 
+    monkeypatch.setattr(grid_module, "_SQUARES_BLOCK", 7_000)  # 36 blocks, 2 threads
     rng = np.random.default_rng(3)
     x = rng.integers(15_000, 21_000, 250_000) * 200.0
     y = rng.integers(10_000, 16_000, 250_000) * 200.0
     sq = cell_squares(x, y)
+    assert len(sq) == len(x) and sq.crs.to_epsg() == 2154
+    assert len(cell_squares([], [])) == 0
     tr = Transformer.from_crs(3035, 2154, always_xy=True)
     cx, cy = tr.transform(np.repeat(x, 4) + np.tile([0, 200, 200, 0], len(x)),
                           np.repeat(y, 4) + np.tile([0, 0, 200, 200], len(y)))

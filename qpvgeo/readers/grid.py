@@ -13,8 +13,10 @@ returned in Lambert-93 (EPSG:2154).
 from __future__ import annotations
 
 import csv
+import os
 import re
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import geopandas as gpd
@@ -307,9 +309,34 @@ def cell_squares(x_laea, y_laea, res: float = 200.0, *, crs: str | None = schema
     x = np.asarray(x_laea, dtype="float64")
     y = np.asarray(y_laea, dtype="float64")
     n = len(x)
-    # the 4 corners counter-clockwise from the lower-left one, as two contiguous (n, 4)
-    # arrays that pyproj transforms in place: a national grid is 2.3 million squares,
-    # and every temporary copy of its corners costs 75-180 MB
+    # by blocks of squares: the corners of a national grid (2.3 million squares) would
+    # take 330 MB of temporary arrays at once; two threads when there are two CPUs
+    # (pyproj releases the GIL while it transforms one block, GEOS builds another)
+    step = _SQUARES_BLOCK
+    starts = range(0, n, step)
+    if n > step and (os.cpu_count() or 1) > 1:
+        with ThreadPoolExecutor(2) as pool:
+            parts = list(pool.map(lambda a: _squares(x[a:a + step], y[a:a + step], res, crs),
+                                  starts))
+    else:
+        parts = [_squares(x[a:a + step], y[a:a + step], res, crs) for a in starts]
+    squares = np.concatenate(parts) if parts else np.empty(0, dtype=object)
+    return gpd.GeoSeries(squares, crs=schema.GRID_CRS if crs is None else crs)
+
+
+#: Squares built per block by :func:`cell_squares` (20 MB of corner coordinates).
+_SQUARES_BLOCK = 1 << 18
+
+
+def _squares(x: np.ndarray, y: np.ndarray, res: float, crs) -> np.ndarray:
+    """The squares of lower-left corners ``x``, ``y`` (EPSG:3035), in ``crs``.
+
+    The 4 corners counter-clockwise from the lower-left one go in two contiguous
+    ``(n, 4)`` arrays that pyproj transforms in place (one transformer per call: pyproj
+    transformers are not shared between threads); each corner is transformed by the
+    same PROJ pipeline whatever the block, so the result is bit-identical.
+    """
+    n = len(x)
     xs = np.empty((n, 4))
     ys = np.empty((n, 4))
     xs[:, 0] = xs[:, 3] = x
@@ -317,49 +344,20 @@ def cell_squares(x_laea, y_laea, res: float = 200.0, *, crs: str | None = schema
     ys[:, 0] = ys[:, 1] = y
     ys[:, 2] = ys[:, 3] = y + res
     if crs is not None:
-        _transform_in_place(xs, ys, crs)
+        from pyproj import Transformer
+
+        tr = Transformer.from_crs(schema.GRID_CRS, crs, always_xy=True)
+        tr.transform(xs.reshape(-1), ys.reshape(-1), inplace=True)  # views: in place
     coords = np.empty((n, 5, 2))
     coords[:, :4, 0] = xs
     coords[:, :4, 1] = ys
-    del xs, ys
     # the ring closed on its first corner (bit-identical, not transformed twice)
     coords[:, 4] = coords[:, 0]
-    squares = shapely.from_ragged_array(
+    return shapely.from_ragged_array(
         shapely.GeometryType.POLYGON,
         coords.reshape(5 * n, 2),
         (np.arange(0, 5 * n + 1, 5), np.arange(n + 1)),
     )
-    del coords
-    return gpd.GeoSeries(squares, crs=schema.GRID_CRS if crs is None else crs)
-
-
-def _transform_in_place(xs: np.ndarray, ys: np.ndarray, crs) -> None:
-    """EPSG:3035 -> ``crs`` of the C-contiguous arrays ``xs``, ``ys``, in place.
-
-    Millions of points (9.2 M corners for the national grid, ~2 s): split between two
-    threads when there are two CPUs (pyproj releases the GIL; one transformer per
-    thread, as pyproj requires). Each point is transformed by the same PROJ pipeline
-    whatever the split, so the result is bit-identical.
-    """
-    import os
-    from concurrent.futures import ThreadPoolExecutor
-
-    from pyproj import Transformer
-
-    fx, fy = xs.reshape(-1), ys.reshape(-1)  # views (contiguous)
-    parts = 2 if len(fx) >= 400_000 and (os.cpu_count() or 1) > 1 else 1
-    bounds = np.linspace(0, len(fx), parts + 1).astype(np.int64)
-
-    def run(k: int) -> None:
-        tr = Transformer.from_crs(schema.GRID_CRS, crs, always_xy=True)
-        lo, hi = bounds[k], bounds[k + 1]
-        tr.transform(fx[lo:hi], fy[lo:hi], inplace=True)
-
-    if parts == 1:
-        run(0)
-        return
-    with ThreadPoolExecutor(parts) as pool:
-        list(pool.map(run, range(parts)))
 
 
 def _canonical_name(name: object) -> str:
@@ -760,6 +758,8 @@ def read_filosofi_grid(
         grid.attrs["cell_size"] = float(res[0])
         return grid
     squares = cell_squares(grid["x_laea"], grid["y_laea"], float(res[0]))
-    out = gpd.GeoDataFrame(grid, geometry=squares.values, crs=schema.CRS)
+    # copy=False: the frame's blocks as they are (geopandas would otherwise consolidate
+    # the float columns into a new 220-450 MB block)
+    out = gpd.GeoDataFrame(grid, geometry=squares.values, crs=schema.CRS, copy=False)
     out.attrs["cell_size"] = float(res[0])
     return out
