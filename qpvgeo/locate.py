@@ -429,8 +429,11 @@ def locate_qpv(
         warnings.warn(f"{what}: column(s) {clash} already present; replaced by this run",
                       QpvgeoWarning, stacklevel=2)
     out[STATUT_COORDONNEES] = pos[STATUT_COORDONNEES].to_numpy()
-    ok = (pos[STATUT_COORDONNEES] == STATUT_OK).to_numpy()
-    zone = pos["zone"].to_numpy(dtype=object)
+    ok = (pos[STATUT_COORDONNEES] == STATUT_OK).to_numpy(dtype=bool, na_value=False)
+    # the zone of each point as a small integer (arrow compares, no Python strings)
+    zone = np.full(len(pos), -1, dtype=np.int8)
+    for k, zname in enumerate(ZONES):
+        zone[(pos["zone"] == zname).to_numpy(dtype=bool, na_value=False)] = k
     lon, lat = pos["longitude"].to_numpy(), pos["latitude"].to_numpy()
     n = len(frame)
     for mill, layer in layers.items():
@@ -444,8 +447,8 @@ def locate_qpv(
         n_inside = np.zeros(n, dtype=np.int64)
         distance = np.full(n, np.nan)
         nearest = np.full(n, -1, dtype=np.int64)
-        for zname, (_, zcrs) in ZONES.items():  # a few territories, not a loop over points
-            rows = ok & (zone == zname)
+        for k, (zname, (_, zcrs)) in enumerate(ZONES.items()):  # a few territories
+            rows = ok & (zone == k)
             qrows = np.flatnonzero(qzones == zname)
             if not rows.any() or not len(qrows):
                 continue
