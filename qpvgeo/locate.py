@@ -135,6 +135,8 @@ def _box_pairs(x: np.ndarray, y: np.ndarray, boxes: np.ndarray) -> tuple[np.ndar
     if not np.isfinite(size) or size <= 0:
         size = 1.0
     gx0, gy0 = float(bx0.min()), float(by0.min())
+    # at most ~4 M cells (tiny boxes spread far apart: cells larger than the boxes)
+    size = max(size, float(np.sqrt((bx1.max() - gx0) * (by1.max() - gy0) / 4e6)))
     nx = int((bx1.max() - gx0) // size) + 1
     ny = int((by1.max() - gy0) // size) + 1
     i0 = ((bx0 - gx0) // size).astype(np.int64)

@@ -103,3 +103,8 @@ def test_box_pairs_equal_the_box_test():
     ep, eq = np.nonzero(inside)
     got = sorted(zip(p.tolist(), q.tolist(), strict=True))
     assert got == sorted(zip(ep.tolist(), eq.tolist(), strict=True))
+    # tiny boxes 1,000 km apart: the grid's cells grow (at most ~4 M of them)
+    tiny = np.array([[0, 0, 1, 1], [1e6, 1e6, 1e6 + 1, 1e6 + 1], [5e5, 5e5, 5e5 + 1, 5e5 + 1.0]])
+    p, q = locate_module._box_pairs(np.array([0.5, 1e6 + 0.5, 3.0]),
+                                    np.array([0.5, 1e6 + 0.5, 3.0]), tiny)
+    assert p.tolist() == [0, 1] and q.tolist() == [0, 1]
