@@ -25,7 +25,7 @@ from shapely.geometry import box
 from qpvgeo.errors import DataFormatError, QpvgeoWarning
 from qpvgeo.interpolate import grid_population
 from qpvgeo.readers import grid as grid_module
-from qpvgeo.readers.grid import parse_cell_ids, read_filosofi_grid
+from qpvgeo.readers.grid import cell_squares, parse_cell_ids, read_filosofi_grid
 
 HAS_PYARROW = importlib.util.find_spec("pyarrow") is not None
 
@@ -171,7 +171,8 @@ def test_real_files_frame_is_unchanged(shared_data, rel):
         g = read_filosofi_grid(shared_data / rel)
         ref = read_filosofi_grid(shared_data / rel, engine="pandas")
     assert len(g) == REAL[rel]
-    pd.testing.assert_frame_equal(g, ref)
+    # exact: both engines parse the same decimal text into the nearest float64
+    pd.testing.assert_frame_equal(g, ref, check_exact=True)
     assert shapely.equals_exact(g.geometry.values, ref.geometry.values, 0).all()
     # the frame's contract: identifiers as text, flags as Int64, values float64, corners
     # int64, the square in Lambert-93, the side in attrs
@@ -190,3 +191,81 @@ def test_real_files_frame_is_unchanged(shared_data, rel):
     assert g["idcar_200m"].is_unique
     # squares rebuilt from the identifiers: 200 m squares above the corner in EPSG:3035
     assert g.to_crs(3035).area.to_numpy() == pytest.approx(40000.0, rel=1e-6)
+
+
+# -- the national-scale fast paths (issue 15) ------------------------------------------------
+
+
+@pytest.mark.real_data
+@pytest.mark.skipif(not HAS_PYARROW, reason="pyarrow not installed: one engine only")
+def test_arrow_reader_without_squares_equals_the_pandas_reader(shared_data):
+    # the geometry=False path (the national one): the arrow table converted column by
+    # column, identifiers not copied when there is nothing to strip, duplicates checked
+    # without hashing; same frame as pandas' reader, dtypes and values exact
+    folder = shared_data / "filosofi_200m_2019_communes_sample"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", QpvgeoWarning)
+        for f in sorted(folder.glob("*.csv"))[:3] + [folder]:
+            fast = read_filosofi_grid(f, geometry=False)
+            slow = read_filosofi_grid(f, geometry=False, engine="pandas")
+            pd.testing.assert_frame_equal(fast, slow, check_exact=True)
+            assert fast.attrs == slow.attrs == {"cell_size": 200.0}
+            assert not isinstance(fast, gpd.GeoDataFrame)
+
+
+@pytest.mark.skipif(not HAS_PYARROW, reason="pyarrow not installed: one engine only")
+def test_text_columns_are_stripped_only_when_needed(tmp_path):
+    # spaces, a tab, a no-break space (non-ASCII) around the text values: stripped by
+    # both engines; the in-place check must send every such column to str.strip
+    f = tmp_path / "x.csv"
+    f.write_text('"idcar_200m";"lcog_geo";"idcar_1km";"ind"\n'
+                 '"CRS3035RES200mN2890400E3767200";" 33063";"CRS3035RES1000mN2890000E3767000";1\n'
+                 '"CRS3035RES200mN2890600E3767200";"33063\t";"";2\n'
+                 '"CRS3035RES200mN2890800E3767200";"\u00a033063";'
+                 '"CRS3035RES1000mN2890000E3767000";3\n', encoding="utf-8")
+    fast = read_filosofi_grid(f, geometry=False)
+    slow = read_filosofi_grid(f, geometry=False, engine="pandas")
+    pd.testing.assert_frame_equal(fast, slow, check_exact=True)
+    assert fast["lcog_geo"].tolist() == ["33063"] * 3
+    assert fast["idcar_1km"].isna().tolist() == [False, True, False]
+    clean = pd.Series(["a b", None, "", "c"], dtype="string")
+    assert grid_module._stripped(clean) is clean  # nothing to strip: the same column
+    for bad in (" a", "a ", "a\u202f", "\x1ca"):
+        out = grid_module._stripped(pd.Series(["x", bad], dtype="string"))
+        assert out.tolist() == ["x", bad.strip()], repr(bad)
+
+
+def test_duplicate_squares_are_found_by_every_path():
+    # _all_distinct: sorted keys (one pass), a byte per square of the extent, and a
+    # sparse extent left to hashing; each must see a repeated square
+    def corners(x, y):
+        return pd.DataFrame({"x_laea": np.asarray(x, np.int64), "y_laea": np.asarray(y, np.int64)})
+
+    sorted_ids = corners([3767200, 3767400, 3767200], [2890400, 2890400, 2890600])
+    assert grid_module._all_distinct(sorted_ids, 200.0)
+    shuffled = corners([3767400, 3767200, 3767200], [2890600, 2890400, 2890600])
+    assert grid_module._all_distinct(shuffled, 200.0)
+    repeated = corners([3767400, 3767200, 3767400], [2890600, 2890400, 2890600])
+    assert not grid_module._all_distinct(repeated, 200.0)
+    # 2 squares 40,000 km apart: too sparse for a bitmap, "maybe" (hashed by the caller)
+    far = corners([0, 4_000_000_000], [2890600, 0])
+    assert not grid_module._all_distinct(far, 200.0)
+
+
+def test_squares_built_by_blocks_in_threads_are_bit_identical(monkeypatch):
+    # the squares built by blocks in two threads have the coordinates of one pyproj call
+    from pyproj import Transformer
+
+    monkeypatch.setattr(grid_module, "_SQUARES_BLOCK", 7_000)  # 36 blocks, 2 threads
+    rng = np.random.default_rng(3)
+    x = rng.integers(15_000, 21_000, 250_000) * 200.0
+    y = rng.integers(10_000, 16_000, 250_000) * 200.0
+    sq = cell_squares(x, y)
+    assert len(sq) == len(x) and sq.crs.to_epsg() == 2154
+    assert len(cell_squares([], [])) == 0
+    tr = Transformer.from_crs(3035, 2154, always_xy=True)
+    cx, cy = tr.transform(np.repeat(x, 4) + np.tile([0, 200, 200, 0], len(x)),
+                          np.repeat(y, 4) + np.tile([0, 0, 200, 200], len(y)))
+    xy = shapely.get_coordinates(sq.values).reshape(len(x), 5, 2)
+    assert np.array_equal(xy[:, :4, 0].ravel(), cx) and np.array_equal(xy[:, :4, 1].ravel(), cy)
+    assert np.array_equal(xy[:, 4], xy[:, 0])

@@ -145,20 +145,25 @@ def _raster_means(raster: Any, polygons: np.ndarray, bands: Sequence[str]) -> np
     with rasterio.open(raster) as src:
         crs = src.crs
         count = src.count
-    if count != len(bands):
-        raise SchemaError(
-            f"{raster}: {count} band(s) but pollutants {list(bands)} were named; pass "
-            "raster_pollutants= with one name per band"
-        )
-    if crs is None:
-        raise _missing_crs(raster)
-    geoms = polygons[keep]
-    tr = _to_raster_crs(crs.to_wkt())
-    if tr is not None:  # the raster's own CRS: no reprojection, one transformer per CRS
-        geoms = shapely.transform(
-            geoms, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
-    vec = gpd.GeoDataFrame({"_i": np.flatnonzero(keep)}, geometry=geoms, crs=crs)
-    res = exact_extract(os.fspath(raster), vec, "mean", include_cols=["_i"], output="pandas")
+        if count != len(bands):
+            raise SchemaError(
+                f"{raster}: {count} band(s) but pollutants {list(bands)} were named; pass "
+                "raster_pollutants= with one name per band"
+            )
+        if crs is None:
+            raise _missing_crs(raster)
+        geoms = polygons[keep]
+        tr = _to_raster_crs(crs.to_wkt())
+        if tr is not None:  # the raster's own CRS: no reprojection, one transformer per CRS
+            geoms = shapely.transform(
+                geoms, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+        # exactextract's own sources for a GeoDataFrame and a path cost more than its
+        # computation: each polygon to GeoJSON text (json.dumps of __geo_interface__) and
+        # each window read as a numpy masked array. The same polygons go in as WKB and
+        # the same pixels as plain arrays with the band's nodata value (exactextract
+        # skips it and NaN, as the mask would): same cells, fractions and means.
+        features, sources = _exactextract_inputs(src, geoms, np.flatnonzero(keep))
+        res = exact_extract(sources, features, "mean", include_cols=["_i"], output="pandas")
     cols = [c for c in res.columns if c != "_i"]
     # exactextract names the columns "mean" (one band) or "band_1_mean"… (several).
     ordered = cols if len(cols) == len(bands) else None
@@ -451,6 +456,63 @@ def air_exposure(
 
 def _raster_means_of(path: Any, bands: Sequence[str], polys: np.ndarray) -> np.ndarray:
     return _raster_means(path, polys, bands)
+
+
+def _exactextract_inputs(src: Any, geoms: np.ndarray, ids: np.ndarray):
+    """exactextract sources: ``geoms`` (in the raster's CRS) as WKB, the open raster ``src``."""
+    import rasterio
+    from exactextract.exact_extract import prep_raster
+    from exactextract.feature import Feature, FeatureSource
+    from exactextract.raster import RasterioRasterSource
+
+    crs_wkt = src.crs.to_wkt()
+
+    class WkbFeature(Feature):
+        def __init__(self, i, wkb):
+            Feature.__init__(self)
+            self.i, self.wkb = i, wkb
+
+        def get(self, name):
+            return self.i
+
+        def fields(self):
+            return ["_i"]
+
+        def geometry(self):
+            return self.wkb
+
+        def set_geometry_format(self):
+            return "wkb"
+
+    class WkbSource(FeatureSource):
+        def __init__(self):
+            super().__init__()
+            self.wkb = shapely.to_wkb(geoms)  # one vectorised call
+
+        def count(self):
+            return len(self.wkb)
+
+        def __iter__(self):
+            for i, wkb in zip(ids.tolist(), self.wkb, strict=True):
+                yield WkbFeature(i, wkb)
+
+        def srs_wkt(self):
+            return crs_wkt
+
+    class PlainSource(RasterioRasterSource):
+        def read_window(self, x0, y0, nx, ny):
+            return self.ds.read(self.band_idx, window=rasterio.windows.Window(x0, y0, nx, ny))
+
+    # a plain read is the masked one when the only mask is one nodata value (or none)
+    # and the values are not scaled; anything else keeps exactextract's own reader
+    valid = {rasterio.enums.MaskFlags.nodata, rasterio.enums.MaskFlags.all_valid}
+    plain = (all(set(flags) <= valid for flags in src.mask_flag_enums)
+             and len(set(src.nodatavals)) == 1
+             and all(s == 1.0 for s in src.scales) and all(o == 0.0 for o in src.offsets))
+    if not plain:
+        return WkbSource(), prep_raster(src)
+    names = [""] if src.count == 1 else [f"band_{k + 1}" for k in range(src.count)]
+    return WkbSource(), [PlainSource(src, k + 1, name=names[k]) for k in range(src.count)]
 
 
 def _raster_coverage(sources: list, zones: _Zones) -> np.ndarray:

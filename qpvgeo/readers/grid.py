@@ -13,8 +13,10 @@ returned in Lambert-93 (EPSG:2154).
 from __future__ import annotations
 
 import csv
+import os
 import re
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import geopandas as gpd
@@ -307,32 +309,55 @@ def cell_squares(x_laea, y_laea, res: float = 200.0, *, crs: str | None = schema
     x = np.asarray(x_laea, dtype="float64")
     y = np.asarray(y_laea, dtype="float64")
     n = len(x)
-    # corners counter-clockwise from the lower-left one, written straight into the ring
-    # coordinates (n squares x 5 points x 2): a national grid is 2.3 million squares, and
-    # every temporary copy of its corners costs 150-180 MB
-    coords = np.empty((n, 5, 2))
-    coords[:, 0, 0] = coords[:, 3, 0] = x
-    coords[:, 1, 0] = coords[:, 2, 0] = x + res
-    coords[:, 0, 1] = coords[:, 1, 1] = y
-    coords[:, 2, 1] = coords[:, 3, 1] = y + res
+    # by blocks of squares: the corners of a national grid (2.3 million squares) would
+    # take 330 MB of temporary arrays at once; two threads when there are two CPUs
+    # (pyproj releases the GIL while it transforms one block, GEOS builds another)
+    step = _SQUARES_BLOCK
+    starts = range(0, n, step)
+    if n > step and (os.cpu_count() or 1) > 1:
+        with ThreadPoolExecutor(2) as pool:
+            parts = list(pool.map(lambda a: _squares(x[a:a + step], y[a:a + step], res, crs),
+                                  starts))
+    else:
+        parts = [_squares(x[a:a + step], y[a:a + step], res, crs) for a in starts]
+    squares = np.concatenate(parts) if parts else np.empty(0, dtype=object)
+    return gpd.GeoSeries(squares, crs=schema.GRID_CRS if crs is None else crs)
+
+
+#: Squares built per block by :func:`cell_squares` (20 MB of corner coordinates).
+_SQUARES_BLOCK = 1 << 18
+
+
+def _squares(x: np.ndarray, y: np.ndarray, res: float, crs) -> np.ndarray:
+    """The squares of lower-left corners ``x``, ``y`` (EPSG:3035), in ``crs``.
+
+    The 4 corners counter-clockwise from the lower-left one go in two contiguous
+    ``(n, 4)`` arrays that pyproj transforms in place (one transformer per call: pyproj
+    transformers are not shared between threads); each corner is transformed by the
+    same PROJ pipeline whatever the block, so the result is bit-identical.
+    """
+    n = len(x)
+    xs = np.empty((n, 4))
+    ys = np.empty((n, 4))
+    xs[:, 0] = xs[:, 3] = x
+    xs[:, 1] = xs[:, 2] = x + res
+    ys[:, 0] = ys[:, 1] = y
+    ys[:, 2] = ys[:, 3] = y + res
     if crs is not None:
-        # the 4 corners of every square in one pyproj call (millions of squares)
         from pyproj import Transformer
 
         tr = Transformer.from_crs(schema.GRID_CRS, crs, always_xy=True)
-        cx, cy = tr.transform(coords[:, :4, 0].ravel(), coords[:, :4, 1].ravel())
-        coords[:, :4, 0] = cx.reshape(n, 4)
-        coords[:, :4, 1] = cy.reshape(n, 4)
-        del cx, cy
+        tr.transform(xs.reshape(-1), ys.reshape(-1), inplace=True)  # views: in place
+    coords = np.empty((n, 5, 2))
+    coords[:, :4, 0] = xs
+    coords[:, :4, 1] = ys
     # the ring closed on its first corner (bit-identical, not transformed twice)
     coords[:, 4] = coords[:, 0]
-    squares = shapely.from_ragged_array(
+    return shapely.from_ragged_array(
         shapely.GeometryType.POLYGON,
         coords.reshape(5 * n, 2),
         (np.arange(0, 5 * n + 1, 5), np.arange(n + 1)),
     )
-    del coords
-    return gpd.GeoSeries(squares, crs=schema.GRID_CRS if crs is None else crs)
 
 
 def _canonical_name(name: object) -> str:
@@ -377,26 +402,59 @@ def _read_csv_arrow(path: Path, sep: str, decimal: str, names: list[str]) -> pd.
     if len(set(canonical)) != len(canonical):
         return None  # the pandas path raises the "appear twice" error
     include = [n for n, c in zip(names, canonical, strict=True) if _kept(c)]
-    types = {n: pa.string() if _canonical_name(n) in _TEXT_COLUMNS else pa.float64()
+    # large_string: the type of pandas' arrow-backed strings (no cast, no copy)
+    types = {n: pa.large_string() if _canonical_name(n) in _TEXT_COLUMNS else pa.float64()
              for n in include}
     try:
-        table = pacsv.read_csv(
+        # in a list that _arrow_to_frame empties: no reference left here to the table
+        tables = [pacsv.read_csv(
             path,
             parse_options=pacsv.ParseOptions(delimiter=sep),
             convert_options=pacsv.ConvertOptions(
                 column_types=types, include_columns=include, null_values=_na_markers(),
                 strings_can_be_null=True, decimal_point=decimal, quoted_strings_can_be_null=True,
             ),
-        )
+        )]
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError):
         return None
-    frame = table.to_pandas(
-        types_mapper=lambda t: pd.StringDtype() if t == pa.string() else None,
-        split_blocks=True, self_destruct=True,
-    )
-    del table
+    frame = _arrow_to_frame(tables)
     frame.attrs["dropped_names"] = [n for n in names if n not in include]
     return frame
+
+
+def _arrow_to_frame(tables: list) -> pd.DataFrame:
+    """The table as a frame, one column at a time, each arrow column freed once converted.
+
+    The national table is ~490 MB (numbers as float64, identifiers as text): converting
+    it whole, then consolidating the float columns into one block, held two copies at
+    once. Here each number column becomes one float64 array (NaN where the CSV had a
+    null) and each text column one contiguous arrow string array (pandas' string
+    dtype, no Python object), and the frame is built without consolidation, so the
+    peak is the table plus one column. The chunks were allocated by the reader's
+    threads: pyarrow's allocator (mimalloc) reuses their memory for the next column
+    only once asked to collect it (``release_unused``), else the peak is ~300 MB
+    higher (measured: 910 MB instead of 1,190-1,380 MB for the national file).
+    """
+    import pyarrow as pa
+
+    table = tables.pop()
+    pool = pa.default_memory_pool()
+    string_dtype = pd.StringDtype()
+    columns: dict[str, object] = {}
+    n = table.num_rows
+    while table.num_columns:
+        name, col = table.column_names[0], table.column(0)
+        table = table.remove_column(0)
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            # one chunk, copied out of the reader's blocks (which can then all be freed:
+            # kept in place, they pin ~300 MB of the table); pandas' string dtype
+            columns[name] = string_dtype.__from_arrow__(pa.chunked_array([col.combine_chunks()]))
+        else:
+            columns[name] = col.to_numpy()  # float64, NaN for nulls
+        del col
+        pool.release_unused()
+    # copy=False: no consolidation of the float columns into one block (a 220 MB copy)
+    return pd.DataFrame(columns, index=pd.RangeIndex(n), copy=False)
 
 
 def _read_csv(path: Path, *, engine: str = "auto") -> pd.DataFrame:
@@ -415,6 +473,50 @@ def _read_csv(path: Path, *, engine: str = "auto") -> pd.DataFrame:
     )
     frame.attrs["decimal"] = decimal
     return frame
+
+
+#: First or last bytes that may be (part of) whitespace for ``str.strip``: ASCII
+#: whitespace, the ASCII separators 28-31 (Python's ``isspace``), any non-ASCII byte.
+_MAY_STRIP = np.zeros(256, bool)
+_MAY_STRIP[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
+_MAY_STRIP[128:] = True
+
+
+def _stripped(values: pd.Series) -> pd.Series:
+    """``values.astype("string").str.strip()``, without the copy when nothing is to strip.
+
+    A text column read by pyarrow is arrow (large) string data: the first and last byte
+    of every value are looked at in place (2.3 M identifiers: a few milliseconds instead
+    of a 70-80 MB copy per column); anything that may be whitespace, non-ASCII included,
+    takes the full ``str.strip``.
+    """
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        import pyarrow as pa
+
+        arr = pa.array(values.array)  # zero-copy: the arrow data behind the column
+        chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+        if all(not _may_strip(a) for a in chunks):
+            return values
+    return values.astype("string").str.strip()
+
+
+def _may_strip(a) -> bool:
+    """Whether a value of the arrow (large) string array ``a`` may start or end with a space."""
+    import pyarrow as pa
+
+    if not (pa.types.is_string(a.type) or pa.types.is_large_string(a.type)):
+        return True
+    if len(a) == 0:
+        return False
+    width = np.int64 if pa.types.is_large_string(a.type) else np.int32
+    off = np.frombuffer(a.buffers()[1], width)[a.offset:a.offset + len(a) + 1]
+    data = a.buffers()[2]
+    data = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+    start, stop = off[:-1], off[1:]
+    full = stop > start  # nulls and empty strings have no byte
+    if not full.all():
+        start, stop = start[full], stop[full]
+    return bool(_MAY_STRIP[data[start]].any() or _MAY_STRIP[data[stop - 1]].any())
 
 
 def _to_number(values: pd.Series, *, decimal: str, what: str) -> pd.Series:
@@ -472,7 +574,7 @@ def _read_one(
     frame = frame[keep]  # a new frame (copy-on-write): the columns below replace its own
     for col in keep:
         if col in _TEXT_COLUMNS:
-            frame[col] = frame[col].astype("string").str.strip()
+            frame[col] = _stripped(frame[col])
         else:
             frame[col] = _to_number(frame[col], decimal=decimal, what=f"{path.name}, column {col}")
     for col in _FLAG_COLUMNS & set(keep):
@@ -480,6 +582,32 @@ def _read_one(
             frame[col] = frame[col].astype("Int64")
     frame.attrs = {}
     return frame, geometry
+
+
+def _all_distinct(corners: pd.DataFrame, res: float) -> bool:
+    """True when no two rows hold the same square; False when some may (then hashed).
+
+    A national file lists its squares in identifier order (northing, then easting: both
+    have seven digits in metropolitan France), so strictly increasing keys prove it in
+    one pass; otherwise a byte per square of the grid's extent (national 200 m grid:
+    ~35 M squares, 35 MB) counts the distinct ones. Hashing 2.3 M keys costs 0.3-0.5 s.
+    """
+    x, y = corners["x_laea"].to_numpy(), corners["y_laea"].to_numpy()
+    n = len(x)
+    if n < 2:
+        return True
+    for key in (y * (1 << 32) + x, x * (1 << 32) + y):
+        if (key[1:] > key[:-1]).all():
+            return True
+    step = int(res)
+    x0, y0 = int(x.min()), int(y.min())
+    nx, ny = (int(x.max()) - x0) // step + 1, (int(y.max()) - y0) // step + 1
+    if nx * ny > 1 << 26:
+        return False  # a sparse extent (several regions far apart): hashed instead
+    # the corners are on the lattice (checked by parse_cell_ids): exact cell numbers
+    seen = np.zeros(nx * ny, bool)
+    seen[(y - y0) // step * nx + (x - x0) // step] = True
+    return int(np.count_nonzero(seen)) == n
 
 
 def read_filosofi_grid(
@@ -604,8 +732,8 @@ def read_filosofi_grid(
         raise DataFormatError(f"{files[0]}: squares of several sizes {sorted(res)} in one grid")
     # duplicates found on the integer corners (hashing 2.3 M strings costs more)
     key = pd.Series(corners["x_laea"].to_numpy() * (1 << 32) + corners["y_laea"].to_numpy())
-    dup = key.duplicated(keep=False).to_numpy()
-    if dup.any():
+    dup = None if _all_distinct(corners, float(res[0])) else key.duplicated(keep=False).to_numpy()
+    if dup is not None and dup.any():
         common = [c for c in grid.columns if _is_value_column(c)]
         first = grid[dup].groupby(idcol)[common].nunique(dropna=True)
         conflicting = first.index[(first > 1).any(axis=1)]
@@ -630,6 +758,8 @@ def read_filosofi_grid(
         grid.attrs["cell_size"] = float(res[0])
         return grid
     squares = cell_squares(grid["x_laea"], grid["y_laea"], float(res[0]))
-    out = gpd.GeoDataFrame(grid, geometry=squares.values, crs=schema.CRS)
+    # copy=False: the frame's blocks as they are (geopandas would otherwise consolidate
+    # the float columns into a new 220-450 MB block)
+    out = gpd.GeoDataFrame(grid, geometry=squares.values, crs=schema.CRS, copy=False)
     out.attrs["cell_size"] = float(res[0])
     return out

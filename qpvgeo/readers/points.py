@@ -162,11 +162,18 @@ def zone_of(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     >>> zone_of(np.array([3.06, 55.45, -30.0]), np.array([50.63, -20.9, 40.0])).tolist()
     ['metropole', 'reunion', '']
     """
-    out = np.full(len(lon), "", dtype=object)
-    for name, ((x0, y0, x1, y1), _) in ZONES.items():
-        inside = (lon >= x0) & (lon <= x1) & (lat >= y0) & (lat <= y1) & (out == "")
-        out[inside] = name
-    return out
+    return np.array(["", *ZONES], dtype=object)[_zone_codes(lon, lat)]
+
+
+def _zone_codes(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """1 + the position in :data:`ZONES` of each lon/lat's zone (the first that holds
+    it), 0 outside all: small integers, no million-string comparisons."""
+    lon, lat = np.asarray(lon), np.asarray(lat)
+    code = np.zeros(len(lon), dtype=np.int8)
+    for k, ((x0, y0, x1, y1), _) in enumerate(ZONES.values(), start=1):
+        inside = (lon >= x0) & (lon <= x1) & (lat >= y0) & (lat <= y1) & (code == 0)
+        code[inside] = k
+    return code
 
 
 def _table_positions(
@@ -257,14 +264,19 @@ def _geometry_positions(
                               "_source": (xs, ys, points.crs)}
 
 
+#: The statuses, in the order of the codes :func:`_status` gives.
+_STATUSES = (STATUT_OK, STATUT_HORS_FRANCE, STATUT_ILLISIBLES, STATUT_ABSENTES)
+
+
 def _status(lon: np.ndarray, lat: np.ndarray, *, empty: np.ndarray, bad: np.ndarray) -> np.ndarray:
+    """Each row's status as its position in :data:`_STATUSES` (int8; 0 is ``ok``)."""
     finite = np.isfinite(lon) & np.isfinite(lat)
     bad = (bad | ~finite) & ~empty
-    zone = zone_of(np.where(finite, lon, 0.0), np.where(finite, lat, 0.0))
-    status = np.full(len(lon), STATUT_OK, dtype=object)
-    status[finite & (zone == "")] = STATUT_HORS_FRANCE
-    status[bad] = STATUT_ILLISIBLES
-    status[empty] = STATUT_ABSENTES
+    zone = _zone_codes(np.where(finite, lon, 0.0), np.where(finite, lat, 0.0))
+    status = np.zeros(len(lon), dtype=np.int8)
+    status[finite & (zone == 0)] = 1
+    status[bad] = 2
+    status[empty] = 3
     return status
 
 
@@ -342,14 +354,15 @@ def _positions(points, *, x, y, crs, what) -> tuple[pd.DataFrame, tuple | None]:
     else:
         table = pd.DataFrame(points.drop(columns=points.geometry.name)) if geo else points
         lon, lat, status, info = _table_positions(table, x=x, y=y, crs=crs, what=what)
-    ok = status == STATUT_OK
+    ok = status == 0  # STATUT_OK
     lon = np.where(ok, lon, np.nan)
     lat = np.where(ok, lat, np.nan)
-    zone = np.where(ok, zone_of(np.nan_to_num(lon), np.nan_to_num(lat)), "")
+    zone = np.where(ok, _zone_codes(np.nan_to_num(lon), np.nan_to_num(lat)), 0)
     out = pd.DataFrame(
         {"longitude": lon, "latitude": lat,
-         STATUT_COORDONNEES: pd.array(status, dtype="string"),
-         "zone": pd.array(zone, dtype="string")},
+         STATUT_COORDONNEES: pd.array(list(_STATUSES), dtype="string").take(status),
+         # one `take` from the zone names (arrow), not a million Python strings
+         "zone": pd.array(["", *ZONES], dtype="string").take(zone)},
         index=points.index,
     )
     source = info.pop("_source")
