@@ -10,8 +10,8 @@ Two tools:
   numbers), with no spatial index over millions of cells; the share of each cell inside
   each zone is then exact and computed for all pairs at once from the zone's edges
   (Green's theorem), without clipping one polygon per cell. On 2.3 million cells and
-  1,362 QPV-like zones it takes about 0.5 s where tobler's ``area_interpolate`` takes
-  about 5 s on the same squares (2 cores, shared machine).
+  1,362 QPV-like zones it takes about 0.1 s where tobler's ``area_interpolate`` takes
+  2-4 s on the same squares (2 cores, shared machine; ``benchmarks/README.md``).
 """
 
 from __future__ import annotations
@@ -153,19 +153,43 @@ def _threads(func, *arrays: np.ndarray, min_chunk: int = 256) -> np.ndarray:
 def _shared_areas(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``area(a[i] ∩ b[i])`` for every pair, the overlay only where it is needed.
 
-    A QPV wholly inside its commune shares its own area (a quarter of the pairs at
-    national scale); the others go through GEOS's overlay, in threads.
+    A QPV inside its commune shares its own area (a quarter of the pairs at national
+    scale), a commune inside its QPV its own; pairs that do not meet share 0. The
+    containment tests use prepared geometries (built here, dropped after); the other
+    pairs go through GEOS's overlay, in threads. Each area is computed on its own pair,
+    so the threads cannot change a result.
     """
-    out = np.empty(len(a))
+    out = np.zeros(len(a))
     if not len(a):
         return out
-    b_in_a = shapely.within(b, a)
-    a_in_b = ~b_in_a & shapely.within(a, b)
+    with _prepared(a), _prepared(b):
+        meet = shapely.intersects(b, a)
+        b_in_a = meet & shapely.covers(a, b)
+        a_in_b = meet & ~b_in_a & shapely.covers(b, a)
     out[b_in_a] = shapely.area(b[b_in_a])
     out[a_in_b] = shapely.area(a[a_in_b])
-    rest = ~(b_in_a | a_in_b)
+    rest = meet & ~(b_in_a | a_in_b)
     out[rest] = _threads(lambda x, y: shapely.area(shapely.intersection(x, y)), a[rest], b[rest])
     return out
+
+
+class _prepared:
+    """Prepare geometries for a block of predicates, then drop what was not there before.
+
+    Preparing attaches GEOS's index to the geometry objects, which may be the caller's:
+    they are left as they came.
+    """
+
+    def __init__(self, geoms: np.ndarray):
+        self.geoms = geoms[~shapely.is_missing(geoms)]  # repeats are prepared once
+
+    def __enter__(self):
+        self.new = self.geoms[~shapely.is_prepared(self.geoms)]
+        shapely.prepare(self.new)
+        return self
+
+    def __exit__(self, *exc):
+        shapely.destroy_prepared(self.new)
 
 
 # -- areal interpolation ----------------------------------------------------------------
@@ -226,18 +250,23 @@ def areal_interpolate(
     source = schema.to_canonical_crs(source, what="source")
     target = schema.to_canonical_crs(target, what="target")
     values = _numeric_columns(source, extensive + intensive, what="source")
-    tgt = _valid_polygons(target.geometry.values, what="target")
+    tgt = np.asarray(target.geometry.values, dtype=object)
+    validity = _Validity(tgt)  # in a thread, beside the sources' tree
     src = np.asarray(source.geometry.values, dtype=object)
     # Only the sources whose box meets a target are checked and repaired (a national
     # commune layer has 35,000 polygons, a few thousand near the QPV): a repaired
-    # polygon stays within its box, so no other source can start to matter.
+    # polygon stays within its box, so the pairs of boxes found with the original ones
+    # hold every pair that can share an area.
     tree = shapely.STRtree(src)
-    near = np.unique(tree.query(tgt)[1])
+    t_idx, s_idx = tree.query(tgt)
+    near = np.unique(s_idx)
     if len(near):
         src = src.copy()
         src[near] = _valid_polygons(src[near], what="source")
-        tree = shapely.STRtree(src)
-    t_idx, s_idx = tree.query(tgt, predicate="intersects")
+    tgt = _valid_polygons(tgt, what="target", bad=validity.result())
+    # each target's sum in a fixed order (by source), whatever the tree's layout
+    order = np.lexsort((s_idx, t_idx))
+    t_idx, s_idx = t_idx[order], s_idx[order]
     shared = _shared_areas(src[s_idx], tgt[t_idx])
     n = len(target)
     out = {}
@@ -504,7 +533,7 @@ def _cell_fractions(
     if size.sum() > 8 * len(zone) + (1 << 20):  # a table mostly empty: sorted keys
         return _cell_fractions_sparse(gi, zones_laea)
     start = np.cumsum(size) - size  # each zone's table, column-major, rows 0..nrow
-    res, height = gi.res, gi.height
+    res = gi.res
 
     ez, xa, ya, xb, yb = _ring_edges(zones_laea)
     keep = (xa != xb) & ok[ez]  # vertical edges have dx = 0
