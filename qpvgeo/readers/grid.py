@@ -202,17 +202,21 @@ def _parse_one_layout(mat: np.ndarray, m0: int, e0: int) -> tuple[np.ndarray, ..
     is_digit = np.zeros(w, bool)
     covered = np.zeros(w, bool)
     checks = []
-    for lo, hi in fields:  # one word per number, ending at its last digit
-        checks.append((hi, lo))
-        covered[hi - 8:hi] = True
+    for k, (lo, hi) in enumerate(fields):
+        # one word per number, ending at its last digit; the resolution's also holds
+        # the 'm' after it, so that with the prefix's first word four words cover the
+        # 30 bytes of a 200 m identifier
+        end = hi + 1 if k == 0 else hi
+        checks.append((end, lo, hi))
+        covered[end - 8:end] = True
         is_digit[lo:hi] = True
     while not covered.all():  # letters no number's word holds: one more word
         end = min(int(np.flatnonzero(~covered)[0]) + 8, w)
-        checks.append((end, None))
+        checks.append((end, None, None))
         covered[end - 8:end] = True
     row0 = mat[0].tobytes()
     plan = []
-    for end, lo in checks:
+    for end, lo, hi in checks:
         digit = is_digit[end - 8:end]
         dmask = int.from_bytes(np.where(digit, 0xFF, 0).astype(np.uint8).tobytes(), "little")
         # letters equal the first row's, digits' high nibble is 3 ...
@@ -221,18 +225,19 @@ def _parse_one_layout(mat: np.ndarray, m0: int, e0: int) -> tuple[np.ndarray, ..
         # the number's own digits (another number's may share the word: checked in its own)
         own = np.zeros(8, bool)
         if lo is not None:
-            own[lo - (end - 8):] = True
+            own[lo - (end - 8):hi - (end - 8)] = True
         fmask = int.from_bytes(np.where(own, 0xFF, 0).astype(np.uint8).tobytes(), "little")
         v = _words(mat, end)
         if v is None:
             return None
         plan.append((v, lo, np.uint64(expect), np.uint64(care),
-                     np.uint64(0x0F0F0F0F0F0F0F0F & fmask), np.uint64(0x0606060606060606 & fmask)))
+                     np.uint64(0x0F0F0F0F0F0F0F0F & fmask), np.uint64(0x0606060606060606 & fmask),
+                     np.uint64(8 * (end - hi)) if lo is not None else None))
     out = {lo: np.empty(n, np.int64) for _, lo, *_ in plan if lo is not None}
     step = 1 << 15  # rows per block: the temporaries stay in the CPU cache
     for a in range(0, n, step):
         b = min(a + step, n)
-        for v, lo, expect, care, low_mask, six in plan:
+        for v, lo, expect, care, low_mask, six, shift in plan:
             bad = np.bitwise_xor(v[a:b], expect)
             bad &= care
             if lo is not None:
@@ -241,6 +246,8 @@ def _parse_one_layout(mat: np.ndarray, m0: int, e0: int) -> tuple[np.ndarray, ..
                 over = d + six
                 over &= _HIGH
                 bad |= over
+                if shift:  # the letter after the number: shifted out, a leading 0 in
+                    d <<= shift
                 out[lo][a:b] = _swar_digits(d)  # the other bytes are leading zeros
             if np.count_nonzero(bad):
                 return None
