@@ -88,18 +88,25 @@ class _Validity:
             self._thread.start()
 
     def _work(self) -> None:
-        while True:
-            with self._lock:
-                start = next(self._next, None)
-            if start is None:
-                return
-            g = self.geoms[start:start + self._chunk]
-            self.bad[start:start + self._chunk] = ~shapely.is_valid(g) & ~shapely.is_missing(g)
+        try:
+            while True:
+                with self._lock:
+                    start = next(self._next, None)
+                if start is None:
+                    return
+                g = self.geoms[start:start + self._chunk]
+                self.bad[start:start + self._chunk] = ~shapely.is_valid(g) & ~shapely.is_missing(g)
+        except BaseException as exc:  # raised again by result(): never a chunk left unchecked
+            self._error = exc
+
+    _error: BaseException | None = None
 
     def result(self) -> np.ndarray:
         self._work()
         if self._thread is not None:
             self._thread.join()
+        if self._error is not None:
+            raise self._error
         return self.bad
 
 
@@ -390,7 +397,7 @@ def _index_grid(grid: pd.DataFrame, bounds: np.ndarray | None = None) -> _GridIn
         parts, pix, piy = [], [], []
         step = 1 << 16
         r = int(res)
-        exact = x.dtype.kind in "iu" and y.dtype.kind in "iu" and r == res and r % 2 == 0
+        exact = x.dtype.kind == "i" and y.dtype.kind == "i" and r == res and r % 2 == 0
         for a in range(0, len(x), step):
             if exact:  # integer corners: floor(x / r + 1/2) - ix0 = (x - ix0 r + r/2) // r
                 ix = x[a:a + step] - (ix0 * r - r // 2)
@@ -410,7 +417,8 @@ def _index_grid(grid: pd.DataFrame, bounds: np.ndarray | None = None) -> _GridIn
             pix.append(ix[sel])
             piy.append(iy[sel])
         selected = np.concatenate(parts)
-        ix, iy = np.concatenate(pix), np.concatenate(piy)
+        ix = np.concatenate(pix).astype(np.int64, copy=False)
+        iy = np.concatenate(piy).astype(np.int64, copy=False)
     else:
         ix, iy = _lattice(x, res) - ix0, _lattice(y, res) - iy0
     keys = iy * width + ix

@@ -322,3 +322,19 @@ def test_areal_interpolate_does_not_depend_on_threads_or_source_order(monkeypatc
         warnings.simplefilter("error")
         c = areal_interpolate(src.iloc[::-1], tgt, extensive=["population"])
     np.testing.assert_allclose(a["population"], c["population"], rtol=1e-13)
+
+
+@pytest.mark.parametrize("dtype", ["int32", "uint64", "float64", "Int64"])
+def test_corner_dtypes_give_the_int64_result(dtype):
+    grid = _grid(15, 15, holes=0.2, seed=6)
+    zones = gpd.GeoDataFrame(geometry=_edge_case_zones(), crs=3035)
+    ref = grid_population(grid, zones)
+    other = grid.astype({"x_laea": dtype, "y_laea": dtype})
+    pd.testing.assert_frame_equal(grid_population(other, zones), ref)
+    # a grid whose first corner is 0 (the integer scan subtracts a negative offset)
+    shifted = grid.assign(x_laea=grid["x_laea"] - X0, y_laea=grid["y_laea"] - Y0)
+    moved = zones.translate(-X0, -Y0)
+    out = grid_population(shifted.astype({"x_laea": dtype, "y_laea": dtype}),
+                          gpd.GeoDataFrame(geometry=moved, crs=3035))
+    # the same shares: the coordinates are 3.8e6 smaller, so 1e-9 of round-off
+    np.testing.assert_allclose(out["ind"], ref["ind"], rtol=1e-9, atol=1e-9)
