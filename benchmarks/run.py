@@ -51,7 +51,12 @@ TARGETS = {
     "exposure_composition_rel_tol": 1e-9,
     "points_1m_seconds": 10.0,  # issue 15; and no slower than geopandas.sjoin
     "diagnose_seconds": 10.0,  # issue 15, region 32 on the real files
-    "totals_rel_tol": 1e-9,
+    "totals_rel_tol": 1e-9,  # against the float64 peers (the overlay; qpvgeo itself)
+    # tobler's area table is float32 (tobler.area_weighted._area_tables_binning): each
+    # area carries up to 6e-8 relative rounding; totals over thousands of areas, whose
+    # roundings partly cancel, measured 1e-10..1e-9. 1e-6 (16 float32 steps) is the bound
+    # that says tobler and qpvgeo compute the same thing at float32 precision.
+    "tobler_totals_rel_tol": 1e-6,
     "map_bytes": 2_500_000,  # 2.5 MB, decimal megabytes as the issue's 5.98 MB
     "map_area_rel_tol": 1e-3,
 }
@@ -217,22 +222,24 @@ def assess(results: dict) -> dict:
             "relative")
     q, tb, ov = (results.get(f"grid_population.{k}") for k in ("qpvgeo", "tobler", "overlay"))
     if _ok(q) and _ok(tb):
-        cmp = compare_values(q, tb)
-        checks["grid_population_vs_tobler_totals"] = {
-            **_check(cmp["total_rel_diff"], "<=", t["totals_rel_tol"], "relative"), **cmp}
+        checks["grid_population_vs_tobler_totals"] = _tobler_gap(compare_values(q, tb))
         checks["grid_population_speedup_vs_tobler"] = {**_check(
             tb["seconds"] / q["seconds"], ">=", t["grid_population_speedup_vs_tobler"], "x"),
             "cpu_time_ratio": _cpu_ratio(tb, q)}
     for size in ("_700k", ""):
         qi, ti = (results.get(f"grid_population_ids{size}.{k}") for k in ("qpvgeo", "tobler"))
         if _ok(qi) and _ok(ti):
-            cmp = compare_values(qi, ti)
-            checks[f"grid_population_ids{size}_vs_tobler_totals"] = {
-                **_check(cmp["total_rel_diff"], "<=", t["totals_rel_tol"], "relative"), **cmp}
+            checks[f"grid_population_ids{size}_vs_tobler_totals"] = _tobler_gap(
+                compare_values(qi, ti))
             checks[f"grid_population_ids{size}_speedup_vs_tobler"] = {
                 **_check(ti["seconds"] / qi["seconds"], ">=",
                          t["grid_population_ids_speedup_vs_tobler"], "x"),
                 "identifier_dtype": qi.get("id_dtype"), "cpu_time_ratio": _cpu_ratio(ti, qi)}
+    qi = results.get("grid_population_ids.qpvgeo")
+    if _ok(q) and _ok(qi):  # the same cells, corners parsed from the identifiers: float64
+        cmp = compare_values(q, qi)
+        checks["grid_population_ids_vs_corners_totals"] = {
+            **_check(cmp["total_rel_diff"], "<=", t["totals_rel_tol"], "relative"), **cmp}
     g = results.get("grid_read")
     if _ok(g):
         checks["grid_read_time"] = _check(g["seconds"], "<=", t["grid_read_seconds"], "s")
@@ -291,9 +298,7 @@ def assess(results: dict) -> dict:
         checks["tobler_vs_overlay_totals"] = compare_values(ov, tb)
     a, at = results.get("areal.qpvgeo"), results.get("areal.tobler")
     if _ok(a) and _ok(at):
-        cmp = compare_values(a, at)
-        checks["areal_vs_tobler_totals"] = {
-            **_check(cmp["total_rel_diff"], "<=", t["totals_rel_tol"], "relative"), **cmp}
+        checks["areal_vs_tobler_totals"] = _tobler_gap(compare_values(a, at))
         checks["areal_speedup_vs_tobler"] = {**_check(
             at["seconds"] / a["seconds"], ">=", t["areal_speedup_vs_tobler"], "x"),
             "cpu_time_ratio": _cpu_ratio(at, a)}
@@ -320,12 +325,6 @@ def assess(results: dict) -> dict:
             acc["calibrated"]["median_abs_error"], "<=", 0.10, "relative")
         checks["bordeaux_area_median_abs_error"] = {
             "value": round(acc["area"]["median_abs_error"], 4), "unit": "relative"}
-    for name in ("grid_population_vs_tobler_totals", "areal_vs_tobler_totals"):
-        c = checks.get(name)
-        if c and not c["met"]:
-            c["why"] = ("tobler keeps its area table in float32 "
-                        "(tobler.area_weighted._area_tables_binning); see the *_vs_overlay check "
-                        "for qpvgeo against a float64 peer")
     for key in ("map.synthetic", "map.real2015"):
         m = results.get(key)
         if _ok(m) and _ok({"status": m.get("qpvgeo", {}).get("status", "ok")}):
@@ -403,6 +402,15 @@ def _cpu_ratio(peer: dict, ours: dict) -> float | None:
     """Speed-up in CPU time (all threads counted), when both runs recorded it."""
     a, b = peer.get("cpu_seconds"), ours.get("cpu_seconds")
     return round(a / b, 2) if a and b else None
+
+
+def _tobler_gap(cmp: dict) -> dict:
+    """qpvgeo against tobler: bounded at float32 precision, with the reason."""
+    return {**_check(cmp["total_rel_diff"], "<=", TARGETS["tobler_totals_rel_tol"], "relative"),
+            **cmp,
+            "why": ("tobler keeps its area table in float32 "
+                    "(tobler.area_weighted._area_tables_binning): ~6e-8 per area; the 1e-9 "
+                    "bound is checked against the float64 overlay (*_vs_overlay_totals)")}
 
 
 def _check(value: float, op: str, target: float, unit: str) -> dict:
