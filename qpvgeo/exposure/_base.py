@@ -288,6 +288,8 @@ class _PopulationContext:
     zone_total: np.ndarray | None = None
     qpv: gpd.GeoDataFrame | None = None
     squares: bool | None = None  # every grid row carries its square (see _population_of)
+    # How far beyond a zone's box the population polygons near it reach (_cells_reach).
+    reach: float = 0.0
 
 
 def _population_context(zones: _Zones, population, method: str, *,
@@ -302,8 +304,10 @@ def _population_context(zones: _Zones, population, method: str, *,
         qpv = (_check_geodataframe(ancillary, what="ancillary") if ancillary is not None
                else gpd.GeoDataFrame(geometry=zones.geoms, crs=schema.CRS))
     source, _, is_grid = _population_source(population)
-    squares = is_grid and _cells_are_squares(np.asarray(source.geometry.array, dtype=object))
-    ctx = _PopulationContext(population, method, qpv=qpv, squares=squares)
+    cells = np.asarray(source.geometry.array, dtype=object)
+    squares = is_grid and _cells_are_squares(cells)
+    ctx = _PopulationContext(population, method, qpv=qpv, squares=squares,
+                             reach=_cells_reach(cells))
     ctx.zone_total = _population_of(zones.geoms, zones.index, population, method=method,
                                     qpv=qpv, squares=squares)["population"].to_numpy()
     return ctx
@@ -584,6 +588,25 @@ def _near_mask_polygons(qpv: gpd.GeoDataFrame, geoms: np.ndarray) -> gpd.GeoData
     return qpv if len(hits) == len(qpv) else qpv.iloc[hits]
 
 
+def _cells_reach(cells: np.ndarray) -> float:
+    """How far beyond a zone's box the population polygons :func:`_near_rows` pairs with
+    it can reach: its 100 m margin plus the widest polygon's box.
+
+    A layer whose values are measured on those polygons (air, heat) must keep every
+    feature within that distance of the zones' boxes: a cell straddling the edge of a
+    zone's box would otherwise get the mean of the features on the zone's side only.
+    """
+    cells = cells[~(shapely.is_missing(cells) | shapely.is_empty(cells))]
+    if not len(cells):
+        return _NEAR_MARGIN
+    b = shapely.bounds(cells)
+    return _NEAR_MARGIN + float(np.max(np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])))
+
+
+#: Margin (m) around a zone's box within which :func:`_near_rows` takes population rows.
+_NEAR_MARGIN = 100.0
+
+
 def _near_rows(source: gpd.GeoDataFrame, geoms: np.ndarray) -> np.ndarray:
     """Rows of ``source`` whose box meets the box of one of ``geoms`` grown by 100 m, sorted.
 
@@ -596,8 +619,8 @@ def _near_rows(source: gpd.GeoDataFrame, geoms: np.ndarray) -> np.ndarray:
     geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
     if not len(geoms) or not len(source):
         return np.zeros(0, dtype=np.intp)
-    b = shapely.bounds(geoms)
-    boxes = shapely.box(b[:, 0] - 100, b[:, 1] - 100, b[:, 2] + 100, b[:, 3] + 100)
+    b, m = shapely.bounds(geoms), _NEAR_MARGIN
+    boxes = shapely.box(b[:, 0] - m, b[:, 1] - m, b[:, 2] + m, b[:, 3] + m)
     return np.unique(source.geometry.array.sindex.query(boxes)[1])
 
 

@@ -397,7 +397,10 @@ def air_exposure(
         covered = _raster_coverage(sources, z)
         layer_name = "raster"
     else:
-        layer = _prepare_layer(grid, what="air grid", zones=z, polygons=True, keep=0.0)
+        # With a population, values are measured on the cells near the zones: keep
+        # every air cell those cells can meet, not only those over the zones' boxes.
+        reach = ctx.reach if ctx.population is not None else 0.0
+        layer = _prepare_layer(grid, what="air grid", zones=z, polygons=True, keep=reach)
         names = [p for p in pollutants if p in layer.columns]
         if not names:
             raise SchemaError(
