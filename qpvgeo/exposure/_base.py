@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import geopandas as gpd
@@ -228,13 +228,15 @@ def _population_of(
     extra: Mapping[str, np.ndarray] | None = None,
     qpv: gpd.GeoDataFrame | None = None,
     squares: bool | None = None,
+    mask: Any = None,
 ) -> pd.DataFrame:
     """Population (and population-weighted products) inside each polygon: one call to interpolate.
 
     ``extra`` adds source columns (e.g. population x concentration) estimated the same way.
     Empty polygons get 0. ``squares``: whether every grid row carries its square
     (:func:`_cells_are_squares`, computed once per run by the population context;
-    measured here when ``None``).
+    measured here when ``None``). ``mask``: the calibrated mask prepared once for the
+    run (:func:`qpvgeo.interpolate._prepare_mask`), used instead of ``qpv``.
     """
     source, col, is_grid = _population_source(population)
     names = ["population", *(extra or {})]
@@ -249,7 +251,9 @@ def _population_of(
     from qpvgeo import interpolate  # data flows readers -> interpolate -> exposure
 
     if is_grid:
-        if qpv is not None and len(qpv):
+        if mask is not None and method != "calibrated":
+            mask = None
+        if mask is None and qpv is not None and len(qpv):
             qpv = _near_mask_polygons(qpv, geoms[keep])
         rows = _near_rows(source, geoms[keep])
         if squares is None:
@@ -264,8 +268,9 @@ def _population_of(
             extra_values = {k: v[rows] for k, v in extra_values.items()}
         # grid_population locates cells from x_laea / y_laea or idcar_200m: keep them.
         src = source.assign(**extra_values)
+        prepared = {} if mask is None else {"_mask": mask}
         est = interpolate.grid_population(
-            src, target, columns=(col, *extra_values), method=method, qpv=qpv
+            src, target, columns=(col, *extra_values), method=method, qpv=qpv, **prepared
         ).rename(columns={col: "population"})
     else:
         # A polygon without a population is unknown, not empty: the zones it touches get
@@ -290,6 +295,15 @@ class _PopulationContext:
     squares: bool | None = None  # every grid row carries its square (see _population_of)
     # How far beyond a zone's box the population polygons near it reach (_cells_reach).
     reach: float = 0.0
+    # The calibrated mask prepared once on the grid (interpolate._prepare_mask).
+    mask: Any = None
+
+    def of(self, sel: Any, zone_total: np.ndarray | None = None) -> _PopulationContext:
+        """The context of the zones ``sel`` (a slice or mask of this context's zones),
+        with ``zone_total`` as their base when given."""
+        if zone_total is None and self.zone_total is not None:
+            zone_total = self.zone_total[sel]
+        return replace(self, zone_total=zone_total)
 
 
 def _population_context(zones: _Zones, population, method: str, *,
@@ -308,8 +322,15 @@ def _population_context(zones: _Zones, population, method: str, *,
     squares = is_grid and _cells_are_squares(cells)
     ctx = _PopulationContext(population, method, qpv=qpv, squares=squares,
                              reach=_cells_reach(cells))
+    if method == "calibrated" and squares and qpv is not None:
+        from qpvgeo import interpolate  # data flows readers -> interpolate -> exposure
+
+        # One mask for every population call of the run (each layer's pieces): its cell
+        # shares are measured once, not once per call.
+        ctx.mask = interpolate._prepare_mask(source, qpv)
     ctx.zone_total = _population_of(zones.geoms, zones.index, population, method=method,
-                                    qpv=qpv, squares=squares)["population"].to_numpy()
+                                    qpv=qpv, squares=squares,
+                                    mask=ctx.mask)["population"].to_numpy()
     return ctx
 
 
@@ -409,8 +430,8 @@ def _population_sum(
     if not len(polys):
         return np.zeros(size)
     est = _population_of(polys, pd.RangeIndex(len(polys)), ctx.population,
-                         method=ctx.method, qpv=ctx.qpv, squares=ctx.squares)[
-        "population"].to_numpy()
+                         method=ctx.method, qpv=ctx.qpv, squares=ctx.squares,
+                         mask=ctx.mask)["population"].to_numpy()
     # a NaN piece (a grid cell without a value) makes its zone NaN, as a NaN cell would
     return np.bincount(owner, weights=est, minlength=size)
 
@@ -538,7 +559,7 @@ def _weighted_by_population(
         v = vals[:, list(names).index(var)]
         extra[f"_above_{k}"] = np.where(np.isnan(v), 0.0, pop * (np.nan_to_num(v) > t))
     est = _population_of(zones.geoms, zones.index, ctx.population, method=ctx.method,
-                         extra=extra, qpv=ctx.qpv, squares=ctx.squares)
+                         extra=extra, qpv=ctx.qpv, squares=ctx.squares, mask=ctx.mask)
     out = np.full((len(zones.geoms), len(names)), np.nan)
     shares = np.full((len(zones.geoms), len(above or ())), np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -165,9 +165,8 @@ def _stack(z: _Zones, env: _Zones) -> _Zones:
 def _side(z: _Zones, part: _Zones, start: int) -> _Zones:
     """Zones ``start:start + len(part)`` of a stacked set, with their base, as ``part``."""
     ctx = z.ctx
-    stop = start + len(part.index)
-    if ctx is not None and ctx.zone_total is not None:
-        ctx = dataclasses.replace(ctx, zone_total=ctx.zone_total[start:stop])
+    if ctx is not None:
+        ctx = ctx.of(slice(start, start + len(part.index)))
     return dataclasses.replace(part, ctx=ctx)
 
 
@@ -194,7 +193,7 @@ def _covered_zones(
             # Only the partly covered zones need a new estimate: the others keep the base.
             total[part] = _population_of(
                 geoms[part], idx[part], run.population, method=run.method, qpv=z.ctx.qpv,
-                squares=z.ctx.squares,
+                squares=z.ctx.squares, mask=z.ctx.mask,
             )["population"].to_numpy()
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = np.where(z.ctx.zone_total[covered] > 0,
@@ -203,7 +202,7 @@ def _covered_zones(
         pop_share[~covered] = 0.0
         if official is not None:
             official = official * np.where(part, ratio, 1.0)
-        ctx = dataclasses.replace(z.ctx, zone_total=total)
+        ctx = z.ctx.of(covered, zone_total=total)
     frame = gpd.GeoDataFrame({run.key: idx.to_numpy()}, geometry=geoms, crs=schema.CRS)
     sub = _Zones(frame, run.key, idx, geoms, shapely.area(geoms), official, ctx)
     return sub, share, pop_share
