@@ -1058,3 +1058,82 @@ def test_grid_with_centre_points_gives_the_population_of_the_squares():
     assert a["population_inondable"].iloc[0] > 0
     cols = [c for c in a.columns if c.startswith(("population", "part_population"))]
     pd.testing.assert_frame_equal(a[cols], b[cols], rtol=1e-12)
+
+
+def test_prepared_calibrated_mask_gives_the_per_call_estimate():
+    """grid_population with the mask prepared once (``_mask=``) equals the estimate that
+    measures the mask at each call, on pieces that cross QPV edges (rings, boxes over
+    several QPV) and on an extract of the grid's rows: the cell shares are summed over
+    the same disjoint parts in another order, so only float round-off may differ
+    (rtol 1e-12, atol 1e-9 inhabitants for the pieces holding none)."""
+    from qpvgeo import interpolate
+    from qpvgeo.datasets import demo
+
+    d = demo()
+    q = d.qpv
+    ring = q.buffer(300).difference(q.union_all())
+    b = q.total_bounds
+    boxes = shapely.box(np.linspace(b[0], b[2], 6)[:-1], b[1], np.linspace(b[0], b[2], 6)[1:],
+                        (b[1] + b[3]) / 2)
+    zones = gpd.GeoDataFrame(geometry=[*q.geometry, *ring, *boxes], crs=q.crs)
+    pm = interpolate._prepare_mask(d.grid, q)
+    assert len(pm.keys) and (pm.fq > 0).all()
+    direct = interpolate.grid_population(d.grid, zones, method="calibrated", qpv=q)["ind"]
+    fast = interpolate.grid_population(d.grid, zones, method="calibrated", _mask=pm)["ind"]
+    np.testing.assert_allclose(fast, direct, rtol=1e-12, atol=1e-9)
+    assert direct.sum() > 0
+    rows = d.grid.iloc[::2]  # an extract of the same grid: cells found by their number
+    np.testing.assert_allclose(
+        interpolate.grid_population(rows, zones, method="calibrated", _mask=pm)["ind"],
+        interpolate.grid_population(rows, zones, method="calibrated", qpv=q)["ind"],
+        rtol=1e-12, atol=1e-9)
+
+
+def test_profile_runs_zonewise_layers_once_for_qpv_and_rings():
+    """The QPV and their rings measured as one set of zones give the profile of the two
+    sides measured apart (every column, same NA pattern): each zone is measured on its
+    own, so only float round-off may differ (rtol 1e-9)."""
+    import dataclasses
+
+    from qpvgeo.datasets import demo
+    from qpvgeo.exposure import LAYERS
+
+    d = demo()
+    names = [n for n in d.layers if LAYERS[n].zonewise]
+    assert {"flood", "air", "heat", "noise", "sites"} <= set(names)
+    together = exposure_profile(d.qpv, layers=d.layers, population=d.grid)
+    saved = {n: LAYERS[n] for n in names}
+    try:
+        for n in names:
+            LAYERS.register(dataclasses.replace(saved[n], zonewise=False), replace=True)
+        apart = exposure_profile(d.qpv, layers=d.layers, population=d.grid)
+    finally:
+        for n in names:
+            LAYERS.register(saved[n], replace=True)
+    assert list(together.columns) == list(apart.columns)
+    assert any(c.endswith("_environs") for c in together.columns)
+    for c in together.columns:
+        a, b = together[c], apart[c]
+        assert (a.isna() == b.isna()).all(), c
+        if pd.api.types.is_numeric_dtype(a):
+            np.testing.assert_allclose(a.to_numpy(float), b.to_numpy(float), rtol=1e-9,
+                                       err_msg=c)
+        else:
+            assert (a.dropna() == b.dropna()).all(), c
+
+
+def test_population_weighted_air_keeps_the_cells_beyond_the_zone_box():
+    """A population polygon straddling the edge of a zone's box takes the mean of every
+    air cell it overlaps, not only of those over the zone's box: here half at 10 µg/m³
+    (over the zone's box) and half at 30 (beyond it), so 20."""
+    from qpvgeo.exposure import air_exposure
+
+    z = gpd.GeoDataFrame({"code_qpv": ["QP1"]}, geometry=[box(0, 0, 100, 100)], crs=2154)
+    pop = gpd.GeoDataFrame({"population": [100.0]}, geometry=[box(50, 0, 250, 100)], crs=2154)
+    grid = gpd.GeoDataFrame({"no2": [10.0, 30.0]},
+                            geometry=[box(-100, -100, 150, 200), box(150, -100, 400, 200)],
+                            crs=2154)
+    r = air_exposure(z, grid=grid, pollutants=["no2"], population=pop)
+    assert r["no2"].iloc[0] == pytest.approx(20.0, rel=1e-12)
+    # without a population the zone's own area weighs: the cell over it only
+    assert air_exposure(z, grid=grid, pollutants=["no2"])["no2"].iloc[0] == pytest.approx(10.0)
