@@ -1137,3 +1137,39 @@ def test_population_weighted_air_keeps_the_cells_beyond_the_zone_box():
     assert r["no2"].iloc[0] == pytest.approx(20.0, rel=1e-12)
     # without a population the zone's own area weighs: the cell over it only
     assert air_exposure(z, grid=grid, pollutants=["no2"])["no2"].iloc[0] == pytest.approx(10.0)
+
+
+def test_zonal_mean_over_a_regular_grid_equals_the_overlays():
+    """Over the squares of one regular grid (the demo's 500 m air grid) the zonal means
+    and covered areas come from the grid estimator's exact cell shares instead of GEOS
+    overlays: the same to float round-off (rtol 1e-12) for grid cells and QPV, and the
+    same NA pattern; a mean of equal values is that value exactly."""
+    import qpvgeo.exposure._base as base
+    from qpvgeo.datasets import demo
+
+    d = demo()
+    air = d.layers["air"]
+    src = np.asarray(air.geometry.array, dtype=object)
+    assert base._lattice(src) is not None
+    assert base._lattice(np.asarray(air.geometry.rotate(1).array, dtype=object)) is None
+    vals = air[["no2", "pm10"]].to_numpy(dtype=float)
+    target = np.concatenate([np.asarray(d.grid.geometry.array, dtype=object),
+                             np.asarray(d.qpv.geometry.array, dtype=object)])
+    fast, fast_cov = base._zonal_mean(target, src, vals)
+    ti, si = shapely.STRtree(src).query(target, predicate="intersects")
+    a = base._pair_areas(target, ti, src, si)
+    cov = np.bincount(ti, weights=a, minlength=len(target))
+    for j in range(2):
+        w = np.bincount(ti, weights=a, minlength=len(target))
+        s = np.bincount(ti, weights=a * vals[si, j], minlength=len(target))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ref = np.where(w > 0, s / w, np.nan)
+        assert (np.isnan(ref) == np.isnan(fast[:, j])).all()
+        np.testing.assert_allclose(fast[:, j], ref, rtol=1e-12)
+    np.testing.assert_allclose(fast_cov, cov, rtol=1e-12, atol=1e-6)
+    # a square straddling two grid squares of 15 µg/m³: exactly 15, not 15 + 2e-15
+    x0, y0 = shapely.bounds(src[0])[:2]
+    two = np.array([shapely.box(x0, y0, x0 + 500, y0 + 500),
+                    shapely.box(x0 + 500, y0, x0 + 1000, y0 + 500)], dtype=object)
+    cell = np.array([shapely.box(x0 + 333.3, y0 + 10, x0 + 533.7, y0 + 210.1)], dtype=object)
+    assert base._zonal_mean(cell, two, np.full((2, 1), 15.0))[0][0, 0] == 15.0
