@@ -152,7 +152,7 @@ LAYERS.register(Layer(
     label="Espaces verts", family="nature",
     indicator=green.green_space_access, reader=_readers.read_green_spaces,
     comparable=(r"part_.*",), coverage="hull",
-    options={"distance": 300, "min_area": 5000}, demo=green.demo_layer,
+    options={"distance": 300, "min_area": 5000}, demo=green.demo_layer, zonewise=True,
     columns=(
         Column("part_surface_acces_espace_vert",
                "Part de la surface à 300 m d'un espace vert d'au moins 0,5 ha", "%",
