@@ -606,9 +606,13 @@ def _prepared_mask_terms(
     pos = np.minimum(np.searchsorted(pm.keys, keys), len(pm.keys) - 1)
     hit = pm.keys[pos] == keys
     fq[hit] = np.minimum(pm.fq[pos[hit]], 1.0)
-    # zone ∩ QPV: one intersection per (zone, QPV part) that meet, then the exact shares
+    # zone ∩ QPV: one intersection per (zone, QPV part) that meet, then the exact shares;
+    # a zone that is a QPV (the same coordinates) is its own intersection, without the
+    # overlay of two identical polygons (GEOS nodes every shared edge: ~0.3 ms a QPV).
     i_zone, i_part = pm.tree.query(zones_laea, predicate="intersects")
-    pieces = _threads(shapely.intersection, zones_laea[i_zone], pm.parts[i_part])
+    same = shapely.equals_exact(zones_laea[i_zone], pm.parts[i_part], tolerance=0.0)
+    pieces = zones_laea[i_zone]
+    pieces[~same] = _threads(shapely.intersection, pieces[~same], pm.parts[i_part[~same]])
     p_piece, p_cell, p_frac = _cell_fractions(gi, pieces)
     n_cells = len(gi.x)
     piece_key = i_zone[p_piece] * n_cells + p_cell
