@@ -1173,3 +1173,22 @@ def test_zonal_mean_over_a_regular_grid_equals_the_overlays():
                     shapely.box(x0 + 500, y0, x0 + 1000, y0 + 500)], dtype=object)
     cell = np.array([shapely.box(x0 + 333.3, y0 + 10, x0 + 533.7, y0 + 210.1)], dtype=object)
     assert base._zonal_mean(cell, two, np.full((2, 1), 15.0))[0][0, 0] == 15.0
+
+
+def test_green_space_merged_with_its_whole_chain_of_touching_polygons():
+    """A park is measured with every polygon it touches, however far the chain runs:
+    here a 0.1 ha lawn 50 m from the zone, a 2.4 km path and a 1 ha wood 2.5 km away
+    (beyond any margin around the zone) are one 1.34 ha green space, so the zone lies
+    wholly within 300 m of a green space of at least 0.5 ha, 50 m away."""
+    from qpvgeo.exposure import green_space_access
+
+    z = gpd.GeoDataFrame({"code_qpv": ["QP1"]}, geometry=[box(0, 0, 100, 100)], crs=2154)
+    parks = gpd.GeoDataFrame(geometry=[box(150, 0, 160, 100), box(160, 0, 2600, 1),
+                                       box(2600, 0, 2700, 100)], crs=2154)
+    r = green_space_access(z, parks).iloc[0]
+    assert r["distance_espace_vert_m"] == pytest.approx(50.0)
+    assert r["part_surface_acces_espace_vert"] == pytest.approx(1.0)
+    assert r["n_espaces_verts"] == 1
+    # without the far wood the lawn and the path (0.34 ha) are too small
+    small = green_space_access(z, parks.iloc[:2]).iloc[0]
+    assert small["part_surface_acces_espace_vert"] == 0.0
