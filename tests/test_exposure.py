@@ -1089,29 +1089,35 @@ def test_prepared_calibrated_mask_gives_the_per_call_estimate():
         rtol=1e-12, atol=1e-9)
 
 
-def test_profile_runs_zonewise_layers_once_for_qpv_and_rings():
+@pytest.mark.parametrize("official", [False, True])
+def test_profile_runs_zonewise_layers_once_for_qpv_and_rings(official):
     """The QPV and their rings measured as one set of zones give the profile of the two
-    sides measured apart (every column, same NA pattern): each zone is measured on its
-    own, so only float round-off may differ (rtol 1e-9)."""
+    sides measured apart (every column, same NA pattern), with or without the QPV's
+    official population (the rings have none): each zone is measured on its own, so only
+    float round-off may differ (rtol 1e-9)."""
     import dataclasses
 
     from qpvgeo.datasets import demo
     from qpvgeo.exposure import LAYERS
 
     d = demo()
+    qpv = d.qpv.assign(population=[5200.0, 3100.0, 4400.0, 2500.0][:len(d.qpv)]) if official \
+        else d.qpv
     names = [n for n in d.layers if LAYERS[n].zonewise]
     assert {"flood", "air", "heat", "noise", "sites"} <= set(names)
-    together = exposure_profile(d.qpv, layers=d.layers, population=d.grid)
+    together = exposure_profile(qpv, layers=d.layers, population=d.grid)
     saved = {n: LAYERS[n] for n in names}
     try:
         for n in names:
             LAYERS.register(dataclasses.replace(saved[n], zonewise=False), replace=True)
-        apart = exposure_profile(d.qpv, layers=d.layers, population=d.grid)
+        apart = exposure_profile(qpv, layers=d.layers, population=d.grid)
     finally:
         for n in names:
             LAYERS.register(saved[n], replace=True)
     assert list(together.columns) == list(apart.columns)
     assert any(c.endswith("_environs") for c in together.columns)
+    if official:
+        assert (together["population"] == qpv["population"].to_numpy()).all()
     for c in together.columns:
         a, b = together[c], apart[c]
         assert (a.isna() == b.isna()).all(), c
