@@ -1058,3 +1058,143 @@ def test_grid_with_centre_points_gives_the_population_of_the_squares():
     assert a["population_inondable"].iloc[0] > 0
     cols = [c for c in a.columns if c.startswith(("population", "part_population"))]
     pd.testing.assert_frame_equal(a[cols], b[cols], rtol=1e-12)
+
+
+def test_prepared_calibrated_mask_gives_the_per_call_estimate():
+    """grid_population with the mask prepared once (``_mask=``) equals the estimate that
+    measures the mask at each call, on pieces that cross QPV edges (rings, boxes over
+    several QPV) and on an extract of the grid's rows: the cell shares are summed over
+    the same disjoint parts in another order, so only float round-off may differ
+    (rtol 1e-12, atol 1e-9 inhabitants for the pieces holding none)."""
+    from qpvgeo import interpolate
+    from qpvgeo.datasets import demo
+
+    d = demo()
+    q = d.qpv
+    ring = q.buffer(300).difference(q.union_all())
+    b = q.total_bounds
+    boxes = shapely.box(np.linspace(b[0], b[2], 6)[:-1], b[1], np.linspace(b[0], b[2], 6)[1:],
+                        (b[1] + b[3]) / 2)
+    zones = gpd.GeoDataFrame(geometry=[*q.geometry, *ring, *boxes], crs=q.crs)
+    pm = interpolate._prepare_mask(d.grid, q)
+    assert len(pm.keys) and (pm.fq > 0).all()
+    direct = interpolate.grid_population(d.grid, zones, method="calibrated", qpv=q)["ind"]
+    fast = interpolate.grid_population(d.grid, zones, method="calibrated", _mask=pm)["ind"]
+    np.testing.assert_allclose(fast, direct, rtol=1e-12, atol=1e-9)
+    assert direct.sum() > 0
+    rows = d.grid.iloc[::2]  # an extract of the same grid: cells found by their number
+    np.testing.assert_allclose(
+        interpolate.grid_population(rows, zones, method="calibrated", _mask=pm)["ind"],
+        interpolate.grid_population(rows, zones, method="calibrated", qpv=q)["ind"],
+        rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.parametrize("official", [False, True])
+def test_profile_runs_zonewise_layers_once_for_qpv_and_rings(official):
+    """The QPV and their rings measured as one set of zones give the profile of the two
+    sides measured apart (every column, same NA pattern), with or without the QPV's
+    official population (the rings have none): each zone is measured on its own, so only
+    float round-off may differ (rtol 1e-9)."""
+    import dataclasses
+
+    from qpvgeo.datasets import demo
+    from qpvgeo.exposure import LAYERS
+
+    d = demo()
+    qpv = d.qpv.assign(population=[5200.0, 3100.0, 4400.0, 2500.0][:len(d.qpv)]) if official \
+        else d.qpv
+    names = [n for n in d.layers if LAYERS[n].zonewise]
+    assert {"flood", "air", "heat", "noise", "sites"} <= set(names)
+    together = exposure_profile(qpv, layers=d.layers, population=d.grid)
+    saved = {n: LAYERS[n] for n in names}
+    try:
+        for n in names:
+            LAYERS.register(dataclasses.replace(saved[n], zonewise=False), replace=True)
+        apart = exposure_profile(qpv, layers=d.layers, population=d.grid)
+    finally:
+        for n in names:
+            LAYERS.register(saved[n], replace=True)
+    assert list(together.columns) == list(apart.columns)
+    assert any(c.endswith("_environs") for c in together.columns)
+    if official:
+        assert (together["population"] == qpv["population"].to_numpy()).all()
+    for c in together.columns:
+        a, b = together[c], apart[c]
+        assert (a.isna() == b.isna()).all(), c
+        if pd.api.types.is_numeric_dtype(a):
+            np.testing.assert_allclose(a.to_numpy(float), b.to_numpy(float), rtol=1e-9,
+                                       err_msg=c)
+        else:
+            assert (a.dropna() == b.dropna()).all(), c
+
+
+def test_population_weighted_air_keeps_the_cells_beyond_the_zone_box():
+    """A population polygon straddling the edge of a zone's box takes the mean of every
+    air cell it overlaps, not only of those over the zone's box: here half at 10 µg/m³
+    (over the zone's box) and half at 30 (beyond it), so 20."""
+    from qpvgeo.exposure import air_exposure
+
+    z = gpd.GeoDataFrame({"code_qpv": ["QP1"]}, geometry=[box(0, 0, 100, 100)], crs=2154)
+    pop = gpd.GeoDataFrame({"population": [100.0]}, geometry=[box(50, 0, 250, 100)], crs=2154)
+    grid = gpd.GeoDataFrame({"no2": [10.0, 30.0]},
+                            geometry=[box(-100, -100, 150, 200), box(150, -100, 400, 200)],
+                            crs=2154)
+    r = air_exposure(z, grid=grid, pollutants=["no2"], population=pop)
+    assert r["no2"].iloc[0] == pytest.approx(20.0, rel=1e-12)
+    # without a population the zone's own area weighs: the cell over it only
+    assert air_exposure(z, grid=grid, pollutants=["no2"])["no2"].iloc[0] == pytest.approx(10.0)
+
+
+def test_zonal_mean_over_a_regular_grid_equals_the_overlays():
+    """Over the squares of one regular grid (the demo's 500 m air grid) the zonal means
+    and covered areas come from the grid estimator's exact cell shares instead of GEOS
+    overlays: the same to float round-off (rtol 1e-12) for grid cells and QPV, and the
+    same NA pattern; a mean of equal values is that value exactly."""
+    import qpvgeo.exposure._base as base
+    from qpvgeo.datasets import demo
+
+    d = demo()
+    air = d.layers["air"]
+    src = np.asarray(air.geometry.array, dtype=object)
+    assert base._lattice(src) is not None
+    assert base._lattice(np.asarray(air.geometry.rotate(1).array, dtype=object)) is None
+    vals = air[["no2", "pm10"]].to_numpy(dtype=float)
+    target = np.concatenate([np.asarray(d.grid.geometry.array, dtype=object),
+                             np.asarray(d.qpv.geometry.array, dtype=object)])
+    fast, fast_cov = base._zonal_mean(target, src, vals)
+    ti, si = shapely.STRtree(src).query(target, predicate="intersects")
+    a = base._pair_areas(target, ti, src, si)
+    cov = np.bincount(ti, weights=a, minlength=len(target))
+    for j in range(2):
+        w = np.bincount(ti, weights=a, minlength=len(target))
+        s = np.bincount(ti, weights=a * vals[si, j], minlength=len(target))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ref = np.where(w > 0, s / w, np.nan)
+        assert (np.isnan(ref) == np.isnan(fast[:, j])).all()
+        np.testing.assert_allclose(fast[:, j], ref, rtol=1e-12)
+    np.testing.assert_allclose(fast_cov, cov, rtol=1e-12, atol=1e-6)
+    # a square straddling two grid squares of 15 µg/m³: exactly 15, not 15 + 2e-15
+    x0, y0 = shapely.bounds(src[0])[:2]
+    two = np.array([shapely.box(x0, y0, x0 + 500, y0 + 500),
+                    shapely.box(x0 + 500, y0, x0 + 1000, y0 + 500)], dtype=object)
+    cell = np.array([shapely.box(x0 + 333.3, y0 + 10, x0 + 533.7, y0 + 210.1)], dtype=object)
+    assert base._zonal_mean(cell, two, np.full((2, 1), 15.0))[0][0, 0] == 15.0
+
+
+def test_green_space_merged_with_its_whole_chain_of_touching_polygons():
+    """A park is measured with every polygon it touches, however far the chain runs:
+    here a 0.1 ha lawn 50 m from the zone, a 2.4 km path and a 1 ha wood 2.5 km away
+    (beyond any margin around the zone) are one 1.34 ha green space, so the zone lies
+    wholly within 300 m of a green space of at least 0.5 ha, 50 m away."""
+    from qpvgeo.exposure import green_space_access
+
+    z = gpd.GeoDataFrame({"code_qpv": ["QP1"]}, geometry=[box(0, 0, 100, 100)], crs=2154)
+    parks = gpd.GeoDataFrame(geometry=[box(150, 0, 160, 100), box(160, 0, 2600, 1),
+                                       box(2600, 0, 2700, 100)], crs=2154)
+    r = green_space_access(z, parks).iloc[0]
+    assert r["distance_espace_vert_m"] == pytest.approx(50.0)
+    assert r["part_surface_acces_espace_vert"] == pytest.approx(1.0)
+    assert r["n_espaces_verts"] == 1
+    # without the far wood the lawn and the path (0.34 ha) are too small
+    small = green_space_access(z, parks.iloc[:2]).iloc[0]
+    assert small["part_surface_acces_espace_vert"] == 0.0

@@ -138,10 +138,12 @@ def test_population_base_is_computed_once_per_run(monkeypatch):
     monkeypatch.setattr(interpolate, "grid_population", counting)
     exposure_profile(d.qpv, layers=d.layers, population=d.grid)
     qpv_area = np.round(d.qpv.area.to_numpy(), 3)
+    n = len(qpv_area)
+    # The QPV first, then their rings: the six layers run on both sides at once.
     on_qpv = [cols for area, cols in calls
-              if len(area) == len(qpv_area) and np.array_equal(area, qpv_area)]
-    # One population estimate of the whole QPV for the six layers; the two other calls on
-    # the whole QPV transfer population x value products (air concentrations, heat score),
+              if len(area) == 2 * n and np.array_equal(area[:n], qpv_area)]
+    # One population estimate of the whole QPV and rings for the six layers; the two other
+    # calls on them transfer population x value products (air concentrations, heat score),
     # which need the cell values, not a new population base.
     assert on_qpv.count(("ind",)) == 1
     assert len(on_qpv) == 3 and all(len(cols) > 1 for cols in on_qpv if cols != ("ind",))

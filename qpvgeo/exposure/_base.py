@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import geopandas as gpd
@@ -228,13 +228,15 @@ def _population_of(
     extra: Mapping[str, np.ndarray] | None = None,
     qpv: gpd.GeoDataFrame | None = None,
     squares: bool | None = None,
+    mask: Any = None,
 ) -> pd.DataFrame:
     """Population (and population-weighted products) inside each polygon: one call to interpolate.
 
     ``extra`` adds source columns (e.g. population x concentration) estimated the same way.
     Empty polygons get 0. ``squares``: whether every grid row carries its square
     (:func:`_cells_are_squares`, computed once per run by the population context;
-    measured here when ``None``).
+    measured here when ``None``). ``mask``: the calibrated mask prepared once for the
+    run (:func:`qpvgeo.interpolate._prepare_mask`), used instead of ``qpv``.
     """
     source, col, is_grid = _population_source(population)
     names = ["population", *(extra or {})]
@@ -249,7 +251,9 @@ def _population_of(
     from qpvgeo import interpolate  # data flows readers -> interpolate -> exposure
 
     if is_grid:
-        if qpv is not None and len(qpv):
+        if mask is not None and method != "calibrated":
+            mask = None
+        if mask is None and qpv is not None and len(qpv):
             qpv = _near_mask_polygons(qpv, geoms[keep])
         rows = _near_rows(source, geoms[keep])
         if squares is None:
@@ -264,8 +268,9 @@ def _population_of(
             extra_values = {k: v[rows] for k, v in extra_values.items()}
         # grid_population locates cells from x_laea / y_laea or idcar_200m: keep them.
         src = source.assign(**extra_values)
+        prepared = {} if mask is None else {"_mask": mask}
         est = interpolate.grid_population(
-            src, target, columns=(col, *extra_values), method=method, qpv=qpv
+            src, target, columns=(col, *extra_values), method=method, qpv=qpv, **prepared
         ).rename(columns={col: "population"})
     else:
         # A polygon without a population is unknown, not empty: the zones it touches get
@@ -288,6 +293,17 @@ class _PopulationContext:
     zone_total: np.ndarray | None = None
     qpv: gpd.GeoDataFrame | None = None
     squares: bool | None = None  # every grid row carries its square (see _population_of)
+    # How far beyond a zone's box the population polygons near it reach (_cells_reach).
+    reach: float = 0.0
+    # The calibrated mask prepared once on the grid (interpolate._prepare_mask).
+    mask: Any = None
+
+    def of(self, sel: Any, zone_total: np.ndarray | None = None) -> _PopulationContext:
+        """The context of the zones ``sel`` (a slice or mask of this context's zones),
+        with ``zone_total`` as their base when given."""
+        if zone_total is None and self.zone_total is not None:
+            zone_total = self.zone_total[sel]
+        return replace(self, zone_total=zone_total)
 
 
 def _population_context(zones: _Zones, population, method: str, *,
@@ -302,10 +318,19 @@ def _population_context(zones: _Zones, population, method: str, *,
         qpv = (_check_geodataframe(ancillary, what="ancillary") if ancillary is not None
                else gpd.GeoDataFrame(geometry=zones.geoms, crs=schema.CRS))
     source, _, is_grid = _population_source(population)
-    squares = is_grid and _cells_are_squares(np.asarray(source.geometry.array, dtype=object))
-    ctx = _PopulationContext(population, method, qpv=qpv, squares=squares)
+    cells = np.asarray(source.geometry.array, dtype=object)
+    squares = is_grid and _cells_are_squares(cells)
+    ctx = _PopulationContext(population, method, qpv=qpv, squares=squares,
+                             reach=_cells_reach(cells))
+    if method == "calibrated" and squares and qpv is not None:
+        from qpvgeo import interpolate  # data flows readers -> interpolate -> exposure
+
+        # One mask for every population call of the run (each layer's pieces): its cell
+        # shares are measured once, not once per call.
+        ctx.mask = interpolate._prepare_mask(source, qpv)
     ctx.zone_total = _population_of(zones.geoms, zones.index, population, method=method,
-                                    qpv=qpv, squares=squares)["population"].to_numpy()
+                                    qpv=qpv, squares=squares,
+                                    mask=ctx.mask)["population"].to_numpy()
     return ctx
 
 
@@ -405,8 +430,8 @@ def _population_sum(
     if not len(polys):
         return np.zeros(size)
     est = _population_of(polys, pd.RangeIndex(len(polys)), ctx.population,
-                         method=ctx.method, qpv=ctx.qpv, squares=ctx.squares)[
-        "population"].to_numpy()
+                         method=ctx.method, qpv=ctx.qpv, squares=ctx.squares,
+                         mask=ctx.mask)["population"].to_numpy()
     # a NaN piece (a grid cell without a value) makes its zone NaN, as a NaN cell would
     return np.bincount(owner, weights=est, minlength=size)
 
@@ -454,19 +479,77 @@ def _zonal_mean(
     covered = np.zeros(len(target))
     if not len(source) or not len(target):
         return means, covered
-    ti, si = STRtree(source).query(target, predicate="intersects")
+    lattice = _lattice(source)
+    if lattice is not None:
+        ti, si, a = _lattice_areas(target, lattice)
+    else:
+        ti, si = STRtree(source).query(target, predicate="intersects")
+        a = _pair_areas(target, ti, source, si) if len(ti) else np.zeros(0)
     if not len(ti):
         return means, covered
-    a = _pair_areas(target, ti, source, si)
     covered = np.bincount(ti, weights=a, minlength=len(target))
     with np.errstate(invalid="ignore", divide="ignore"):
         for j in range(k):
             v = values[si, j]
-            ok = ~np.isnan(v)
+            ok = ~np.isnan(v) & (a > 0)
             w = np.bincount(ti[ok], weights=a[ok], minlength=len(target))
             s = np.bincount(ti[ok], weights=a[ok] * v[ok], minlength=len(target))
-            means[:, j] = np.where(w > 0, s / w, np.nan)
+            mean = np.where(w > 0, s / w, np.nan)
+            # The mean of equal values is that value, not one off by a rounding (a cell
+            # over two squares at exactly 15 µg/m³ is not above a 15 µg/m³ threshold).
+            lo = np.full(len(target), np.inf)
+            hi = np.full(len(target), -np.inf)
+            np.minimum.at(lo, ti[ok], v[ok])
+            np.maximum.at(hi, ti[ok], v[ok])
+            means[:, j] = np.where((lo == hi) & (w > 0), lo, mean)
     return means, covered
+
+
+def _lattice(geoms: np.ndarray) -> pd.DataFrame | None:
+    """The lower-left corners of ``geoms`` when they are squares of one regular grid
+    (axis-aligned, one size, corners on its multiples: a modelled air grid), else None."""
+    if len(geoms) < 2:
+        return None
+    if not ((shapely.get_type_id(geoms) == 3).all()
+            and (shapely.get_num_coordinates(geoms) == 5).all()
+            and (shapely.get_num_interior_rings(geoms) == 0).all()):
+        return None
+    b = shapely.bounds(geoms)
+    res = float(b[0, 2] - b[0, 0])
+    if not res > 0:
+        return None
+    side = (b[:, 2] - b[:, 0] == res) & (b[:, 3] - b[:, 1] == res)
+    # a 4-corner polygon fills its box only when it is that box
+    if not (side.all() and (shapely.area(geoms) == res * res).all()):
+        return None
+    on = (np.floor(b[:, 0] / res + 0.5) * res == b[:, 0]) & (
+        np.floor(b[:, 1] / res + 0.5) * res == b[:, 1])
+    if not on.all():
+        return None
+    frame = pd.DataFrame({"x_laea": b[:, 0], "y_laea": b[:, 1]})
+    frame.attrs["cell_size"] = res
+    return frame
+
+
+def _lattice_areas(
+    target: np.ndarray, lattice: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(target, square, area)`` of every target meeting a square of a regular grid.
+
+    The grid estimator's exact cell shares (:mod:`qpvgeo.interpolate`, Green's theorem
+    over the targets' edges) instead of one GEOS overlay per pair: the same areas to
+    float round-off (shares within 1e-12 of 0 or 1 are 0 or 1), for all pairs at once.
+    """
+    from qpvgeo import interpolate  # data flows readers -> interpolate -> exposure
+
+    target = np.asarray(target, dtype=object)
+    keep = np.flatnonzero(~(shapely.is_missing(target) | shapely.is_empty(target)))
+    if not len(keep):
+        return np.zeros(0, np.intp), np.zeros(0, np.intp), np.zeros(0)
+    geoms = target[keep]
+    gi = interpolate._index_grid(lattice, shapely.bounds(geoms))
+    ti, si, frac = interpolate._cell_fractions(gi, geoms)
+    return keep[ti], si, frac * gi.res ** 2
 
 
 def _pair_areas(target: np.ndarray, ti: np.ndarray, source: np.ndarray,
@@ -534,7 +617,7 @@ def _weighted_by_population(
         v = vals[:, list(names).index(var)]
         extra[f"_above_{k}"] = np.where(np.isnan(v), 0.0, pop * (np.nan_to_num(v) > t))
     est = _population_of(zones.geoms, zones.index, ctx.population, method=ctx.method,
-                         extra=extra, qpv=ctx.qpv, squares=ctx.squares)
+                         extra=extra, qpv=ctx.qpv, squares=ctx.squares, mask=ctx.mask)
     out = np.full((len(zones.geoms), len(names)), np.nan)
     shares = np.full((len(zones.geoms), len(above or ())), np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -584,6 +667,25 @@ def _near_mask_polygons(qpv: gpd.GeoDataFrame, geoms: np.ndarray) -> gpd.GeoData
     return qpv if len(hits) == len(qpv) else qpv.iloc[hits]
 
 
+def _cells_reach(cells: np.ndarray) -> float:
+    """How far beyond a zone's box the population polygons :func:`_near_rows` pairs with
+    it can reach: its 100 m margin plus the widest polygon's box.
+
+    A layer whose values are measured on those polygons (air, heat) must keep every
+    feature within that distance of the zones' boxes: a cell straddling the edge of a
+    zone's box would otherwise get the mean of the features on the zone's side only.
+    """
+    cells = cells[~(shapely.is_missing(cells) | shapely.is_empty(cells))]
+    if not len(cells):
+        return _NEAR_MARGIN
+    b = shapely.bounds(cells)
+    return _NEAR_MARGIN + float(np.max(np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])))
+
+
+#: Margin (m) around a zone's box within which :func:`_near_rows` takes population rows.
+_NEAR_MARGIN = 100.0
+
+
 def _near_rows(source: gpd.GeoDataFrame, geoms: np.ndarray) -> np.ndarray:
     """Rows of ``source`` whose box meets the box of one of ``geoms`` grown by 100 m, sorted.
 
@@ -596,8 +698,8 @@ def _near_rows(source: gpd.GeoDataFrame, geoms: np.ndarray) -> np.ndarray:
     geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
     if not len(geoms) or not len(source):
         return np.zeros(0, dtype=np.intp)
-    b = shapely.bounds(geoms)
-    boxes = shapely.box(b[:, 0] - 100, b[:, 1] - 100, b[:, 2] + 100, b[:, 3] + 100)
+    b, m = shapely.bounds(geoms), _NEAR_MARGIN
+    boxes = shapely.box(b[:, 0] - m, b[:, 1] - m, b[:, 2] + m, b[:, 3] + m)
     return np.unique(source.geometry.array.sindex.query(boxes)[1])
 
 

@@ -28,7 +28,7 @@ LAYERS.register(Layer(
     label="Zones inondables (TRI)", family="nuisances",
     indicator=flood.flood_exposure, reader=_readers.read_flood_extents,
     comparable=(r"part_.*",), coverage="source", extent=flood.flood_extent,
-    words=flood.scenario_words, demo=flood.demo_layer,
+    words=flood.scenario_words, demo=flood.demo_layer, zonewise=True,
     columns=(
         Column(rf"surface_inondable{_SCEN}_m2", "Surface en zone inondable{0}", "m²",
                kind="area", direction=1, source=_TRI, decimals=0, pattern=True),
@@ -52,7 +52,7 @@ LAYERS.register(Layer(
     label="Sites industriels (Seveso, IREP)", family="nuisances",
     indicator=sites.industrial_exposure, reader=_readers.read_industrial_sites,
     comparable=(r"part_.*",), coverage="hull", options={"radii": (500, 1000, 2000)},
-    demo=sites.demo_layer,
+    demo=sites.demo_layer, zonewise=True,
     columns=(
         Column("distance_site_m", "Distance au site industriel le plus proche", "m",
                kind="distance", direction=-1, source=_ICPE, decimals=0,
@@ -88,7 +88,7 @@ LAYERS.register(Layer(
     comparable=(r"(no2|pm10|pm25)",), coverage="source", extent=air.air_extent,
     options={"max_distance": air.STATION_MAX_DISTANCE},
     thresholds={"oms_2021": air.WHO_2021, "ue_2030": air.EU_2030},
-    words=air.pollutant_words, incomparable=air.same_station, demo=air.demo_layer,
+    words=air.pollutant_words, incomparable=air.same_station, demo=air.demo_layer, zonewise=True,
     columns=(
         Column(r"(no2|pm10|pm25)", "Concentration moyenne annuelle de {0}", "µg/m³",
                kind="mean", direction=1, source=_AIR, pattern=True,
@@ -121,7 +121,7 @@ LAYERS.register(Layer(
     label="Sensibilité à la chaleur", family="chaleur",
     indicator=heat.heat_exposure, reader=_readers.read_heat_iris,
     comparable=(r"part_(?!surface_couverte).*|score_chaleur",), coverage="source",
-    extent=heat.heat_extent, words=heat.class_words, demo=heat.demo_layer,
+    extent=heat.heat_extent, words=heat.class_words, demo=heat.demo_layer, zonewise=True,
     columns=(
         Column("score_chaleur", "Score de sensibilité à la chaleur", "", kind="score",
                direction=1, source=_HEAT, decimals=2,
@@ -152,7 +152,7 @@ LAYERS.register(Layer(
     label="Espaces verts", family="nature",
     indicator=green.green_space_access, reader=_readers.read_green_spaces,
     comparable=(r"part_.*",), coverage="hull",
-    options={"distance": 300, "min_area": 5000}, demo=green.demo_layer,
+    options={"distance": 300, "min_area": 5000}, demo=green.demo_layer, zonewise=True,
     columns=(
         Column("part_surface_acces_espace_vert",
                "Part de la surface à 300 m d'un espace vert d'au moins 0,5 ha", "%",
@@ -180,7 +180,7 @@ LAYERS.register(Layer(
     label="Bruit (cartes stratégiques)", family="nuisances",
     indicator=noise.noise_exposure, reader=_readers.read_noise_map,
     comparable=(r"part_.*",), coverage="hull", words=noise.noise_words,
-    thresholds={"valeurs_limites": noise.LIMIT_VALUES}, demo=noise.demo_layer,
+    thresholds={"valeurs_limites": noise.LIMIT_VALUES}, demo=noise.demo_layer, zonewise=True,
     columns=(
         Column(r"surface_bruit_(.+)_m2", "Surface exposée au bruit {0}", "m²", kind="area",
                direction=1, source=_NOISE, decimals=0, pattern=True),

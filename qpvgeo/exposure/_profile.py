@@ -13,7 +13,7 @@ import dataclasses
 import re
 import types
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import geopandas as gpd
@@ -27,7 +27,6 @@ from qpvgeo.exposure._base import (
     _population_context,
     _population_of,
     _population_source,
-    _PopulationContext,
     _prepare_zones,
     _Zones,
 )
@@ -112,12 +111,14 @@ def _method_of(population: Any, method: str) -> str:
     return "calibrated" if _population_source(population)[2] else "area"
 
 
-def _with_base(z: _Zones, run: _Run, *, what: str | None = None) -> _Zones:
+def _with_base(z: _Zones, run: _Run, *, what: str | None = None,
+               named: int | None = None) -> _Zones:
     """The zones with the run's population base attached (computed here, once).
 
     A zone the population source gives no inhabitant at all lies outside it (a grid
     extract lists inhabited cells of its own territory only): its population is NA, not
-    0, and ``what`` names the zones in a warning.
+    0, and ``what`` names the zones in a warning (the first ``named`` zones only: the
+    QPV of a set that also holds their surroundings).
     """
     ctx = _population_context(z, run.population, run.method, ancillary=run.ancillary)
     if ctx.population is not None:
@@ -126,14 +127,47 @@ def _with_base(z: _Zones, run: _Run, *, what: str | None = None) -> _Zones:
             total = ctx.zone_total.astype(float).copy()
             total[empty] = np.nan
             ctx = dataclasses.replace(ctx, zone_total=total)
-            if what is not None:
+            told = empty.copy()
+            if named is not None:
+                told[named:] = False
+            if what is not None and told.any():
                 warnings.warn(
                     f"population: no inhabitant of the population source in "
-                    f"{int(empty.sum())} {what} ({z.index[empty].tolist()[:10]}): outside "
+                    f"{int(told.sum())} {what} ({z.index[told].tolist()[:10]}): outside "
                     "its extent; their population shares are NA",
                     QpvgeoWarning, stacklevel=3,
                 )
     return dataclasses.replace(z, ctx=ctx)
+
+
+#: Label suffix of a zone's surroundings when the QPV and their surroundings are
+#: measured as one set of zones (:func:`_stack`); never seen outside this module.
+_AROUND = " (environs)"
+
+
+def _stack(z: _Zones, env: _Zones) -> _Zones:
+    """The zones, then their surroundings, as one set of zones with distinct labels.
+
+    A zonewise layer (:attr:`qpvgeo.exposure.Layer.zonewise`) measures each zone on
+    its own, so one run over both sides gives each side's values with one dissolve of
+    the layer and one population estimate instead of two. The surroundings carry no
+    official population: their counts scaled by it are NA, and never compared.
+    """
+    labels = pd.Index([*z.index.tolist(), *(f"{c}{_AROUND}" for c in env.index.tolist())],
+                      name=z.key, dtype="string")
+    geoms = np.concatenate([z.geoms, env.geoms])
+    official = (None if z.official is None
+                else np.concatenate([z.official, np.full(len(env.geoms), np.nan)]))
+    frame = gpd.GeoDataFrame({z.key: labels.to_numpy()}, geometry=geoms, crs=schema.CRS)
+    return _Zones(frame, z.key, labels, geoms, np.concatenate([z.area, env.area]), official)
+
+
+def _side(z: _Zones, part: _Zones, start: int) -> _Zones:
+    """Zones ``start:start + len(part)`` of a stacked set, with their base, as ``part``."""
+    ctx = z.ctx
+    if ctx is not None:
+        ctx = ctx.of(slice(start, start + len(part.index)))
+    return dataclasses.replace(part, ctx=ctx)
 
 
 def _covered_zones(
@@ -159,7 +193,7 @@ def _covered_zones(
             # Only the partly covered zones need a new estimate: the others keep the base.
             total[part] = _population_of(
                 geoms[part], idx[part], run.population, method=run.method, qpv=z.ctx.qpv,
-                squares=z.ctx.squares,
+                squares=z.ctx.squares, mask=z.ctx.mask,
             )["population"].to_numpy()
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = np.where(z.ctx.zone_total[covered] > 0,
@@ -168,23 +202,23 @@ def _covered_zones(
         pop_share[~covered] = 0.0
         if official is not None:
             official = official * np.where(part, ratio, 1.0)
-        ctx = _PopulationContext(run.population, run.method, zone_total=total, qpv=z.ctx.qpv,
-                                 squares=z.ctx.squares)
+        ctx = z.ctx.of(covered, zone_total=total)
     frame = gpd.GeoDataFrame({run.key: idx.to_numpy()}, geometry=geoms, crs=schema.CRS)
     sub = _Zones(frame, run.key, idx, geoms, shapely.area(geoms), official, ctx)
     return sub, share, pop_share
 
 
-def _run_layer(
+def _layer_frames(
     layer: Any, z: _Zones, data: Any, extent: Any, options: Mapping[str, Any], run: _Run
-) -> pd.DataFrame:
-    """One layer on the covered part of each zone; NA outside; coverage columns first."""
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Coverage columns of every zone, and the layer's values on the covered zones (or
+    ``None`` when the layer covers none)."""
     sub, share, pop_share = _covered_zones(z, extent, run)
     cover = pd.DataFrame({f"part_couverte_{layer.name}": share}, index=z.index.copy())
     if z.ctx is not None and z.ctx.population is not None:
         cover[f"part_population_couverte_{layer.name}"] = pop_share
     if sub is None:
-        return cover
+        return cover, None
     with warnings.catch_warnings():
         # "No feature reaches the zones" is said once by the profile, as coverage.
         warnings.filterwarnings("ignore", message=r".*no feature of the layer",
@@ -194,7 +228,40 @@ def _run_layer(
             ancillary=run.ancillary, **options,
         )
     values = values.drop(columns=[schema.POPULATION, "population_grille"], errors="ignore")
-    return cover.join(values.reindex(z.index))
+    return cover, values
+
+
+def _run_layer(
+    layer: Any, z: _Zones, data: Any, extent: Any, options: Mapping[str, Any], run: _Run
+) -> pd.DataFrame:
+    """One layer on the covered part of each zone; NA outside; coverage columns first."""
+    cover, values = _layer_frames(layer, z, data, extent, options, run)
+    return cover if values is None else cover.join(values.reindex(z.index))
+
+
+def _run_layer_both(
+    layer: Any, both: _Zones, sides: Sequence[pd.Index], data: Any, extent: Any,
+    options: Mapping[str, Any], run: _Run,
+) -> list[pd.DataFrame]:
+    """A zonewise layer run once on stacked zones (:func:`_stack`), split back into one
+    frame per side (``sides``: each side's labels, in stacking order), each exactly what
+    :func:`_run_layer` gives on that side alone (a side the layer covers nowhere gets
+    its coverage columns only)."""
+    cover, values = _layer_frames(layer, both, data, extent, options, run)
+    pos = (both.index.get_indexer(values.index) if values is not None
+           else np.zeros(0, dtype=np.intp))
+    out, start = [], 0
+    for index in sides:
+        stop = start + len(index)
+        side_cover = cover.iloc[start:stop].set_axis(index.copy())
+        mine = (pos >= start) & (pos < stop)
+        if not mine.any():
+            out.append(side_cover)
+        else:
+            own = values.iloc[np.flatnonzero(mine)].set_axis(index[pos[mine] - start])
+            out.append(side_cover.join(own.reindex(index)))
+        start = stop
+    return out
 
 
 def _comparable(layer: Any, columns: Iterable[str]) -> list[str]:
@@ -335,15 +402,21 @@ def exposure_profile(
                                if key in getattr(anc, "columns", ()) else
                                np.asarray(anc.geometry.array, dtype=object), crs=schema.CRS)
     run = _Run(population, method, anc if method == "calibrated" else None, key)
-    z = _with_base(z, run, what="zones")
-    env = None
+    env = both = None
     if surroundings is not None:
         ring_frame = _surroundings_of(
             qpv, how=surroundings, ring=ring, communes=communes, qpv=every_qpv, key=key
         )
         ring_frame = ring_frame[ring_frame.area > 0]
         if len(ring_frame):
-            env = _with_base(_prepare_zones(ring_frame, key), run)
+            env = _prepare_zones(ring_frame, key)
+    if env is None:
+        z = _with_base(z, run, what="zones")
+    else:
+        # One population base for the QPV and their surroundings (one estimate), split
+        # for the layers that must run on each side alone.
+        both = _with_base(_stack(z, env), run, what="zones", named=len(z.index))
+        z, env = _side(both, z, 0), _side(both, env, len(z.index))
 
     head = pd.DataFrame(index=z.index.copy())
     if population is not None:
@@ -360,7 +433,13 @@ def exposure_profile(
         extent, rules[name] = layer_extent(
             layer, data, (coverage or {}).get(name), communes=communes, **lopts
         )
-        values = _run_layer(layer, z, data, extent, lopts, run)
+        if both is not None and layer.zonewise:
+            values, around = _run_layer_both(layer, both, [z.index, env.index], data,
+                                             extent, lopts, run)
+        else:
+            values = _run_layer(layer, z, data, extent, lopts, run)
+            around = (None if env is None
+                      else _run_layer(layer, env, data, extent, lopts, run))
         if not any(c for c in values.columns if not c.startswith("part_couverte_")
                    and not c.startswith("part_population_couverte_")):
             warnings.warn(
@@ -368,9 +447,8 @@ def exposure_profile(
                 "are NA (hors couverture)",
                 QpvgeoWarning, stacklevel=2,
             )
-        if env is not None:
-            around = _run_layer(layer, env, data, extent, lopts, run).reindex(z.index)
-            values = _compare(layer, values, around)
+        if around is not None:
+            values = _compare(layer, values, around.reindex(z.index))
         blocks.append(values)
     profile = pd.concat(blocks, axis=1)
     profile = profile.loc[:, ~profile.columns.duplicated()]

@@ -110,6 +110,12 @@ class Layer:
     demo : callable or None
         ``demo(territory) -> layer data`` building this layer for the synthetic demo
         territory (:func:`qpvgeo.datasets.demo` calls every registered layer's ``demo``).
+    zonewise : bool
+        Each zone's values depend on that zone's polygon (and population) only: not on
+        its label, not on the other zones, and the surroundings' counts are never
+        compared. :func:`qpvgeo.exposure.exposure_profile` then runs the indicator once
+        on the QPV and their surroundings together (one dissolve, one population
+        estimate); otherwise once for each side.
     """
 
     name: str
@@ -130,6 +136,7 @@ class Layer:
     incomparable: Callable[[Any, Any], Mapping[str, Any]] | None = None
     headline: tuple[str, ...] = ()
     demo: Callable[[Any], Any] | None = None
+    zonewise: bool = False
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:

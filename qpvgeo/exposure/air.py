@@ -18,6 +18,7 @@ from qpvgeo.errors import QpvgeoError, SchemaError
 from qpvgeo.exposure._base import (
     _QUAD_SEGS,
     _frame,
+    _lattice,
     _nearest,
     _population_columns,
     _population_context,
@@ -102,6 +103,11 @@ def air_extent(data: Any, *, max_distance: float = STATION_MAX_DISTANCE,
     if kind == "stations":
         return shapely.union_all(shapely.buffer(geoms, max_distance, quad_segs=_QUAD_SEGS))
     geoms = shapely.make_valid(geoms)
+    lattice = _lattice(geoms)
+    if lattice is not None and not lattice.duplicated().any():
+        # Distinct squares of one regular grid meet edge to edge: a valid coverage,
+        # known without GEOS's check (1 s for 175,000 cells).
+        return shapely.coverage_union_all(geoms)
     if shapely.coverage_is_valid(geoms):
         # Cells that neither overlap nor meet askew (a regular grid): the same union from
         # their shared edges, for a third of the cost (3.4 s -> 1.4 s for 175,000 cells).
@@ -402,7 +408,10 @@ def air_exposure(
         covered = _raster_coverage(sources, z)
         layer_name = "raster"
     else:
-        layer = _prepare_layer(grid, what="air grid", zones=z, polygons=True, keep=0.0)
+        # With a population, values are measured on the cells near the zones: keep
+        # every air cell those cells can meet, not only those over the zones' boxes.
+        reach = ctx.reach if ctx.population is not None else 0.0
+        layer = _prepare_layer(grid, what="air grid", zones=z, polygons=True, keep=reach)
         names = [p for p in pollutants if p in layer.columns]
         if not names:
             raise SchemaError(

@@ -19,7 +19,7 @@ from qpvgeo.exposure._base import (
     _dissolve,
     _frame,
     _measure_inside,
-    _near,
+    _near_mask,
     _nearest,
     _population_columns,
     _population_context,
@@ -109,14 +109,15 @@ def green_space_access(
     if distance < 0 or min_area < 0:
         raise QpvgeoError(f"distance and min_area must be >= 0 (got {distance}, {min_area})")
     z = _prepare_zones(zones, key)
-    # A park is merged with the polygons it touches before its area is tested: keep the
-    # polygons up to a margin beyond the reach so that a park's far parts are not lost.
+    # The green spaces within a margin of the zones (for the nearest one's distance),
+    # each merged with every polygon it touches, however far the chain runs, before its
+    # area is tested: a park's far parts are never lost, and a zone's result does not
+    # depend on which other zones are measured with it.
     margin = distance + 2000.0
-    layer = _prepare_layer(
-        parks, what="green spaces", zones=z, polygons=True, reach=distance, keep=margin
-    )
+    layer = _prepare_layer(parks, what="green spaces", zones=z, polygons=True, reach=distance)
     ctx = _population_context(z, population, population_method, ancillary=ancillary)
-    near = _near(layer, z, margin)
+    geoms = np.asarray(layer.geometry.array, dtype=object)
+    near = geoms[_touching(geoms, _near_mask(layer, z, margin))] if len(geoms) else geoms
     merged = shapely.get_parts(_dissolve(near)) if len(near) else np.zeros(0, dtype=object)
     big = merged[shapely.area(merged) >= min_area] if len(merged) else merged
     if len(layer) and not len(big):
@@ -139,6 +140,21 @@ def green_space_access(
     frame = _frame(_population_columns(out, z, ctx), z, layer="green_spaces")
     frame.attrs.update(distance=distance, min_area=min_area)
     return frame
+
+
+def _touching(geoms: np.ndarray, seed: np.ndarray) -> np.ndarray:
+    """``seed`` grown with every polygon that meets a polygon already in it, until none
+    is added: whole groups of touching polygons, as their union merges them."""
+    out = seed.copy()
+    if not out.any():
+        return out
+    tree = STRtree(geoms)
+    frontier = np.flatnonzero(out)
+    while len(frontier):
+        hits = np.unique(tree.query(geoms[frontier], predicate="intersects")[1])
+        frontier = hits[~out[hits]]
+        out[frontier] = True
+    return out
 
 
 def demo_layer(base: Any) -> gpd.GeoDataFrame:

@@ -152,8 +152,11 @@ def heat_exposure(
             ancillary=ancillary, column=column,
         )
     z = _prepare_zones(zones, key)
-    layer = _prepare_layer(lcz_or_score, what="heat", zones=z, polygons=True, keep=0.0)
     ctx = _population_context(z, population, population_method, ancillary=ancillary)
+    # With a population, the score is measured on the cells near the zones: keep every
+    # polygon those cells can meet, not only those over the zones' boxes.
+    reach = ctx.reach if ctx.population is not None else 0.0
+    layer = _prepare_layer(lcz_or_score, what="heat", zones=z, polygons=True, keep=reach)
     if column is None:
         column = next((c for c in (schema.SCORE_CHALEUR, "lcz") if c in layer.columns), None)
     if column is None or column not in layer.columns:
