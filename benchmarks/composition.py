@@ -57,19 +57,14 @@ THRESHOLDS = {"oms_2021": {"no2": 10.0, "pm25": 5.0, "pm10": 15.0},
 SCENARIOS = ("frequent", "moyen", "extreme")
 #: Columns where qpvgeo (main at 07bf558, 2026-12-01) departs from its own documented
 #: definition, which this composition follows, by defect (README, "The composition"):
-KNOWN_DEFECTS = {
-    # air and heat, population-weighted: qpvgeo keeps only the layer's features whose
-    # bounding box meets a zone's bounding box (``_prepare_layer(keep=0.0)``) before it takes
-    # each grid cell's mean, so a cell straddling that box loses the features beyond it (and
-    # a zone's value changes with the other zones of the call). Fixed on h17-exposure
-    # (f02d88a): delete this entry when it is merged.
-    "air_heat_cell_means": r"(no2|pm10|pm25|score_chaleur)(_environs|_ratio)?"
-                           r"|(part_)?population_sup_.+",
-    # qpvgeo looks for the nearest green space among those within 2,300 m of some zone only
-    # (NA, or a farther one, when the nearest lies beyond)
-    "green_space_distance": r"distance_espace_vert_m",
-}
-KNOWN_DIFFERENCES = re.compile("^(" + "|".join(KNOWN_DEFECTS.values()) + ")$")
+# Columns where qpvgeo departs from its own documented definition, by defect (a regular
+# expression of column names each). Both defects this comparison found are fixed: air and
+# heat cell means truncated at the zones' boxes (h17-exposure) and the nearest green space
+# searched within 2,300 m of the zones only (exposure/green.py ``_farther_nearest``); their
+# reproducers are regression tests in tests/test_benchmark_composition.py.
+KNOWN_DEFECTS: dict[str, str] = {}
+KNOWN_DIFFERENCES = re.compile(
+    "^(" + "|".join(KNOWN_DEFECTS.values()) + ")$" if KNOWN_DEFECTS else r"(?!)")
 
 
 # -- the grid ----------------------------------------------------------------------------

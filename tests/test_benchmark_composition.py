@@ -4,12 +4,12 @@ Issue 15 times ``exposure_profile`` against "a straightforward geopandas composi
 same indicators, same numbers". These tests prove the "same numbers" on the ``--quick``
 inputs, column by column, so that the speed-up compares like with like and fails when either
 side changes a definition. Where qpvgeo departs from its own documented definition (the
-columns of ``KNOWN_DIFFERENCES``), a strict xfail says so and turns red once qpvgeo is fixed.
+columns of ``KNOWN_DIFFERENCES``, empty since both defects found were fixed), a regression
+test below pins the defect's reproducer.
 """
 
 from __future__ import annotations
 
-import re
 import warnings
 
 import geopandas as gpd
@@ -22,7 +22,6 @@ from benchmarks import cases
 from benchmarks import generate as gen
 from benchmarks import run as bench
 from benchmarks.composition import (
-    KNOWN_DEFECTS,
     KNOWN_DIFFERENCES,
     compare_profiles,
     exposure_composition,
@@ -70,19 +69,9 @@ def test_every_documented_column_agrees_to_1e9(quick):
     cmp = compare_profiles(ours, peer)
     checked = {c: d for c, d in cmp["rel_diff_by_column"].items()
                if not KNOWN_DIFFERENCES.match(c)}
-    assert len(checked) >= 110  # 143 numeric columns, 25 of them known to differ
+    assert len(checked) >= 140  # every numeric column: no known difference left
     worst = max(checked, key=checked.get)
     assert checked[worst] <= TOL, (worst, checked[worst])
-
-
-@pytest.mark.xfail(strict=True, reason="qpvgeo pre-filters the air and heat layers by the "
-                   "zones' bounding boxes before each cell's mean (KNOWN_DEFECTS)")
-def test_population_weighted_means_agree(quick):
-    *_, ours, peer = quick
-    cmp = compare_profiles(ours, peer)
-    pattern = re.compile(f"^({KNOWN_DEFECTS['air_heat_cell_means']})$")
-    known = {c: d for c, d in cmp["rel_diff_by_column"].items() if pattern.match(c)}
-    assert len(known) == 24 and max(known.values()) <= TOL, known
 
 
 def test_compare_profiles_catches_a_changed_definition(quick):
@@ -131,7 +120,7 @@ def test_benchmark_cases_and_checks(quick, tmp_path):
         600.0 / results["exposure_profile.area"]["seconds"])
 
 
-# -- the qpvgeo defects behind KNOWN_DIFFERENCES (xfail until qpvgeo/exposure is fixed) ----
+# -- the qpvgeo defects this comparison found (fixed; kept as regression tests) -------------
 
 
 def _one_cell():
@@ -141,8 +130,6 @@ def _one_cell():
     return grid.to_crs(2154)
 
 
-@pytest.mark.xfail(strict=True, reason="qpvgeo drops the air cells whose box misses every "
-                   "zone's box before taking each population cell's mean")
 def test_qpvgeo_air_cell_mean_covers_the_whole_cell():
     grid = _one_cell()
     x0, y0, x1, y1 = grid.total_bounds
@@ -161,8 +148,6 @@ def test_qpvgeo_air_cell_mean_covers_the_whole_cell():
     assert got == pytest.approx(want, rel=1e-9)
 
 
-@pytest.mark.xfail(strict=True, reason="qpvgeo looks for the nearest green space among those "
-                   "within 2,300 m of some zone only")
 def test_qpvgeo_distance_to_a_green_space_3_km_away():
     zone = gpd.GeoDataFrame({"code_qpv": ["Z"]}, geometry=[shapely.box(0, 0, 100, 100)],
                             crs=2154)

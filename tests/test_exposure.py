@@ -1198,3 +1198,30 @@ def test_green_space_merged_with_its_whole_chain_of_touching_polygons():
     # without the far wood the lawn and the path (0.34 ha) are too small
     small = green_space_access(z, parks.iloc[:2]).iloc[0]
     assert small["part_surface_acces_espace_vert"] == 0.0
+
+
+def test_nearest_green_space_beyond_the_margin_is_exact_whatever_the_other_zones():
+    from qpvgeo.exposure import green_space_access
+
+    # zone A has a park 100 m away; zone B's nearest qualifying park is 9 km away and made
+    # of two touching 0.3 ha halves (each below 0.5 ha: only the pair qualifies); a lone
+    # 0.3 ha square 5 km from B does not count. main's answer for B was NA or A's park.
+    zones = gpd.GeoDataFrame({"code_qpv": ["A", "B"]},
+                             geometry=[box(0, 0, 100, 100), box(50_000, 0, 50_100, 100)],
+                             crs=2154)
+    parks = gpd.GeoDataFrame(geometry=[
+        box(200, 0, 300, 100),                      # 1 ha, 100 m east of A
+        box(55_100, 0, 55_155, 55),                 # 0.3 ha alone, 5 km east of B
+        box(59_100, 0, 59_130, 100), box(59_130, 0, 59_160, 100)],  # 0.6 ha in two halves
+        crs=2154)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        both = green_space_access(zones, parks)["distance_espace_vert_m"]
+        alone = green_space_access(zones.iloc[[1]], parks)["distance_espace_vert_m"]
+    assert both.tolist() == pytest.approx([100.0, 9_000.0])
+    assert alone.tolist() == pytest.approx([9_000.0])  # B alone: the same answer
+    small = parks.iloc[[1]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        none = green_space_access(zones, small)["distance_espace_vert_m"]
+    assert none.isna().all()  # no qualifying green space anywhere: NA, never 0

@@ -131,7 +131,8 @@ def green_space_access(
     out: dict[str, Any] = _measure_inside(
         z, {"": reach}, stem="acces_espace_vert", ctx=ctx, with_area=False
     )
-    out["distance_espace_vert_m"] = _nearest(z.geoms, big, np.arange(len(big)))[0]
+    out["distance_espace_vert_m"] = _farther_nearest(
+        z.geoms, geoms, _nearest(z.geoms, big, np.arange(len(big)))[0], margin, min_area)
     if len(big):
         zi, _ = STRtree(big).query(z.geoms, predicate="dwithin", distance=distance)
     else:
@@ -140,6 +141,37 @@ def green_space_access(
     frame = _frame(_population_columns(out, z, ctx), z, layer="green_spaces")
     frame.attrs.update(distance=distance, min_area=min_area)
     return frame
+
+
+def _farther_nearest(zone_geoms: np.ndarray, geoms: np.ndarray, dist: np.ndarray,
+                     margin: float, min_area: float) -> np.ndarray:
+    """Distances to the nearest qualifying green space, also beyond ``margin``.
+
+    A distance found within ``margin`` is exact: every polygon that near the zone was
+    merged with its whole chain. For the others (none near, or the nearest farther), the
+    search widens fourfold at a time around those zones only, until each has an exact
+    answer or the whole layer was looked at (then NA means no qualifying green space).
+    """
+    dist = dist.copy()
+    todo = ~(dist <= margin)
+    reach = margin
+    while todo.any() and len(geoms):
+        reach *= 4
+        sub = zone_geoms[todo]
+        seed = np.zeros(len(geoms), dtype=bool)
+        seed[STRtree(geoms).query(sub, predicate="dwithin", distance=reach)[1]] = True
+        whole = seed.all()
+        parts = shapely.get_parts(_dissolve(geoms[_touching(geoms, seed)])) if seed.any() \
+            else np.zeros(0, dtype=object)
+        big = parts[shapely.area(parts) >= min_area] if len(parts) else parts
+        d = _nearest(sub, big, np.arange(len(big)))[0]
+        exact = (d <= reach) | whole
+        idx = np.flatnonzero(todo)
+        dist[idx[exact]] = d[exact]
+        todo[idx[exact]] = False
+        if whole:
+            break
+    return dist
 
 
 def _touching(geoms: np.ndarray, seed: np.ndarray) -> np.ndarray:
