@@ -63,6 +63,18 @@ def _valid_polygons(geoms: np.ndarray, *, what: str, bad: np.ndarray | None = No
     return geoms
 
 
+def _invalid(geoms: np.ndarray) -> np.ndarray:
+    """Invalid, non-missing geometries, safe to compute in a thread.
+
+    ``shapely.is_valid`` wraps GEOS in ``warnings.catch_warnings()``, which swaps the
+    process-wide warning filters: called from a thread, it silences (or un-records) every
+    warning the main thread emits meanwhile, e.g. the "invalid geometries repaired" one.
+    ``is_valid_reason`` asks GEOS the same question without touching the filters.
+    """
+    reason = shapely.is_valid_reason(geoms)
+    return (reason != "Valid Geometry") & ~shapely.is_missing(geoms)
+
+
 class _Validity:
     """``is_valid`` of many polygons, checked in a thread while the caller works on.
 
@@ -95,7 +107,7 @@ class _Validity:
                 if start is None:
                     return
                 g = self.geoms[start:start + self._chunk]
-                self.bad[start:start + self._chunk] = ~shapely.is_valid(g) & ~shapely.is_missing(g)
+                self.bad[start:start + self._chunk] = _invalid(g)
         except BaseException as exc:  # raised again by result(): never a chunk left unchecked
             self._error = exc
 

@@ -338,3 +338,28 @@ def test_corner_dtypes_give_the_int64_result(dtype):
                           gpd.GeoDataFrame(geometry=moved, crs=3035))
     # the same shares: the coordinates are 3.8e6 smaller, so 1e-9 of round-off
     np.testing.assert_allclose(out["ind"], ref["ind"], rtol=1e-9, atol=1e-9)
+
+
+def test_the_validity_thread_never_touches_the_warning_filters(monkeypatch):
+    # shapely.is_valid swaps the process-wide warning filters (catch_warnings): from a
+    # thread it silenced the main thread's warnings at random (the test above failed ~1 in
+    # 6 runs). The thread must leave them alone, whatever the timing.
+    import threading
+
+    from qpvgeo import interpolate
+
+    entered = []
+    real = warnings.catch_warnings
+
+    class Spy(real):
+        def __enter__(self):
+            entered.append(threading.current_thread().name)
+            return super().__enter__()
+
+    monkeypatch.setattr(warnings, "catch_warnings", Spy)
+    bowtie = Polygon([(X0, Y0), (X0 + 400, Y0 + 400), (X0 + 400, Y0), (X0, Y0 + 400)])
+    geoms = np.array([bowtie] * 1000 + [box(X0, Y0, X0 + 200, Y0 + 200), None], dtype=object)
+    check = interpolate._Validity(geoms, chunk=16)
+    bad = check.result()
+    assert entered == []
+    assert bad[:1000].all() and not bad[1000:].any()  # a missing geometry is not "invalid"
