@@ -180,3 +180,28 @@ def test_the_defects_are_what_the_composition_avoids():
     assert peer["no2"].iloc[0] == pytest.approx((10 * a[0] + 30 * a[1]) / sum(a), rel=1e-12)
     assert peer["part_couverte_green_spaces"].iloc[0] == 1.0
     assert peer["distance_espace_vert_m"].iloc[0] == pytest.approx(2_700.0)
+
+
+def test_a_cell_over_squares_at_exactly_the_threshold_is_not_above_it():
+    # two air squares at exactly the WHO 2021 PM10 guideline (15 µg/m³) split the cell: the
+    # mean is 15, not 15 + 2e-15, on both sides (qpvgeo's rule: a mean of equal values is
+    # that value); the full-size comparison found 2 QPV where the sums disagreed
+    from qpvgeo.exposure import exposure_profile
+
+    grid = _one_cell()
+    x0, y0, x1, y1 = grid.total_bounds
+    xm = (x0 + x1) / 2 + 3.6  # a split where (15 a1 + 15 a2) / (a1 + a2) is 15 + 1.8e-15
+    zone = gpd.GeoDataFrame({"code_qpv": ["Z"]},
+                            geometry=[shapely.box(x0 + 10, y0 + 10, x1 - 10, y1 - 10)],
+                            crs=2154)
+    air = gpd.GeoDataFrame({"no2": [9.0, 9.0], "pm10": [15.0, 15.0]}, geometry=[
+        shapely.box(x0 - 500, y0 - 500, xm, y1 + 500),
+        shapely.box(xm, y0 - 500, x1 + 500, y1 + 500)], crs=2154)
+    peer = exposure_composition(zone, {"air": air}, pd.DataFrame(grid.drop(columns="geometry")))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = exposure_profile(zone, layers={"air": air}, population=grid,
+                                population_method="area")
+    for frame in (peer, ours):
+        assert frame["pm10"].iloc[0] == 15.0
+        assert frame["part_population_sup_oms_2021_pm10"].iloc[0] == 0.0
