@@ -1225,3 +1225,32 @@ def test_nearest_green_space_beyond_the_margin_is_exact_whatever_the_other_zones
         warnings.simplefilter("ignore")
         none = green_space_access(zones, small)["distance_espace_vert_m"]
     assert none.isna().all()  # no qualifying green space anywhere: NA, never 0
+
+
+def test_dissolve_unions_only_the_polygons_that_meet_and_equals_union_all():
+    """The fast dissolve (isolated polygons kept as they are, only those meeting another
+    one through ``union_all``) covers the same ground as ``union_all`` of the whole set:
+    same area, same parts count (touching polygons merged, as a green-space chain needs),
+    no overlap between parts. Areas to 1e-12 relative (the union nodes the same edges;
+    only float round-off of the noded vertices can differ)."""
+    from qpvgeo.exposure._base import _dissolve
+
+    rng = np.random.default_rng(7)
+    xy = rng.uniform(0, 5000, size=(300, 2))
+    geoms = shapely.buffer(shapely.points(xy), rng.uniform(5, 120, size=300), quad_segs=8)
+    extra = np.array([box(6000, 0, 6100, 100), box(6100, 0, 6200, 100),  # touching
+                      box(7000, 0, 7100, 100), box(7020, 20, 7050, 50),  # nested
+                      box(8000, 0, 8100, 100), box(8000, 0, 8100, 100)],  # duplicated
+                     dtype=object)
+    geoms = np.concatenate([geoms, extra])
+    fast = _dissolve(geoms)
+    ref = shapely.union_all(geoms)
+    fast_parts, ref_parts = shapely.get_parts(fast), shapely.get_parts(ref)
+    assert len(fast_parts) == len(ref_parts)
+    assert shapely.is_valid(fast)
+    assert shapely.area(fast) == pytest.approx(shapely.area(ref), rel=1e-12)
+    assert shapely.area(shapely.symmetric_difference(fast, ref)) < 1e-9 * shapely.area(ref)
+    # the touching boxes are one part, as union_all makes them
+    touching = [p for p in fast_parts if p.bounds[0] == 6000]
+    assert len(touching) == 1 and touching[0].area == pytest.approx(20000)
+    assert _dissolve(np.zeros(0, dtype=object)).is_empty

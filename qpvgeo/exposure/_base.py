@@ -194,9 +194,26 @@ def _near(layer: gpd.GeoDataFrame, zones: _Zones, reach: float = 0.0) -> np.ndar
 
 
 def _dissolve(geoms: np.ndarray) -> shapely.Geometry:
+    """The union of ``geoms``, as one (multi)polygon whose parts do not overlap.
+
+    Only the polygons that meet another one (overlapping, nested or touching: touching
+    polygons are merged as ``union_all`` merges them) go through the union; the others
+    are already parts of the union as they are (GEOS's cascaded union over a whole layer
+    costs ~0.1 ms a polygon, and most features of a layer meet no other).
+    """
     if not len(geoms):
         return shapely.Polygon()
-    return shapely.union_all(geoms)
+    parts = shapely.get_parts(geoms)
+    parts = parts[~shapely.is_empty(parts)]
+    if not len(parts) or (shapely.get_type_id(parts) != 3).any():
+        return shapely.union_all(geoms)  # lines or points: GEOS's union, as it comes
+    i, j = STRtree(parts).query(parts, predicate="intersects")
+    meets = np.zeros(len(parts), dtype=bool)
+    meets[i[i != j]] = True
+    if meets.all():
+        return shapely.union_all(parts)
+    merged = shapely.get_parts(shapely.union_all(parts[meets])) if meets.any() else parts[:0]
+    return shapely.multipolygons(np.concatenate([parts[~meets], merged]))
 
 
 def _label(value: float) -> str:
