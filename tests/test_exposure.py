@@ -1297,3 +1297,18 @@ def test_convex_clip_areas_equal_the_overlay_of_cells_and_polygons_with_holes():
     idx = np.arange(n)
     direct = shapely.area(shapely.intersection(cells, polys))
     np.testing.assert_allclose(_pair_areas(cells, idx, polys, idx), direct, rtol=0, atol=1e-6)
+
+
+def test_heat_extent_of_a_coverage_and_of_overlapping_polygons_is_their_union():
+    """IRIS that tile the ground take GEOS's coverage union, others the full union: the
+    same ground either way (symmetric difference 0, areas exact for these boxes)."""
+    from qpvgeo.exposure.heat import heat_extent
+
+    tiles = [box(x, y, x + 100, y + 100) for x in range(0, 500, 100) for y in range(0, 300, 100)]
+    cover = gpd.GeoDataFrame({"score_chaleur": [0.5] * len(tiles)}, geometry=tiles,
+                             crs=2154)
+    ext = heat_extent(cover)
+    assert ext.area == 150_000 and ext.equals(shapely.union_all(tiles))
+    overlapping = gpd.GeoDataFrame({"score_chaleur": [0.5, 0.2]},
+                                   geometry=[box(0, 0, 100, 100), box(50, 0, 150, 100)], crs=2154)
+    assert heat_extent(overlapping).area == 15_000
