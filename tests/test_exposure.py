@@ -1225,3 +1225,90 @@ def test_nearest_green_space_beyond_the_margin_is_exact_whatever_the_other_zones
         warnings.simplefilter("ignore")
         none = green_space_access(zones, small)["distance_espace_vert_m"]
     assert none.isna().all()  # no qualifying green space anywhere: NA, never 0
+
+
+def test_dissolve_unions_only_the_polygons_that_meet_and_equals_union_all():
+    """The fast dissolve (isolated polygons kept as they are, only those meeting another
+    one through ``union_all``) covers the same ground as ``union_all`` of the whole set:
+    same area, same parts count (touching polygons merged, as a green-space chain needs),
+    no overlap between parts. Areas to 1e-12 relative (the union nodes the same edges;
+    only float round-off of the noded vertices can differ)."""
+    from qpvgeo.exposure._base import _dissolve
+
+    rng = np.random.default_rng(7)
+    xy = rng.uniform(0, 5000, size=(300, 2))
+    geoms = shapely.buffer(shapely.points(xy), rng.uniform(5, 120, size=300), quad_segs=8)
+    extra = np.array([box(6000, 0, 6100, 100), box(6100, 0, 6200, 100),  # touching
+                      box(7000, 0, 7100, 100), box(7020, 20, 7050, 50),  # nested
+                      box(8000, 0, 8100, 100), box(8000, 0, 8100, 100)],  # duplicated
+                     dtype=object)
+    geoms = np.concatenate([geoms, extra])
+    fast = _dissolve(geoms)
+    ref = shapely.union_all(geoms)
+    fast_parts, ref_parts = shapely.get_parts(fast), shapely.get_parts(ref)
+    assert len(fast_parts) == len(ref_parts)
+    assert shapely.is_valid(fast)
+    assert shapely.area(fast) == pytest.approx(shapely.area(ref), rel=1e-12)
+    assert shapely.area(shapely.symmetric_difference(fast, ref)) < 1e-9 * shapely.area(ref)
+    # the touching boxes are one part, as union_all makes them
+    touching = [p for p in fast_parts if p.bounds[0] == 6000]
+    assert len(touching) == 1 and touching[0].area == pytest.approx(20000)
+    assert _dissolve(np.zeros(0, dtype=object)).is_empty
+
+
+def test_convex_clip_areas_equal_the_overlay_of_cells_and_polygons_with_holes():
+    """The numpy clip of polygons to convex cells (heat and IRIS-like values of the grid
+    cells) against GEOS's overlay: rotated 200 m cells (a LAEA square in Lambert-93) over
+    polygons with holes, multipolygons, either orientation, far-away vertices. To 1e-9 m²
+    (~1e-13 of a cell: both compute in float, GEOS in absolute coordinates)."""
+    from qpvgeo.exposure._base import _convex_clip_areas, _convex_quads, _pair_areas
+
+    rng = np.random.default_rng(3)
+    n = 400
+    cx, cy = rng.uniform(700_000, 701_000, n), rng.uniform(6_600_000, 6_601_000, n)
+    ang = rng.uniform(0, np.pi / 2, n)
+    corners = np.stack([np.cos(ang + k * np.pi / 2) for k in range(4)], 1), \
+        np.stack([np.sin(ang + k * np.pi / 2) for k in range(4)], 1)
+    cells = np.array([Polygon(list(zip(cx[i] + 141 * corners[0][i], cy[i] + 141 * corners[1][i],
+                                       strict=True))[::(1 if i % 2 else -1)])
+                      for i in range(n)], dtype=object)
+    blobs = shapely.buffer(shapely.points(cx + rng.uniform(-300, 300, n),
+                                          cy + rng.uniform(-300, 300, n)),
+                           rng.uniform(50, 400, n), quad_segs=4)
+    holes = shapely.buffer(shapely.centroid(blobs), 30, quad_segs=2)
+    polys = shapely.difference(blobs, holes)  # a hole in each
+    polys[::3] = shapely.union(polys[::3], shapely.box(cx[::3] - 5e4, cy[::3] - 10,
+                                                       cx[::3] - 4e4, cy[::3] + 10))
+    polys[1::5] = shapely.reverse(polys[1::5])
+    assert _convex_quads(cells).all()
+    assert not _convex_quads(np.array([box(0, 0, 1, 1).union(box(1, 0, 2, 2))]))[0]
+    # The reference: GEOS's overlay near the origin (Lambert-93's 1e6 m coordinates cost
+    # GEOS's noded vertices ~1e-10 m, i.e. up to ~1e-7 m² of a cell's area; the clip works
+    # relative to each cell's corner, as this shifted overlay does).
+    def shifted(g):
+        return shapely.transform(g, lambda xy: xy - [700_000, 6_600_000])
+
+    ref = shapely.area(shapely.intersection(shifted(cells), shifted(polys)))
+    fast = _convex_clip_areas(cells, polys)
+    assert (ref > 0).sum() > 100 and (ref < shapely.area(cells) - 1).sum() > 100
+    np.testing.assert_allclose(fast, ref, rtol=0, atol=1e-9)
+    # through _pair_areas (only the cells over an edge go to the clip), against the
+    # overlay in place: to its ~1e-7 m² round-off (2.5e-12 of a 40,000 m² cell)
+    idx = np.arange(n)
+    direct = shapely.area(shapely.intersection(cells, polys))
+    np.testing.assert_allclose(_pair_areas(cells, idx, polys, idx), direct, rtol=0, atol=1e-6)
+
+
+def test_heat_extent_of_a_coverage_and_of_overlapping_polygons_is_their_union():
+    """IRIS that tile the ground take GEOS's coverage union, others the full union: the
+    same ground either way (symmetric difference 0, areas exact for these boxes)."""
+    from qpvgeo.exposure.heat import heat_extent
+
+    tiles = [box(x, y, x + 100, y + 100) for x in range(0, 500, 100) for y in range(0, 300, 100)]
+    cover = gpd.GeoDataFrame({"score_chaleur": [0.5] * len(tiles)}, geometry=tiles,
+                             crs=2154)
+    ext = heat_extent(cover)
+    assert ext.area == 150_000 and ext.equals(shapely.union_all(tiles))
+    overlapping = gpd.GeoDataFrame({"score_chaleur": [0.5, 0.2]},
+                                   geometry=[box(0, 0, 100, 100), box(50, 0, 150, 100)], crs=2154)
+    assert heat_extent(overlapping).area == 15_000

