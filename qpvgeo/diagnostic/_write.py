@@ -22,7 +22,7 @@ from qpvgeo._output import ReportFolder
 from qpvgeo.diagnostic._maps import _evolution_map, _interactive_map, _static_maps
 from qpvgeo.diagnostic.analysis import Diagnostic
 from qpvgeo.diagnostic.evolution import EVOLUTION_COLUMNS
-from qpvgeo.diagnostic.page import FICHES_DIR, render_fiche, render_index
+from qpvgeo.diagnostic.page import FICHES_DIR, _fiche_context, render_fiche, render_index
 from qpvgeo.errors import QpvgeoError
 from qpvgeo.geoparquet import to_geoparquet
 from qpvgeo.tables import escape_formulas
@@ -265,9 +265,11 @@ def write_folder(
             tmp.write_text(page, encoding="utf-8")
         step("fiches")
         (work / FICHES_DIR).mkdir()
+        shared = _fiche_context(diag)  # once for all the fiches
         for code in qpv[schema.CODE_QPV].astype(str):
             with atomic_path(work / FICHES_DIR / f"{code}.html") as tmp:
-                tmp.write_text(render_fiche(diag, code, created=created), encoding="utf-8")
+                tmp.write_text(render_fiche(diag, code, created=created, context=shared),
+                               encoding="utf-8")
         record = _provenance(diag, parameters or {}, created)
         with atomic_path(work / "provenance.json") as tmp:
             tmp.write_text(json.dumps(record, ensure_ascii=False, indent=2, default=str),

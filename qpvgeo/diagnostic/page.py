@@ -10,8 +10,10 @@ rounding comes from the column catalogue (:attr:`Diagnostic.catalogue`).
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -43,7 +45,10 @@ def fiche_href(code: str) -> str:
     return f"{FICHES_DIR}/{code}.html"
 
 
+@functools.cache
 def _env():
+    """One Jinja environment per process: it keeps the compiled templates (a fresh one per
+    page recompiled both templates for each of a region's 204 fiches: 3 s)."""
     import jinja2
 
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
@@ -691,45 +696,78 @@ _FICHE_SKIP = re.compile(r"^(pctl_|n_couches$|n_variables_|surface_.*_m2$|"
                          r"part_population_couverte_|population_grille$|.*_station$)")
 
 
-def _fiche_line(diag: Diagnostic, plain: pd.DataFrame, row: pd.Series, col: str) -> dict | None:
+@dataclass(frozen=True)
+class _FicheContext:
+    """What every fiche of one diagnostic shares, computed once (not once per fiche)."""
+
+    plain: pd.DataFrame
+    cols: list[str]
+    layer_cols: Mapping[str, list[str]]
+    known: Mapping[str, np.ndarray]  # each column's measured values, sorted (NA left out)
+    median: Mapping[str, float]
+
+
+def _fiche_context(diag: Diagnostic) -> _FicheContext:
+    from qpvgeo.exposure import LAYERS
+
+    plain = pd.DataFrame(diag.qpv_table.drop(columns="geometry"))
+    cols = [c for c in plain.columns if c not in (schema.CODE_QPV, schema.NOM_QPV, "communes")
+            and not c.endswith(("_environs", "_ratio"))]
+    layer_cols = {name: [c for c in layer_columns(diag, name) if c in cols] for name in LAYERS}
+    known, median = {}, {}
+    for c in cols:
+        values = pd.to_numeric(plain[c], errors="coerce").to_numpy(dtype="float64",
+                                                                  na_value=np.nan)
+        known[c] = np.sort(values[~np.isnan(values)])
+        median[c] = float(np.median(known[c])) if len(known[c]) else float("nan")
+    return _FicheContext(plain, cols, layer_cols, known, median)
+
+
+def _fiche_line(diag: Diagnostic, ctx: _FicheContext, row: pd.Series, col: str) -> dict | None:
     info = _info(diag, col)
     if info is None or info.kind == "text" or _FICHE_SKIP.match(col):
         return None
+    plain = ctx.plain
     value = row[col]
-    series = pd.to_numeric(plain[col], errors="coerce")
+    known = ctx.known[col]
+    n = len(known)
     env = f"{col}_environs"
     alt_env = col.replace("_qpv", "_environs") if col.endswith("_qpv") else ""
     env_col = env if env in plain else (alt_env if alt_env in plain else "")
     rank = ""
-    if pd.notna(value) and series.notna().sum() > 1 and isinstance(value, int | float):
-        if int((series == float(value)).sum()) < int(series.notna().sum()):  # not all tied
-            r = int((series > float(value)).sum()) + 1
-            rank = f"{F.rank_text(r)} / {int(series.notna().sum())}"
+    if pd.notna(value) and n > 1 and isinstance(value, int | float):
+        lo, hi = np.searchsorted(known, float(value), side="left"), \
+            np.searchsorted(known, float(value), side="right")
+        if hi - lo < n:  # not all tied
+            rank = f"{F.rank_text(int(n - hi) + 1)} / {n}"  # 1 + how many are higher
     return {
         "label": F.typography(info.label), "value": F.format_column(value, info),
         "environs": F.format_column(row[env_col], info) if env_col else "",
-        "territoire": F.format_column(float(series.median()), info)
-        if series.notna().any() else F.MISSING,
+        "territoire": F.format_column(ctx.median[col], info) if n else F.MISSING,
         "rank": rank, "source": info.source,
     }
 
 
-def render_fiche(diag: Diagnostic, code: str, *, created: str) -> str:
+def render_fiche(diag: Diagnostic, code: str, *, created: str,
+                 context: _FicheContext | None = None) -> str:
     """The fiche of one QPV: outline map, then its population, profile, each exposure
     layer (or "hors couverture") and the synthesis, each value beside its surroundings
-    and the median of the territory's QPV, with its rank."""
+    and the median of the territory's QPV, with its rank.
+
+    ``context`` (``_fiche_context(diag)``) is what all the fiches of ``diag`` share; the
+    folder writer computes it once for the 204 fiches of a region.
+    """
     from qpvgeo.exposure import LAYERS
 
     qpv = diag.qpv_table
     row = qpv[qpv[schema.CODE_QPV].astype(str) == code].iloc[0]
-    plain = pd.DataFrame(qpv.drop(columns="geometry"))
-    cols = [c for c in plain.columns if c not in (schema.CODE_QPV, schema.NOM_QPV, "communes")
-            and not c.endswith(("_environs", "_ratio"))]
+    ctx = context if context is not None else _fiche_context(diag)
+    plain, cols = ctx.plain, ctx.cols
     taken: set[str] = set()
     groups = []
 
     def group(title: str, members: Sequence[str], *, note: str = "") -> None:
-        lines = [x for x in (_fiche_line(diag, plain, row, c) for c in members
+        lines = [x for x in (_fiche_line(diag, ctx, row, c) for c in members
                              if c not in taken) if x is not None]
         taken.update(members)
         if lines or note:
@@ -739,8 +777,7 @@ def render_fiche(diag: Diagnostic, code: str, *, created: str) -> str:
                                      schema.PART_QPV) if c in cols])
     burden_cols = [c for c in ("score_exposition", "n_couches_pire_quintile",
                                "score_vulnerabilite", "score_cumule") if c in cols]
-    layer_cols = {name: [c for c in layer_columns(diag, name) if c in cols]
-                  for name in LAYERS}
+    layer_cols = ctx.layer_cols
     in_layers = {c for cs in layer_cols.values() for c in cs}
     group("Profil socio-économique", [c for c in cols if c not in in_layers
                                       and c not in burden_cols and c not in taken
