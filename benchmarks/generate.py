@@ -66,7 +66,7 @@ from scipy.spatial import cKDTree
 from qpvgeo import schema
 
 #: Bump when the generator changes, so stale caches are not reused.
-GENERATOR_VERSION = 5
+GENERATOR_VERSION = 6
 
 L93 = schema.CRS
 LAEA = schema.GRID_CRS
@@ -656,11 +656,6 @@ def generate(size: str | Size = "full", *, seed: int = 2024, cache_dir=None,
         "CODARR": 1, "CODCAN": "01", "CODCOM": [c[-3:] for c in codes[is_new]],
         "COM": codes[is_new], "Commune": new_names, "PMUN": pmun[is_new],
     })
-    pl["PCAP"] = np.round(pl["PMUN"] * 0.015).astype(np.int64)
-    pl["PTOT"] = pl["PMUN"] + pl["PCAP"]
-    with _atomic(work / "populations_legales.csv") as tmp:
-        pl.to_csv(tmp, sep=";", index=False)
-    say(f"{len(mouv):,} mouvements rows, {len(pl):,} communes after mergers")
 
     # QPV in dense places, with their communes and INSEE-like indicators.
     centres = _choose_qpv_centres(rng, size, cx, cy, cols["ind"], outline)
@@ -699,6 +694,22 @@ def generate(size: str | Size = "full", *, seed: int = 2024, cache_dir=None,
     pi, qi2 = shapely.STRtree(qgeoms).query(shapely.points(cx, cy), predicate="within")
     pop_q = np.bincount(qi2, weights=cols["ind"][pi], minlength=len(qcodes))
     pop_mun = np.maximum(np.round(pop_q * rng.uniform(1.2, 1.4, len(qcodes))), 1_000)
+    # Populations légales written once the QPV are known: a commune holds at least 1.25
+    # times the QPV inhabitants that its share of each QPV's area gives it (the split the
+    # pipeline makes). Drawn independently, a small commune under a big QPV got up to 3x its
+    # own population, which population_shares rightly refuses (no real commune has more
+    # people in QPV than in all). No random draw here: every other file is unchanged.
+    share = shapely.area(shapely.intersection(qgeoms[member["q"]], geoms[member["c"]]))
+    share = share / shapely.area(qgeoms[member["q"]])
+    need = np.bincount(new_of[member["c"].to_numpy()],
+                       weights=pop_mun[member["q"].to_numpy()] * share, minlength=len(codes))
+    pl["PMUN"] = np.maximum(pl["PMUN"].to_numpy(), np.ceil(need[is_new] * 1.25)).astype(np.int64)
+    pl["PCAP"] = np.round(pl["PMUN"] * 0.015).astype(np.int64)
+    pl["PTOT"] = pl["PMUN"] + pl["PCAP"]
+    with _atomic(work / "populations_legales.csv") as tmp:
+        pl.to_csv(tmp, sep=";", index=False)
+    say(f"{len(mouv):,} mouvements rows, {len(pl):,} communes after mergers")
+
     ind_tab = pd.DataFrame({
         "CODGEO": qcodes, "LIBGEO": qpv["lib_qp"], "POP_MUN": pop_mun.astype(np.int64),
         "TX_TOT_0A24": np.round(rng.uniform(30, 45, len(qcodes)), 1),
