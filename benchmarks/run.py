@@ -337,7 +337,38 @@ def assess(results: dict) -> dict:
                                         "value": len(qm["needs_network"]),
                                         "unit": "network URLs", "target": "== 0",
                                         "urls": qm["needs_network"]}
+    for name, c in checks.items():
+        if c.get("met") is False and not c.get("why") and name in MISS_WHY:
+            c["why"] = MISS_WHY[name]
     return checks
+
+
+#: Why a target may be missed, printed beside the miss (the measurements behind each are in
+#: benchmarks/README.md, "Issue 15: where the time goes").
+MISS_WHY = {
+    "exposure_time": "12 grid_population calls (piece x QPV mask overlays ~3.7 s CPU), "
+                     "ring buffers of jagged contours (~2.3 ms a QPV in GEOS), per-layer "
+                     "overlays of zones x dissolved parts",
+    "exposure_memory": "the inputs alone hold 2.3 GB (2.3 M grid squares as GEOS polygons); "
+                       "qpvgeo adds ~0.3 GB",
+    "exposure_speedup_vs_composition": "the composition's GEOS overlays are the same kind of "
+                                       "work as qpvgeo's remaining ones; see exposure_time",
+    "grid_population_speedup_vs_tobler": "fixed costs of the 1,362 QPV: is_valid ~28 ms "
+                                         "(in a thread), cell shares ~25 ms, the 2.3 M-corner "
+                                         "scan ~20 ms",
+    "grid_population_ids_700k_speedup_vs_tobler": "the same ~60 ms of fixed QPV costs against "
+                                                  "tobler's 0.6-0.8 s on 700 k cells",
+    "grid_read_time": "9.2 M corner transforms ~2 s CPU and 2.3 M GEOS squares ~1.2 s beside "
+                      "the read; geometry=False meets the target",
+    "grid_read_memory": "126 MB interpreter + 568 MB frame + ~970 MB for 2.3 M GEOS squares = "
+                        "1.66 GB at least; geometry=False meets the target",
+    "areal_speedup_vs_tobler": "2,012 GEOS overlays (~65 us CPU each) are the floor of an "
+                               "overlay-based method; qpvgeo runs them in two threads",
+    "points_1m_speedup_vs_sjoin": "sjoin gives neither the distance to the edge nor the "
+                                  "boundary flag: ~430 k points within 1 km of a QPV need an "
+                                  "exact distance (~1.3 s of GEOS); see "
+                                  "points_1m_speedup_vs_geopandas_same_answers",
+}
 
 
 def _composition_checks(results: dict) -> dict:
