@@ -520,6 +520,29 @@ def _zone_boxes(gi: _GridIndex, bounds: np.ndarray) -> tuple[np.ndarray, ...]:
     return ok, cx0, cx1, cy0, cy1
 
 
+def _piece_rows(p: np.ndarray, q: np.ndarray, r0: np.ndarray, n_rows: np.ndarray,
+                psign: np.ndarray, dx: np.ndarray, *, iy0: int, res: float):
+    """Each (piece, grid row) a piece of edge passes through, with its exact integral.
+
+    A piece spans ``y`` from ``p`` to ``q`` over ``n_rows`` rows from ``r0``; ``g`` is the
+    height above the row's floor, clipped to the row. Returns the piece index, the row and
+    ``-sign * dx * mean(g)`` (the dense and sparse cell tables share it).
+    """
+    piece, rank = _expand(n_rows)
+    prow = r0[piece] + rank
+    y0 = (iy0 + prow) * res
+    u_p, u_q = p[piece] - y0, q[piece] - y0
+    g_p, g_q = np.clip(u_p, 0, res), np.clip(u_q, 0, res)
+    span = u_q - u_p
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # mean of g over [u_p, u_q] (u uniform along the piece): the part inside the
+        # row has mean (g_p + g_q) / 2, the part above it has g = r
+        w_mid = (g_q - g_p) / span
+        w_above = (np.maximum(u_q, res) - np.maximum(u_p, res)) / span
+        mean = np.where(span > 0, w_mid * (g_p + g_q) / 2 + w_above * res, g_p)
+    return piece, prow, -psign[piece] * dx[piece] * mean
+
+
 def _cell_fractions(
     gi: _GridIndex, zones_laea: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -592,19 +615,8 @@ def _cell_fractions(
     # the cells a piece passes through: exact integral of g along the piece
     r1 = np.floor(q / res).astype(np.int64) - gi.iy0
     r0c, r1c = np.maximum(r0, cy0[z]), np.minimum(r1, cy1[z])
-    piece, rank = _expand(np.maximum(r1c - r0c + 1, 0))
-    prow = r0c[piece] + rank
-    y0 = (gi.iy0 + prow) * res
-    u_p, u_q = p[piece] - y0, q[piece] - y0
-    g_p, g_q = np.clip(u_p, 0, res), np.clip(u_q, 0, res)
-    span = u_q - u_p
-    with np.errstate(invalid="ignore", divide="ignore"):
-        # mean of g over [u_p, u_q] (u uniform along the piece): the part inside the
-        # row has mean (g_p + g_q) / 2, the part above it has g = r
-        w_mid = (g_q - g_p) / span
-        w_above = (np.maximum(u_q, res) - np.maximum(u_p, res)) / span
-        mean = np.where(span > 0, w_mid * (g_p + g_q) / 2 + w_above * res, g_p)
-    value = -psign[piece] * dx[piece] * mean
+    piece, prow, value = _piece_rows(p, q, r0c, np.maximum(r1c - r0c + 1, 0), psign, dx,
+                                     iy0=gi.iy0, res=res)
     exact = np.bincount(col_start[piece] + (prow - cy0[z][piece]), weights=value,
                         minlength=int(size.sum()))
 
@@ -695,19 +707,7 @@ def _cell_fractions_sparse(
     r1 = np.floor(q / res).astype(np.int64) - gi.iy0
     r0c, r1c = np.clip(r0, 0, height - 1), np.clip(r1, 0, height - 1)
     n_rows = np.where((r1 >= 0) & (r0 <= height - 1), r1c - r0c + 1, 0)
-    piece, rank = _expand(n_rows)
-    prow = r0c[piece] + rank
-    y0 = (gi.iy0 + prow) * res
-    u_p, u_q = p[piece] - y0, q[piece] - y0
-    g_p, g_q = np.clip(u_p, 0, res), np.clip(u_q, 0, res)
-    span = u_q - u_p
-    with np.errstate(invalid="ignore", divide="ignore"):
-        # mean of g over [u_p, u_q] (u uniform along the piece): the part inside the
-        # row has mean (g_p + g_q) / 2, the part above it has g = r
-        w_mid = (g_q - g_p) / span
-        w_above = (np.maximum(u_q, res) - np.maximum(u_p, res)) / span
-        mean = np.where(span > 0, w_mid * (g_p + g_q) / 2 + w_above * res, g_p)
-    value = -psign[piece] * dx[piece] * mean
+    piece, prow, value = _piece_rows(p, q, r0c, n_rows, psign, dx, iy0=gi.iy0, res=res)
     exact_key = base[piece] * (height + 1) + prow
     pos = np.searchsorted(sorted_keys, exact_key)
     hit = pos < len(sorted_keys)
